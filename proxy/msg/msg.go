@@ -1,0 +1,199 @@
+// Package msg holds the protocol-neutral request that travels from a client
+// session to a datastore (or, later, a peer) and back.
+//
+// # Lifecycle
+//
+// A session takes a [Request] from a [Pool], fills Raw with the exact wire
+// bytes of one client request (and Args/Key with slices of Raw), hands it to a
+// backend, and waits on [Request.Wait]. The backend writes Raw unchanged,
+// reads the datastore's reply into Reply (or sets Err) and calls
+// [Request.Done] exactly once. The session then writes Reply (or an error
+// reply built from Err) to the client and returns the request to the pool.
+//
+// A request is owned by exactly one goroutine at a time; the hand-offs
+// (backend queue, Done/Wait) are the synchronisation points.
+package msg
+
+import (
+	"errors"
+	"sync"
+)
+
+// Proto is the client and datastore protocol of a pool.
+type Proto uint8
+
+const (
+	// Redis is RESP, data_store: 0.
+	Redis Proto = iota
+	// Memcache is the memcached ASCII protocol, data_store: 1.
+	Memcache
+)
+
+func (p Proto) String() string {
+	switch p {
+	case Redis:
+		return "redis"
+	case Memcache:
+		return "memcache"
+	}
+	return "unknown"
+}
+
+// Class is how a command is routed (reference §3.3 and §8.1).
+type Class uint8
+
+const (
+	// ClassUnsupported commands get an error reply naming the command.
+	ClassUnsupported Class = iota
+	// ClassRead commands go to the token owner(s) the read consistency names.
+	ClassRead
+	// ClassWrite commands go to the owner in every rack and every datacenter.
+	ClassWrite
+	// ClassMultiKey commands (MGET, DEL, EXISTS, MSET, memcache get/gets) are
+	// split per owner and coalesced.
+	ClassMultiKey
+	// ClassLocal commands run on the local datastore only (PING, INFO, KEYS, SCAN...).
+	ClassLocal
+	// ClassAllNodes commands go to every node of every datacenter (SCRIPT ...).
+	ClassAllNodes
+	// ClassProxy commands are answered by the proxy itself (QUIT, ECHO, COMMAND...).
+	ClassProxy
+)
+
+var classNames = [...]string{"unsupported", "read", "write", "multikey", "local", "allnodes", "proxy"}
+
+func (c Class) String() string {
+	if int(c) < len(classNames) {
+		return classNames[c]
+	}
+	return "unknown"
+}
+
+// Errors a backend completes a request with. The session maps them to
+// protocol error replies (see reply text in the proxy package).
+var (
+	// ErrDatastoreDown: no connected datastore connection (or it was ejected).
+	ErrDatastoreDown = errors.New("Datastore refused connection")
+	// ErrDatastoreTimeout: the datastore did not answer within `timeout`.
+	ErrDatastoreTimeout = errors.New("Datastore timed out")
+	// ErrDatastoreClosed: the connection closed with the request in flight.
+	ErrDatastoreClosed = errors.New("Datastore connection closed")
+	// ErrShutdown: the node is stopping.
+	ErrShutdown = errors.New("node is shutting down")
+)
+
+// Request is one client request and, once done, its reply.
+type Request struct {
+	// Raw is the request exactly as the client sent it. It is forwarded
+	// unchanged; only fragments of multi-key commands are re-encoded.
+	Raw []byte
+	// Args are the parsed arguments, slices of Raw. For Redis, Args[0] is the
+	// command name; for memcache they are the tokens of the command line.
+	Args [][]byte
+	// Key is the routing key (a slice of Raw), nil for key-less commands.
+	Key []byte
+	// Cmd is the index of the command in its protocol's command table.
+	Cmd uint16
+	// Class is the routing class of Cmd.
+	Class Class
+	// NoReply is set for memcache requests with `noreply`: the datastore
+	// sends nothing back, and the client gets nothing either.
+	NoReply bool
+	// Retrieval is set for memcache get/gets, whose replies end with END.
+	Retrieval bool
+
+	// Reply is the datastore's reply, exact wire bytes. Valid after Wait.
+	Reply []byte
+	// Err is set instead of Reply when the request failed. Valid after Wait.
+	Err error
+
+	done chan struct{}
+	// own holds backing storage reused across uses of this Request.
+	rawBuf   []byte
+	replyBuf []byte
+	argsBuf  [][]byte
+}
+
+// NewRequest returns a request ready for use (outside a Pool, in tests).
+func NewRequest() *Request {
+	return &Request{done: make(chan struct{}, 1)}
+}
+
+// SetRaw copies b into storage owned by r and sets r.Raw to the copy.
+// Args and Key must be set afterwards, as slices of r.Raw.
+func (r *Request) SetRaw(b []byte) {
+	r.rawBuf = append(r.rawBuf[:0], b...)
+	r.Raw = r.rawBuf
+}
+
+// AdoptRaw makes b (which the caller gives up) the request's raw bytes without
+// copying; used for large requests read straight into their own buffer.
+func (r *Request) AdoptRaw(b []byte) { r.Raw = b }
+
+// ArgsBuf returns a zero-length slice with reusable capacity for Args.
+func (r *Request) ArgsBuf() [][]byte { return r.argsBuf[:0] }
+
+// SetArgs records args (usually built on ArgsBuf) as r.Args and keeps the
+// capacity for reuse.
+func (r *Request) SetArgs(args [][]byte) {
+	r.Args = args
+	r.argsBuf = args
+}
+
+// SetReply copies b into storage owned by r and sets r.Reply.
+func (r *Request) SetReply(b []byte) {
+	r.replyBuf = append(r.replyBuf[:0], b...)
+	r.Reply = r.replyBuf
+}
+
+// AdoptReply makes b the reply without copying (large replies).
+func (r *Request) AdoptReply(b []byte) { r.Reply = b }
+
+// Done completes the request. It must be called exactly once per use.
+func (r *Request) Done() { r.done <- struct{}{} }
+
+// Fail completes the request with err.
+func (r *Request) Fail(err error) {
+	r.Err = err
+	r.Done()
+}
+
+// Wait blocks until Done has been called.
+func (r *Request) Wait() { <-r.done }
+
+// DoneChan is closed-over by select loops that wait with other events.
+func (r *Request) DoneChan() <-chan struct{} { return r.done }
+
+// reset clears a request for reuse, keeping its buffers when they are small.
+func (r *Request) reset() {
+	const keep = 64 << 10 // do not pin huge buffers in the pool
+	if cap(r.rawBuf) > keep {
+		r.rawBuf = nil
+	}
+	if cap(r.replyBuf) > keep {
+		r.replyBuf = nil
+	}
+	if cap(r.argsBuf) > 1024 {
+		r.argsBuf = nil
+	}
+	clear(r.argsBuf[:cap(r.argsBuf)])
+	*r = Request{done: r.done, rawBuf: r.rawBuf, replyBuf: r.replyBuf, argsBuf: r.argsBuf}
+}
+
+// Pool recycles requests so that forwarding a single-key request allocates
+// nothing in steady state (benchmarked in the proxy package).
+type Pool struct{ p sync.Pool }
+
+// Get returns a cleared request.
+func (p *Pool) Get() *Request {
+	if r, ok := p.p.Get().(*Request); ok {
+		return r
+	}
+	return NewRequest()
+}
+
+// Put returns r to the pool. r must be completed and no longer referenced.
+func (p *Pool) Put(r *Request) {
+	r.reset()
+	p.p.Put(r)
+}
