@@ -101,6 +101,9 @@ type Request struct {
 	NoReply bool
 	// Retrieval is set for memcache get/gets, whose replies end with END.
 	Retrieval bool
+	// CloseAfter makes the session close the client connection once this
+	// request's reply is written (QUIT, protocol errors).
+	CloseAfter bool
 
 	// Reply is the datastore's reply, exact wire bytes. Valid after Wait.
 	Reply []byte
@@ -130,6 +133,26 @@ func (r *Request) SetRaw(b []byte) {
 // copying; used for large requests read straight into their own buffer.
 func (r *Request) AdoptRaw(b []byte) { r.Raw = b }
 
+// RawBuf returns a zero-length slice with the request's reusable raw
+// storage, to build a re-encoded request in; hand the result to KeepRaw.
+func (r *Request) RawBuf() []byte { return r.rawBuf[:0] }
+
+// KeepRaw sets Raw to b, built on RawBuf, and keeps b's storage for reuse.
+func (r *Request) KeepRaw(b []byte) {
+	r.rawBuf = b
+	r.Raw = b
+}
+
+// ReplyBuf returns a zero-length slice with the reusable reply storage, to
+// build a reply in; hand the result to KeepReply.
+func (r *Request) ReplyBuf() []byte { return r.replyBuf[:0] }
+
+// KeepReply sets Reply to b, built on ReplyBuf, and keeps b's storage.
+func (r *Request) KeepReply(b []byte) {
+	r.replyBuf = b
+	r.Reply = b
+}
+
 // ArgsBuf returns a zero-length slice with reusable capacity for Args.
 func (r *Request) ArgsBuf() [][]byte { return r.argsBuf[:0] }
 
@@ -146,7 +169,8 @@ func (r *Request) SetReply(b []byte) {
 	r.Reply = r.replyBuf
 }
 
-// AdoptReply makes b the reply without copying (large replies).
+// AdoptReply makes b the reply without copying (large replies, static
+// replies). b must not be modified afterwards.
 func (r *Request) AdoptReply(b []byte) { r.Reply = b }
 
 // Done completes the request. It must be called exactly once per use.

@@ -1,0 +1,50 @@
+# dynomite-go. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+export CGO_ENABLED ?= 0
+FUZZTIME ?= 30s
+BIN := bin/dynomite
+
+.PHONY: help build test test-unit test-race bench bench-go fuzz lint tidy-check run clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/dynomite (static, CGO_ENABLED=0)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dynomite
+
+test: lint ## the full test suite: lint, unit + integration tests with -race, fuzz smoke, Go benchmarks once
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) fuzz FUZZTIME=5s
+	CGO_ENABLED=1 $(GO) test -run '^$$' -bench . -benchtime 1x ./... > /dev/null
+
+bench: build ## proxy vs twemproxy vs direct Redis/Memcached (redis-benchmark, memaslap); prints the table
+	scripts/bench.sh
+
+bench-go: ## Go benchmarks of the parsers, ring and request path (allocations)
+	$(GO) test -run '^$$' -bench . -benchmem ./proxy/...
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+lint: ## gofmt, go vet, package dependency rules
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	scripts/depcheck.sh
+
+tidy-check: ## fail when go.mod/go.sum are not tidy
+	$(GO) mod tidy && git diff --exit-code go.mod go.sum
+
+run: build ## one node in front of a local redis-server (ports 8102 client, 22122 redis, 22222 stats)
+	scripts/run-single.sh redis
+
+run-memcache: build ## one node in front of a local memcached
+	scripts/run-single.sh memcache
+
+clean: ## remove build outputs
+	rm -rf bin

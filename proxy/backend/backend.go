@@ -1,0 +1,580 @@
+// Package backend holds the connections from a node to its local datastore
+// (Redis or Memcached).
+//
+// # Overview
+//
+// A [Pool] keeps `datastore_connections` TCP (or unix) connections. Each one
+// has a writer goroutine and a reader goroutine: the writer takes requests
+// from a bounded queue, appends their raw bytes to a buffered writer and
+// flushes only when the queue is empty (so pipelined and concurrent requests
+// share syscalls); the reader parses replies and completes requests in FIFO
+// order. Every request handed to [Pool.Send] is completed exactly once: with
+// the datastore's reply, or with an error when the datastore is down, ejected,
+// times out, or the connection breaks with the request in flight.
+//
+// # Failure handling
+//
+//   - No connection: Send fails at once with [msg.ErrDatastoreDown]; requests
+//     never wait for a connection (except the first use with preconnect off).
+//   - Reconnect: exponential backoff from 100ms, doubling, capped by
+//     `server_retry_timeout`.
+//   - Timeout: when requests are outstanding and no reply has arrived for
+//     `timeout`, the connection is closed and everything on it fails with
+//     [msg.ErrDatastoreTimeout] (as upstream does).
+//   - Auto-eject: with `auto_eject_hosts`, `server_failure_limit` consecutive
+//     failures (dial errors, timeouts, broken connections) eject the datastore
+//     for `server_retry_timeout`: requests fail fast and no dial is attempted
+//     until the period ends. A reply resets the count.
+//
+// # Metrics
+//
+// Counters are exposed through [Pool.Stats] and are exported by the admin
+// package: requests, replies, errors by cause, ejections, reconnects.
+package backend
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dynomite-go/dynomite/proxy/msg"
+)
+
+// ReplyParser finds the end of the datastore's reply to r at the start of
+// buf. complete=false means more bytes are needed; n is then the total reply
+// size when the parser already knows it (0 otherwise). A non-nil err means the
+// datastore sent something unparseable: the connection is closed.
+type ReplyParser func(buf []byte, r *msg.Request) (n int, complete bool, err error)
+
+// Options configure a Pool. Zero durations and counts take the defaults noted.
+type Options struct {
+	// Name identifies the datastore in logs and errors (e.g. "127.0.0.1:22122").
+	Name string
+	// Network is "tcp" or "unix"; Addr is host:port or a socket path.
+	Network, Addr string
+	// Conns is datastore_connections (default 1).
+	Conns int
+	// Timeout is the request timeout (default 5s).
+	Timeout time.Duration
+	// RetryTimeout is server_retry_timeout: the reconnect backoff cap and the
+	// ejection period (default 10s).
+	RetryTimeout time.Duration
+	// Preconnect dials at Start; otherwise on first use.
+	Preconnect bool
+	// AutoEject and FailureLimit are auto_eject_hosts and server_failure_limit.
+	AutoEject    bool
+	FailureLimit int
+	// Parse finds reply boundaries.
+	Parse ReplyParser
+	// Init, if set, runs on every new connection before it serves (AUTH to
+	// the datastore, later).
+	Init func(net.Conn) error
+	// Dial replaces net.Dialer (tests).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// MaxReply caps a reply's size (default 1 GiB).
+	MaxReply int
+	// Logger receives connection events (never per-request lines).
+	Logger *slog.Logger
+}
+
+const (
+	minBackoff   = 100 * time.Millisecond
+	queueLen     = 1024
+	pendingLen   = 8192
+	readBufSize  = 16 << 10
+	writeBufSize = 16 << 10
+	largeReply   = 256 << 10
+)
+
+// Stats are cumulative counters of a pool.
+type Stats struct {
+	Requests, Replies, Errors, Timeouts, DownRejects, Ejections, Connects, ConnectFailures uint64
+	Up                                                                                     bool
+}
+
+// Pool is the set of connections to one datastore.
+type Pool struct {
+	opts  Options
+	conns []*conn
+	log   *slog.Logger
+
+	failures     atomic.Int64
+	ejectedUntil atomic.Int64 // unix nanos; 0 = not ejected
+
+	requests, replies, errorsN, timeouts, downRejects, ejections, connects, connectFailures atomic.Uint64
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a pool; call Start to connect.
+func New(opts Options) *Pool {
+	if opts.Conns <= 0 {
+		opts.Conns = 1
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	if opts.RetryTimeout <= 0 {
+		opts.RetryTimeout = 10 * time.Second
+	}
+	if opts.FailureLimit <= 0 {
+		opts.FailureLimit = 3
+	}
+	if opts.MaxReply <= 0 {
+		opts.MaxReply = 1 << 30
+	}
+	if opts.Network == "" {
+		opts.Network = "tcp"
+	}
+	if opts.Name == "" {
+		opts.Name = opts.Addr
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Dial == nil {
+		d := &net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}
+		opts.Dial = d.DialContext
+	}
+	p := &Pool{opts: opts, log: opts.Logger.With("component", "backend", "datastore", opts.Name)}
+	for i := 0; i < opts.Conns; i++ {
+		p.conns = append(p.conns, newConn(p, i))
+	}
+	return p
+}
+
+// Start launches the connection goroutines. They run until Close.
+func (p *Pool) Start(ctx context.Context) {
+	ctx, p.cancel = context.WithCancel(ctx)
+	for _, c := range p.conns {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			c.run(ctx)
+		}()
+	}
+}
+
+// Close disconnects and fails every queued request with msg.ErrShutdown.
+// It returns when all goroutines have exited.
+func (p *Pool) Close() {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.wg.Wait()
+}
+
+// Up reports whether at least one connection is established and the
+// datastore is not ejected.
+func (p *Pool) Up() bool {
+	if p.ejected() {
+		return false
+	}
+	for _, c := range p.conns {
+		if c.isUp() {
+			return true
+		}
+	}
+	return false
+}
+
+// Stats returns a snapshot of the counters.
+func (p *Pool) Stats() Stats {
+	return Stats{
+		Requests: p.requests.Load(), Replies: p.replies.Load(), Errors: p.errorsN.Load(),
+		Timeouts: p.timeouts.Load(), DownRejects: p.downRejects.Load(), Ejections: p.ejections.Load(),
+		Connects: p.connects.Load(), ConnectFailures: p.connectFailures.Load(), Up: p.Up(),
+	}
+}
+
+// Send queues r on the connection chosen by hint (a per-client number, so a
+// client's requests stay on one connection and keep their order). It never
+// blocks for long: when the datastore is unavailable r fails at once.
+func (p *Pool) Send(r *msg.Request, hint uint) {
+	p.requests.Add(1)
+	if p.ejected() {
+		p.downRejects.Add(1)
+		r.Fail(msg.ErrDatastoreDown)
+		return
+	}
+	p.conns[hint%uint(len(p.conns))].send(r)
+}
+
+func (p *Pool) ejected() bool {
+	until := p.ejectedUntil.Load()
+	if until == 0 {
+		return false
+	}
+	if time.Now().UnixNano() < until {
+		return true
+	}
+	p.ejectedUntil.CompareAndSwap(until, 0)
+	return false
+}
+
+// recordFailure counts a consecutive failure and ejects the datastore when
+// the limit is reached.
+func (p *Pool) recordFailure(cause error) {
+	n := p.failures.Add(1)
+	if p.opts.AutoEject && n >= int64(p.opts.FailureLimit) {
+		until := time.Now().Add(p.opts.RetryTimeout).UnixNano()
+		if p.ejectedUntil.Load() == 0 {
+			p.ejections.Add(1)
+			p.log.Warn("datastore ejected", "failures", n, "for", p.opts.RetryTimeout, "err", cause)
+		}
+		p.ejectedUntil.Store(until)
+		p.failures.Store(0)
+	}
+}
+
+func (p *Pool) recordSuccess() {
+	if p.failures.Load() != 0 {
+		p.failures.Store(0)
+	}
+}
+
+// conn is one datastore connection slot; it redials for its whole life.
+type conn struct {
+	p  *Pool
+	id int
+
+	in      chan *msg.Request // requests to write
+	pending chan *msg.Request // written, awaiting a reply (FIFO)
+
+	mu   sync.RWMutex
+	up   bool
+	dead chan struct{} // closed when the current connection breaks
+
+	everUp  chan struct{} // closed at the first successful connect
+	upOnce  sync.Once
+	want    chan struct{} // closed on first use when preconnect is off
+	wantOne sync.Once
+
+	// head is the request the reader was parsing when its connection broke;
+	// serve fails it after the reader has exited.
+	head *msg.Request
+
+	outstanding atomic.Int64
+	progress    atomic.Int64 // unix nanos of the last reply or 0→1 transition
+}
+
+func newConn(p *Pool, id int) *conn {
+	return &conn{
+		p: p, id: id,
+		in:      make(chan *msg.Request, queueLen),
+		pending: make(chan *msg.Request, pendingLen),
+		everUp:  make(chan struct{}),
+		want:    make(chan struct{}),
+	}
+}
+
+func (c *conn) isUp() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.up
+}
+
+func (c *conn) send(r *msg.Request) {
+	c.mu.RLock()
+	if !c.up {
+		c.mu.RUnlock()
+		if !c.p.opts.Preconnect && c.waitFirstConnect() {
+			c.send(r)
+			return
+		}
+		c.p.downRejects.Add(1)
+		r.Fail(msg.ErrDatastoreDown)
+		return
+	}
+	select {
+	case c.in <- r:
+	case <-c.dead:
+		r.Fail(msg.ErrDatastoreClosed)
+	}
+	c.mu.RUnlock()
+}
+
+// waitFirstConnect triggers the lazy first dial and waits for it, at most
+// `timeout`. It reports whether the connection came up.
+func (c *conn) waitFirstConnect() bool {
+	select {
+	case <-c.everUp:
+		return false // it was up once and is down now: fail fast
+	default:
+	}
+	c.wantOne.Do(func() { close(c.want) })
+	t := time.NewTimer(c.p.opts.Timeout)
+	defer t.Stop()
+	select {
+	case <-c.everUp:
+		return c.isUp()
+	case <-t.C:
+		return false
+	}
+}
+
+func (c *conn) run(ctx context.Context) {
+	defer c.drainQueued(msg.ErrShutdown)
+	if !c.p.opts.Preconnect {
+		select {
+		case <-c.want:
+		case <-ctx.Done():
+			return
+		}
+	}
+	backoff := minBackoff
+	for ctx.Err() == nil {
+		if until := c.p.ejectedUntil.Load(); until != 0 {
+			if !sleep(ctx, time.Until(time.Unix(0, until))) {
+				return
+			}
+		}
+		nc, err := c.dial(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			c.p.connectFailures.Add(1)
+			c.p.recordFailure(err)
+			c.p.log.Warn("datastore connect failed", "conn", c.id, "retry_in", backoff, "err", err)
+			if !sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, c.p.opts.RetryTimeout)
+			continue
+		}
+		backoff = minBackoff
+		c.p.connects.Add(1)
+		c.p.log.Info("datastore connected", "conn", c.id)
+		cause := c.serve(ctx, nc)
+		if ctx.Err() != nil {
+			return
+		}
+		c.p.recordFailure(cause)
+		c.p.log.Warn("datastore connection lost", "conn", c.id, "err", cause)
+	}
+}
+
+func (c *conn) dial(ctx context.Context) (net.Conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, c.p.opts.Timeout)
+	defer cancel()
+	nc, err := c.p.opts.Dial(dctx, c.p.opts.Network, c.p.opts.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	if c.p.opts.Init != nil {
+		_ = nc.SetDeadline(time.Now().Add(c.p.opts.Timeout))
+		if err := c.p.opts.Init(nc); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("initialising connection: %w", err)
+		}
+		_ = nc.SetDeadline(time.Time{})
+	}
+	return nc, nil
+}
+
+// serve runs one established connection until it breaks or ctx ends, then
+// fails everything queued or in flight on it. It returns the cause.
+func (c *conn) serve(ctx context.Context, nc net.Conn) error {
+	dead := make(chan struct{})
+	var (
+		once  sync.Once
+		cause error
+	)
+	kill := func(err error) {
+		once.Do(func() {
+			cause = err
+			close(dead)
+			nc.Close()
+		})
+	}
+	c.outstanding.Store(0)
+	c.mu.Lock()
+	c.up, c.dead = true, dead
+	c.mu.Unlock()
+	c.upOnce.Do(func() { close(c.everUp) })
+
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); c.writeLoop(nc, dead, kill) }()
+	go func() { defer wg.Done(); c.readLoop(nc, kill) }()
+	go func() { defer wg.Done(); c.watchdog(ctx, dead, kill) }()
+	wg.Wait()
+
+	c.mu.Lock() // waits for senders, which leave because dead is closed
+	c.up = false
+	c.mu.Unlock()
+
+	failWith := cause
+	switch {
+	case ctx.Err() != nil:
+		failWith = msg.ErrShutdown
+	case errors.Is(cause, msg.ErrDatastoreTimeout):
+	default:
+		failWith = msg.ErrDatastoreClosed
+	}
+	if c.head != nil {
+		c.p.errorsN.Add(1)
+		c.head.Fail(failWith)
+		c.head = nil
+	}
+	c.drainQueued(failWith)
+	return cause
+}
+
+func (c *conn) drainQueued(err error) {
+	for {
+		select {
+		case r := <-c.pending:
+			c.p.errorsN.Add(1)
+			r.Fail(err)
+		case r := <-c.in:
+			c.p.errorsN.Add(1)
+			r.Fail(err)
+		default:
+			return
+		}
+	}
+}
+
+func (c *conn) writeLoop(nc net.Conn, dead chan struct{}, kill func(error)) {
+	bw := bufio.NewWriterSize(nc, writeBufSize)
+	for {
+		var r *msg.Request
+		select {
+		case r = <-c.in:
+		case <-dead:
+			return
+		}
+		if r.NoReply {
+			if _, err := bw.Write(r.Raw); err != nil {
+				r.Fail(msg.ErrDatastoreClosed)
+				kill(err)
+				return
+			}
+			r.Done()
+		} else {
+			if c.outstanding.Add(1) == 1 {
+				c.progress.Store(time.Now().UnixNano())
+			}
+			select {
+			case c.pending <- r:
+			case <-dead:
+				r.Fail(msg.ErrDatastoreClosed)
+				return
+			}
+			if _, err := bw.Write(r.Raw); err != nil {
+				kill(err)
+				return
+			}
+		}
+		if len(c.in) == 0 {
+			if err := bw.Flush(); err != nil {
+				kill(err)
+				return
+			}
+		}
+	}
+}
+
+// errUnexpectedReply: the datastore sent bytes when nothing was outstanding.
+var errUnexpectedReply = errors.New("datastore sent data with no request outstanding")
+
+func (c *conn) readLoop(nc net.Conn, kill func(error)) {
+	fr := msg.NewFrameReader(nc, readBufSize, c.p.opts.MaxReply)
+	var head *msg.Request
+	defer func() { c.head = head }()
+	need := 0
+	for {
+		if fr.Buffered() > 0 {
+			if head == nil {
+				select {
+				case head = <-c.pending:
+				default:
+					kill(errUnexpectedReply)
+					return
+				}
+			}
+			n, complete, err := c.p.opts.Parse(fr.Bytes(), head)
+			if err != nil {
+				kill(fmt.Errorf("datastore reply: %w", err))
+				return
+			}
+			switch {
+			case complete:
+				head.SetReply(fr.Bytes()[:n])
+				fr.Discard(n)
+			case n >= largeReply:
+				b, err := fr.TakeLarge(n)
+				if err != nil {
+					kill(err)
+					return
+				}
+				head.AdoptReply(b)
+			default:
+				need = n
+			}
+			if complete || n >= largeReply {
+				c.outstanding.Add(-1)
+				c.progress.Store(time.Now().UnixNano())
+				c.p.replies.Add(1)
+				c.p.recordSuccess()
+				head.Done()
+				head, need = nil, 0
+				continue
+			}
+		}
+		if fr.Buffered() == 0 {
+			fr.Shrink(readBufSize)
+		}
+		if err := fr.Fill(need); err != nil {
+			kill(err)
+			return
+		}
+	}
+}
+
+func (c *conn) watchdog(ctx context.Context, dead chan struct{}, kill func(error)) {
+	timeout := c.p.opts.Timeout
+	tick := time.NewTicker(max(min(timeout/4, 250*time.Millisecond), 5*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-dead:
+			return
+		case <-ctx.Done():
+			kill(msg.ErrShutdown)
+			return
+		case now := <-tick.C:
+			if c.outstanding.Load() > 0 && now.UnixNano()-c.progress.Load() > int64(timeout) {
+				c.p.timeouts.Add(1)
+				kill(msg.ErrDatastoreTimeout)
+				return
+			}
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

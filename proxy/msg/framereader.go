@@ -1,0 +1,134 @@
+package msg
+
+import (
+	"errors"
+	"io"
+)
+
+// FrameReader buffers a byte stream for incremental parsers that find frame
+// boundaries themselves (RESP, memcache ASCII). It never copies a frame more
+// than once: small frames are parsed in place, and a frame the parser says
+// will be large is read straight into a buffer of its own ([FrameReader.TakeLarge]).
+//
+// The zero value is not usable; call [NewFrameReader].
+type FrameReader struct {
+	rd   io.Reader
+	buf  []byte
+	r, w int
+	max  int
+	skip int // bytes still to discard as they arrive
+}
+
+// ErrFrameTooLarge is returned by Fill when a frame would exceed the reader's
+// maximum buffered size.
+var ErrFrameTooLarge = errors.New("frame larger than the buffer limit")
+
+// NewFrameReader reads from rd with an initial buffer of size bytes. The
+// buffer grows as needed up to max bytes for a single unparsed frame.
+func NewFrameReader(rd io.Reader, size, max int) *FrameReader {
+	if size < 512 {
+		size = 512
+	}
+	if max < size {
+		max = size
+	}
+	return &FrameReader{rd: rd, buf: make([]byte, size), max: max}
+}
+
+// Bytes returns the buffered, unconsumed bytes. The slice is valid until the
+// next call to Fill, Discard or TakeLarge.
+func (f *FrameReader) Bytes() []byte { return f.buf[f.r:f.w] }
+
+// Buffered reports how many unconsumed bytes are buffered.
+func (f *FrameReader) Buffered() int { return f.w - f.r }
+
+// Discard consumes n buffered bytes.
+func (f *FrameReader) Discard(n int) {
+	f.r += n
+	if f.r == f.w {
+		f.r, f.w = 0, 0
+	}
+}
+
+// Fill reads at least once more, making room first. If need is larger than
+// the buffered byte count it keeps reading until need bytes are buffered.
+// It returns io.EOF (or the read error) when the stream ends.
+func (f *FrameReader) Fill(need int) error {
+	if need > f.max {
+		return ErrFrameTooLarge
+	}
+	// Make room: compact, then grow if the frame does not fit.
+	if f.r > 0 {
+		copy(f.buf, f.buf[f.r:f.w])
+		f.w -= f.r
+		f.r = 0
+	}
+	want := max(need, f.w+1)
+	if want > len(f.buf) {
+		size := max(want, 2*len(f.buf))
+		if size > f.max {
+			size = max(want, f.max)
+		}
+		nb := make([]byte, size)
+		copy(nb, f.buf[:f.w])
+		f.buf = nb
+	}
+	for {
+		if f.w == len(f.buf) { // a skip moved r: compact again
+			copy(f.buf, f.buf[f.r:f.w])
+			f.w -= f.r
+			f.r = 0
+		}
+		n, err := f.rd.Read(f.buf[f.w:])
+		f.w += n
+		if f.skip > 0 {
+			k := min(f.skip, f.w-f.r)
+			f.skip -= k
+			f.Discard(k)
+			if f.skip > 0 || f.w == f.r {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if f.w-f.r >= need && n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// Skip discards the next n bytes of the stream, whether already buffered or
+// still to be read (memcached swallowing a rejected value, for instance).
+func (f *FrameReader) Skip(n int) {
+	k := min(n, f.w-f.r)
+	f.Discard(k)
+	f.skip += n - k
+}
+
+// TakeLarge consumes a frame of exactly n bytes and returns it in a new
+// buffer owned by the caller: the bytes already buffered are copied once and
+// the rest is read from the stream directly into the new buffer.
+func (f *FrameReader) TakeLarge(n int) ([]byte, error) {
+	out := make([]byte, n)
+	have := copy(out, f.buf[f.r:f.w])
+	f.Discard(have)
+	if have < n {
+		if _, err := io.ReadFull(f.rd, out[have:]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Shrink drops an oversized buffer once it holds nothing, so that one large
+// frame does not pin memory for the life of an idle connection.
+func (f *FrameReader) Shrink(size int) {
+	if f.r == f.w && len(f.buf) > 4*size {
+		f.buf = make([]byte, size)
+		f.r, f.w = 0, 0
+	}
+}
