@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -36,6 +38,7 @@ func Parse(data []byte, filename string) (*Config, error) {
 		bad:   map[string]bool{},
 	}
 	p.cfg.set = map[string]bool{}
+	p.data = data
 	if p.document(data) {
 		p.validate()
 	}
@@ -51,6 +54,7 @@ func Parse(data []byte, filename string) (*Config, error) {
 }
 
 type parser struct {
+	data     []byte
 	file     string
 	cfg      *Config
 	lines    map[string]int  // key -> line of its first occurrence
@@ -77,10 +81,28 @@ func (p *parser) yamlProblem(err error) {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
+		if strings.Contains(m[2], "tab character") {
+			line = tabLine(p.data, line)
+		}
 		p.problem(line, "", "", "invalid YAML: "+m[2])
 		return
 	}
 	p.problem(0, "", "", "invalid YAML: "+trimYAMLPrefix(msg))
+}
+
+// tabLine finds the first line, from line from on, indented with a tab: the
+// YAML parser reports the line where the enclosing block starts instead.
+func tabLine(data []byte, from int) int {
+	for i, l := range bytes.Split(data, []byte("\n")) {
+		if i+1 < from {
+			continue
+		}
+		rest := bytes.TrimLeft(l, " \t")
+		if len(rest) > 0 && bytes.IndexByte(l[:len(l)-len(rest)], '\t') >= 0 {
+			return i + 1
+		}
+	}
+	return from
 }
 
 func trimYAMLPrefix(s string) string {
@@ -187,8 +209,12 @@ func (p *parser) entry(kn, vn *yaml.Node) {
 	if !p.plain(kn, "") {
 		return
 	}
-	if kn.Kind != yaml.ScalarNode || kn.Value == "" {
-		p.problem(kn.Line, "", "", "a key must be a plain name")
+	if kn.Kind != yaml.ScalarNode {
+		p.problem(kn.Line, "", "", "a key must be a plain name, not a list or a mapping")
+		return
+	}
+	if kn.Value == "" {
+		p.problem(kn.Line, "", "", "a key is empty")
 		return
 	}
 	name := kn.Value
@@ -244,6 +270,10 @@ func (p *parser) apply(k *key, n *yaml.Node) {
 	s := n.Value
 	if s == "" {
 		p.problem(n.Line, k.name, "", "has an empty value")
+		return
+	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		p.problem(n.Line, k.name, s, "contains a line break or another control character")
 		return
 	}
 	v := k.val(p.cfg)
