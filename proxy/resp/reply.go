@@ -25,7 +25,7 @@ func ParseReply(buf []byte, lim *Limits) (n int, err error) {
 	maxDepth := min(lim.MaxDepth, maxDepthCap)
 	// pending[d] is how many values are still expected by the aggregate
 	// open at depth d+1. Shallow replies keep it on the stack.
-	var small [16]int64
+	var small [32]int64
 	pending := small[:0]
 	pos := 0
 	for {
