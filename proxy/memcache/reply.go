@@ -45,14 +45,11 @@ func ParseReply(buf []byte, retrieval bool, lim *Limits) (n int, err error) {
 		if err != nil {
 			return 0, err
 		}
-		switch {
-		case string(line) == "END":
-			return next, nil
-		case errorReply(line):
-			return next, nil
-		}
 		size, ok := valueLine(line, lim.maxItemSize())
 		if !ok {
+			if string(line) == "END" || errorReply(line) {
+				return next, nil
+			}
 			return 0, badReply(line)
 		}
 		end := next + size + 2
@@ -259,25 +256,35 @@ func AppendCoalesced(dst []byte, keys [][]byte, frags [][]byte) ([]byte, error) 
 		return orig, fmt.Errorf("%w: fragment reply does not end in END", ErrBadReply)
 	}
 
-	// cur[i] is the offset of fragment i's next unused VALUE block.
-	var curBuf [16]int
-	cur := curBuf[:0]
-	if len(frags) > len(curBuf) {
-		cur = make([]int, 0, len(frags))
+	// heads[i] is fragment i's next unused VALUE block.
+	type head struct {
+		key       []byte
+		pos, next int
+		ok        bool
 	}
-	cur = cur[:len(frags)]
+	var headBuf [16]head
+	heads := headBuf[:0]
+	if len(frags) > len(headBuf) {
+		heads = make([]head, 0, len(frags))
+	}
+	for _, f := range frags {
+		k, next, ok := valueBlock(f, 0)
+		heads = append(heads, head{key: k, next: next, ok: ok})
+	}
 	for _, k := range keys {
-		for i, f := range frags {
-			key, next, ok := valueBlock(f, cur[i])
-			if ok && bytes.Equal(key, k) {
-				dst = append(dst, f[cur[i]:next]...)
-				cur[i] = next
+		for i := range heads {
+			h := &heads[i]
+			if h.ok && bytes.Equal(h.key, k) {
+				f := frags[i]
+				dst = append(dst, f[h.pos:h.next]...)
+				h.pos = h.next
+				h.key, h.next, h.ok = valueBlock(f, h.pos)
 				break
 			}
 		}
 	}
-	for i, f := range frags {
-		if _, _, ok := valueBlock(f, cur[i]); ok {
+	for i := range heads {
+		if heads[i].ok {
 			return orig, fmt.Errorf("%w: fragment %d has a VALUE block for a key not asked for or out of order", ErrBadReply, i)
 		}
 	}

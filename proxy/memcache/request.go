@@ -413,10 +413,11 @@ func token(line []byte, i int) (s, e int) {
 		i++
 	}
 	s = i
-	if j := bytes.IndexByte(line[i:], ' '); j >= 0 {
-		return s, i + j
+	// Tokens are short: a plain loop beats bytes.IndexByte's call overhead.
+	for i < len(line) && line[i] != ' ' {
+		i++
 	}
-	return s, len(line)
+	return s, i
 }
 
 // The number parsers mirror memcached's safe_strtoul, safe_strtol and

@@ -1,0 +1,151 @@
+package memcache
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// smallLimits lets the fuzzer reach every limit with short inputs.
+var smallLimits = &Limits{MaxLine: 64, MaxGetLine: 160, MaxItemSize: 200}
+
+func fuzzLimits(small bool) *Limits {
+	if small {
+		return smallLimits
+	}
+	return nil
+}
+
+func FuzzParseRequest(f *testing.F) {
+	for _, s := range []string{
+		"get k\r\n", "gets a b c\r\n", "gat 10 a b\r\n", "gats 1\r\n",
+		"set k 0 0 3\r\nabc\r\n", "cas k 1 2 3 4 noreply\r\nabc\r\n", "append k 0 0 1\nx\r\n",
+		"incr k 1\r\n", "decr k 5 noreply\r\n", "touch k 10\r\n", "delete k 0 noreply\r\n",
+		"version\r\n", "quit\r\n", "get k\r\nget j\r\n", "set k 0 0 3\r\nabc\r\nget k\r\n",
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	for _, tc := range malformedCases {
+		if len(tc.in) < 4096 {
+			f.Add([]byte(tc.in), tc.lim != nil)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, small bool) {
+		lim := fuzzLimits(small)
+		var req Request
+		n, err := ParseRequest(data, &req, lim)
+		var ce *ClientError
+		switch {
+		case err == nil:
+			require.Positive(t, n)
+			require.LessOrEqual(t, n, len(data))
+			require.Equal(t, byte('\n'), data[n-1])
+			for _, k := range req.Keys {
+				require.NotEmpty(t, k)
+				require.LessOrEqual(t, len(k), MaxKeyLen)
+				require.True(t, within(data[:n], k), "key %q is not a slice of the request", k)
+			}
+			if req.Cmd.Storage() {
+				require.Equal(t, n, req.DataStart+req.DataLen+2)
+			}
+			// The request alone parses the same.
+			var again Request
+			n2, err := ParseRequest(data[:n], &again, lim)
+			require.NoError(t, err)
+			require.Equal(t, n, n2)
+			require.Equal(t, gotReq(&req), gotReq(&again))
+		case errors.As(err, &ce):
+			require.GreaterOrEqual(t, n, 0)
+			require.LessOrEqual(t, n, len(data))
+			require.GreaterOrEqual(t, ce.Skip, 0)
+			if ce.Close {
+				require.Zero(t, n)
+				require.Empty(t, ce.Reply)
+			} else {
+				require.Equal(t, byte('\n'), data[n-1])
+			}
+			if ce.Reply != "" {
+				require.True(t, bytes.HasSuffix([]byte(ce.Reply), []byte("\r\n")))
+			}
+		case errors.Is(err, ErrIncomplete):
+			require.True(t, n == 0 || n > len(data), "hint %d for %d bytes", n, len(data))
+		default:
+			t.Fatalf("unexpected error %v", err)
+		}
+		checkPrefixes(t, data, lim)
+	})
+}
+
+func FuzzParseReply(f *testing.F) {
+	for _, s := range []struct {
+		in        string
+		retrieval bool
+	}{
+		{"STORED\r\n", false}, {"42\r\n", false}, {"VERSION 1.6.18\r\n", false}, {"ERROR\r\n", false},
+		{"END\r\n", true}, {"VALUE k 0 3\r\nabc\r\nEND\r\n", true}, {"VALUE k 0 3 7\r\nabc\r\nVALUE j 1 0\r\n\r\nEND\r\n", true},
+		{"VALUE a 0 1\r\n1\r\nSERVER_ERROR out of memory\r\n", true}, {"CLIENT_ERROR bad command line format\r\n", true},
+		{"VALUE k 0 300\r\n", true}, {"VALUE k 0 1\r\nxy\r\nEND\r\n", true},
+	} {
+		f.Add([]byte(s.in), s.retrieval, false)
+		f.Add([]byte(s.in), s.retrieval, true)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, retrieval, small bool) {
+		lim := fuzzLimits(small)
+		n, err := ParseReply(data, retrieval, lim)
+		switch {
+		case err == nil:
+			require.Positive(t, n)
+			require.LessOrEqual(t, n, len(data))
+			n2, err := ParseReply(data[:n], retrieval, lim)
+			require.NoError(t, err)
+			require.Equal(t, n, n2)
+			if retrieval {
+				checkCoalesceIdentity(t, data[:n])
+			}
+		case errors.Is(err, ErrIncomplete):
+			require.True(t, n == 0 || n > len(data), "hint %d for %d bytes", n, len(data))
+		case errors.Is(err, ErrBadReply):
+			require.Zero(t, n)
+		default:
+			t.Fatalf("unexpected error %v", err)
+		}
+		checkReplyPrefixes(t, data, retrieval, lim)
+	})
+}
+
+// checkCoalesceIdentity: a retrieval reply ending in END, coalesced alone
+// with the keys of its own VALUE blocks, comes back unchanged.
+func checkCoalesceIdentity(t *testing.T, reply []byte) {
+	if !bytes.HasSuffix(reply, []byte(endLine)) {
+		return
+	}
+	var keys [][]byte
+	for pos := 0; ; {
+		k, next, ok := valueBlock(reply, pos)
+		if !ok {
+			break
+		}
+		keys = append(keys, k)
+		pos = next
+	}
+	got, err := AppendCoalesced(nil, keys, [][]byte{reply})
+	require.NoError(t, err)
+	require.Equal(t, string(reply), string(got))
+}
+
+// within reports whether b is a sub-slice of buf.
+func within(buf, b []byte) bool {
+	if len(b) == 0 || len(buf) == 0 {
+		return false
+	}
+	start := &buf[0]
+	for i := range buf {
+		if &buf[i] == &b[0] {
+			return i+len(b) <= len(buf) && start == &buf[0]
+		}
+	}
+	return false
+}
