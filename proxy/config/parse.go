@@ -138,7 +138,7 @@ func (p *parser) document(data []byte) bool {
 	var extra yaml.Node
 	switch err := decode(dec, &extra); {
 	case err == nil:
-		if len(extra.Content) > 0 {
+		if len(extra.Content) > 0 && !isEmptyNode(extra.Content[0]) {
 			p.problem(extra.Content[0].Line, "", "", "a second YAML document: the file must hold exactly one")
 		}
 	case !errors.Is(err, io.EOF):
@@ -184,6 +184,12 @@ func (p *parser) document(data []byte) bool {
 		p.entry(body.Content[i], body.Content[i+1])
 	}
 	return true
+}
+
+// isEmptyNode reports a document with nothing in it, such as the one a
+// trailing "---" opens.
+func isEmptyNode(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "" && n.Style == 0
 }
 
 // plain reports, and returns false for, YAML features upstream's parser
