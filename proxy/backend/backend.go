@@ -260,6 +260,8 @@ type conn struct {
 	// head is the request the reader was parsing when its connection broke;
 	// serve fails it after the reader has exited.
 	head *msg.Request
+	// orphan is a request the writer had taken when the connection broke.
+	orphan *msg.Request
 
 	outstanding atomic.Int64
 	progress    atomic.Int64 // unix nanos of the last reply or 0→1 transition
@@ -423,11 +425,13 @@ func (c *conn) serve(ctx context.Context, nc net.Conn) error {
 	default:
 		failWith = msg.ErrDatastoreClosed
 	}
-	if c.head != nil {
-		c.p.errorsN.Add(1)
-		c.head.Fail(failWith)
-		c.head = nil
+	for _, r := range []*msg.Request{c.head, c.orphan} {
+		if r != nil {
+			c.p.errorsN.Add(1)
+			r.Fail(failWith)
+		}
 	}
+	c.head, c.orphan = nil, nil
 	c.drainQueued(failWith)
 	return cause
 }
@@ -470,7 +474,7 @@ func (c *conn) writeLoop(nc net.Conn, dead chan struct{}, kill func(error)) {
 			select {
 			case c.pending <- r:
 			case <-dead:
-				r.Fail(msg.ErrDatastoreClosed)
+				c.orphan = r // serve fails it with the cause
 				return
 			}
 			if _, err := bw.Write(r.Raw); err != nil {

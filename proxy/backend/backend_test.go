@@ -101,7 +101,7 @@ func (f *fakeStore) stop() {
 
 func newPool(t testing.TB, addr string, mod func(*Options)) *Pool {
 	t.Helper()
-	o := Options{Addr: addr, Timeout: 300 * time.Millisecond, RetryTimeout: 200 * time.Millisecond,
+	o := Options{Addr: addr, Timeout: 3 * time.Second, RetryTimeout: 200 * time.Millisecond,
 		Preconnect: true, FailureLimit: 3, Parse: lineParser, Conns: 2}
 	if mod != nil {
 		mod(&o)
@@ -112,9 +112,17 @@ func newPool(t testing.TB, addr string, mod func(*Options)) *Pool {
 	return p
 }
 
+// waitUp waits until every connection of p is established.
 func waitUp(t testing.TB, p *Pool) {
 	t.Helper()
-	require.Eventually(t, p.Up, 5*time.Second, 5*time.Millisecond, "pool never came up")
+	require.Eventually(t, func() bool {
+		for _, c := range p.conns {
+			if !c.isUp() {
+				return false
+			}
+		}
+		return p.Up()
+	}, 5*time.Second, 5*time.Millisecond, "pool never came up")
 }
 
 func do(p *Pool, payload string, hint uint) *msg.Request {
@@ -182,7 +190,7 @@ func TestDatastoreDownFailsAtOnceAndRecoveryIsAutomatic(t *testing.T) {
 
 func TestSilentDatastoreTimesOutAndTheConnectionIsReplaced(t *testing.T) {
 	fs := newFakeStore(t, "127.0.0.1:0")
-	p := newPool(t, fs.addr(), func(o *Options) { o.Conns = 1; o.AutoEject = false })
+	p := newPool(t, fs.addr(), func(o *Options) { o.Conns = 1; o.AutoEject = false; o.Timeout = 300 * time.Millisecond })
 	waitUp(t, p)
 	fs.setMute(true)
 	start := time.Now()

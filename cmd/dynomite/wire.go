@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/dynomite-go/dynomite/proxy"
+	"github.com/dynomite-go/dynomite/proxy/admin"
+	"github.com/dynomite-go/dynomite/proxy/config"
+	"github.com/dynomite-go/dynomite/proxy/msg"
+)
+
+// applyFlagDefaults: -m and -M apply only when the file leaves mbuf_size and
+// max_msgs unset, as upstream.
+func applyFlagDefaults(cfg *config.Config, f *flags) {
+	if !cfg.IsSet("mbuf_size") {
+		cfg.MbufSize = f.mbufSize
+	}
+	if !cfg.IsSet("max_msgs") {
+		cfg.MaxMsgs = f.maxMsgs
+	}
+}
+
+// options maps the configuration onto the proxy's options.
+func options(cfg *config.Config, log *slog.Logger) proxy.Options {
+	ds := cfg.Servers[0]
+	proto := msg.Redis
+	if cfg.DataStore == config.DataStoreMemcache {
+		proto = msg.Memcache
+	}
+	return proxy.Options{
+		Pool:           cfg.Pool,
+		Proto:          proto,
+		Listen:         cfg.Listen.String(),
+		Backlog:        cfg.Backlog,
+		Datastore:      ds.Endpoint.String(),
+		DatastoreName:  ds.StatsName(),
+		DatastoreConns: cfg.DatastoreConnections,
+		Timeout:        cfg.Timeout,
+		RetryTimeout:   cfg.ServerRetryTimeout,
+		Preconnect:     cfg.Preconnect,
+		AutoEject:      cfg.AutoEjectHosts,
+		FailureLimit:   cfg.ServerFailureLimit,
+		Logger:         log,
+	}
+}
+
+type healthOf struct{ s *proxy.Server }
+
+func (h healthOf) Healthy() (bool, string) {
+	if !h.s.Backend().Up() {
+		return false, "datastore not connected"
+	}
+	return true, ""
+}
+
+// serve runs the node and its stats listener until ctx ends.
+func serve(ctx context.Context, cfg *config.Config, f *flags, log *slog.Logger) error {
+	srv, err := proxy.New(options(cfg, log))
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	stats := admin.New(cfg.StatsListen.String(), healthOf{srv}, log)
+	if err := stats.Listen(); err != nil {
+		return err
+	}
+	if f.admin > 0 {
+		log.Info("admin operation mode", "x", f.admin)
+	}
+	errc := make(chan error, 2)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { errc <- stats.Serve(sctx) }()
+	go func() { errc <- srv.Serve(sctx) }()
+	first := <-errc
+	cancel()
+	second := <-errc
+	if first != nil {
+		return first
+	}
+	return second
+}
+
+// runHealth is the container healthcheck: `dynomite health` asks the stats
+// listener whether the node serves (the image has no shell or curl).
+func runHealth(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("health", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:22222", "stats listener of the node")
+	timeout := fs.Duration("timeout", 3*time.Second, "request timeout")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	c := &http.Client{Timeout: *timeout}
+	res, err := c.Get("http://" + *addr + "/health")
+	if err != nil {
+		fmt.Fprintf(stderr, "unhealthy: %v\n", err)
+		return 1
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+	if res.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "%v: %s: %s\n", errUnhealthy, res.Status, body)
+		return 1
+	}
+	fmt.Fprintf(stdout, "healthy\n")
+	return 0
+}
+
+// describeStats prints each statistic with its description, as `-D` does
+// upstream. The Prometheus metrics arrive with the observability issue.
+func describeStats(w io.Writer) {
+	fmt.Fprintf(w, "This is dynomite-%s\n\npool stats:\n", version)
+	for _, s := range poolStats {
+		fmt.Fprintf(w, "  %-20s\"%s\"\n", s[0], s[1])
+	}
+	fmt.Fprintf(w, "\nserver stats:\n")
+	for _, s := range serverStats {
+		fmt.Fprintf(w, "  %-20s\"%s\"\n", s[0], s[1])
+	}
+}
+
+var poolStats = [][2]string{
+	{"client_eof", "# eof on client connections"},
+	{"client_err", "# errors on client connections"},
+	{"client_connections", "# active client connections"},
+	{"client_read_requests", "# client read requests"},
+	{"client_write_requests", "# client write requests"},
+	{"client_dropped_requests", "# client dropped requests"},
+}
+
+var serverStats = [][2]string{
+	{"server_eof", "# eof on server connections"},
+	{"server_err", "# errors on server connections"},
+	{"server_timedout", "# timeouts on server connections"},
+	{"server_ejected_at", "timestamp when server was ejected in usec since epoch"},
+	{"read_requests", "# read requests"},
+	{"write_requests", "# write requests"},
+	{"read_responses", "# read responses"},
+	{"write_responses", "# write responses"},
+}

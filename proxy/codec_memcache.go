@@ -1,0 +1,138 @@
+package proxy
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/dynomite-go/dynomite/proxy/memcache"
+	"github.com/dynomite-go/dynomite/proxy/msg"
+)
+
+// Memcache failures use SERVER_ERROR with upstream's texts (reference §8.2).
+var (
+	mcErrDatastoreDown    = []byte("SERVER_ERROR Storage: Datastore refused connection\r\n")
+	mcErrDatastoreTimeout = []byte("SERVER_ERROR Storage: Datastore timed out\r\n")
+	mcErrDatastoreClosed  = []byte("SERVER_ERROR Storage: Datastore connection closed with the request in flight\r\n")
+	mcErrShutdown         = []byte("SERVER_ERROR Dynomite: node is shutting down\r\n")
+	mcErrTooLarge         = []byte("SERVER_ERROR object too large for cache\r\n")
+	mcErrUnknown          = []byte("SERVER_ERROR unknown: Unknown Error\r\n")
+)
+
+type memcacheCodec struct {
+	lim memcache.Limits
+	req sync.Pool // *memcache.Request scratch, one per parse
+}
+
+func newMemcacheCodec(maxRequest int) *memcacheCodec {
+	return &memcacheCodec{lim: memcache.DefaultLimits}
+}
+
+func (c *memcacheCodec) scratch() *memcache.Request {
+	if m, ok := c.req.Get().(*memcache.Request); ok {
+		return m
+	}
+	return new(memcache.Request)
+}
+
+func (c *memcacheCodec) read(fr *msg.FrameReader, r *msg.Request) (action, int, error) {
+	m := c.scratch()
+	defer c.req.Put(m)
+	buf := fr.Bytes()
+	n, err := memcache.ParseRequest(buf, m, &c.lim)
+	if err != nil {
+		if errors.Is(err, memcache.ErrIncomplete) {
+			if n >= largeRequest {
+				big, rerr := fr.TakeLarge(n)
+				if rerr != nil {
+					return actMore, 0, rerr
+				}
+				if k, err := memcache.ParseRequest(big, m, &c.lim); err != nil {
+					// The frame is consumed already; only Skip remains.
+					return c.clientError(fr, r, err, k-len(big))
+				}
+				r.AdoptRaw(big)
+				c.fill(r, m)
+				return c.classify(r, m)
+			}
+			return actMore, n, nil
+		}
+		return c.clientError(fr, r, err, n)
+	}
+	r.SetRaw(buf[:n])
+	keys := append(r.ArgsBuf(), m.Keys...)
+	rebase(r.Raw, buf, keys)
+	r.SetArgs(keys)
+	fr.Discard(n)
+	c.fill(r, m)
+	return c.classify(r, m)
+}
+
+// fill copies the parse result; Args (the keys) must already be set when
+// Raw is a copy (rebased), and are set here when Raw is the parsed buffer.
+func (c *memcacheCodec) fill(r *msg.Request, m *memcache.Request) {
+	if r.Args == nil {
+		r.SetArgs(append(r.ArgsBuf(), m.Keys...))
+	}
+	r.Cmd = uint16(m.Cmd)
+	r.Class = m.Class
+	r.NoReply = m.NoReply
+	r.Retrieval = m.Retrieval
+	if len(r.Args) > 0 {
+		r.Key = r.Args[0]
+	}
+}
+
+func (c *memcacheCodec) classify(r *msg.Request, m *memcache.Request) (action, int, error) {
+	if r.Class == msg.ClassProxy { // quit: memcached closes without a word
+		r.NoReply = true
+		r.CloseAfter = true
+		return actAnswered, 0, nil
+	}
+	return actForward, 0, nil
+}
+
+// clientError answers malformed input exactly as memcached would: the reply
+// line, then optionally swallowing the value that followed, or closing.
+func (c *memcacheCodec) clientError(fr *msg.FrameReader, r *msg.Request, err error, consumed int) (action, int, error) {
+	var ce *memcache.ClientError
+	if !errors.As(err, &ce) {
+		return actMore, 0, err
+	}
+	if !ce.Close {
+		fr.Skip(max(consumed+ce.Skip, 0))
+	}
+	if ce.Reply == "" {
+		r.NoReply = true
+	} else {
+		r.KeepReply(append(r.ReplyBuf(), ce.Reply...))
+	}
+	r.CloseAfter = ce.Close
+	return actAnswered, 0, nil
+}
+
+func (c *memcacheCodec) parseReply(buf []byte, r *msg.Request) (int, bool, error) {
+	n, err := memcache.ParseReply(buf, r.Retrieval, &c.lim)
+	if err != nil {
+		if errors.Is(err, memcache.ErrIncomplete) {
+			return n, false, nil
+		}
+		return 0, false, err
+	}
+	return n, true, nil
+}
+
+func (c *memcacheCodec) errorReply(err error) []byte {
+	switch {
+	case errors.Is(err, msg.ErrDatastoreDown):
+		return mcErrDatastoreDown
+	case errors.Is(err, msg.ErrDatastoreTimeout):
+		return mcErrDatastoreTimeout
+	case errors.Is(err, msg.ErrDatastoreClosed):
+		return mcErrDatastoreClosed
+	case errors.Is(err, msg.ErrShutdown):
+		return mcErrShutdown
+	case errors.Is(err, errRequestTooLarge):
+		return mcErrTooLarge
+	}
+	return mcErrUnknown
+}

@@ -1,0 +1,242 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dynomite-go/dynomite/proxy/backend"
+	"github.com/dynomite-go/dynomite/proxy/msg"
+)
+
+// Options is everything a node needs to serve, already validated (the
+// command maps the YAML configuration onto it).
+type Options struct {
+	// Pool is the pool name (the configuration's root key).
+	Pool string
+	// Proto is the client and datastore protocol (data_store).
+	Proto msg.Proto
+	// Listen is the client listener: host:port or a unix socket path.
+	Listen string
+	// Backlog is the listen backlog (informational: Go uses the system's).
+	Backlog int
+	// Datastore is the local datastore: host:port or a unix socket path.
+	Datastore string
+	// DatastoreName names it in logs and stats.
+	DatastoreName string
+	// DatastoreConns is datastore_connections.
+	DatastoreConns int
+	// Timeout is the datastore request timeout.
+	Timeout time.Duration
+	// RetryTimeout is server_retry_timeout.
+	RetryTimeout time.Duration
+	// Preconnect, AutoEject and FailureLimit map the keys of the same names.
+	Preconnect   bool
+	AutoEject    bool
+	FailureLimit int
+	// MaxRequestBytes caps one client request (default 512 MiB + 64 KiB).
+	MaxRequestBytes int
+	// ShutdownGrace bounds how long in-flight requests may take to finish
+	// when the node stops (default Timeout + 1s).
+	ShutdownGrace time.Duration
+	// Logger is the node's logger.
+	Logger *slog.Logger
+}
+
+// Server is one node: its client listener, its sessions and its datastore pool.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	codec   codec
+	backend *backend.Pool
+	reqs    msg.Pool
+
+	ln       net.Listener
+	mu       sync.Mutex
+	sessions map[net.Conn]struct{}
+	wg       sync.WaitGroup
+	nextID   atomic.Uint64
+
+	// counters for the stats listener
+	clientConns  atomic.Int64
+	clientTotal  atomic.Uint64
+	clientErrors atomic.Uint64
+}
+
+// New builds a node from opts. Nothing is opened until Listen/Serve.
+func New(opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxRequestBytes <= 0 {
+		opts.MaxRequestBytes = 512<<20 + 64<<10
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	if opts.ShutdownGrace <= 0 {
+		opts.ShutdownGrace = opts.Timeout + time.Second
+	}
+	s := &Server{opts: opts, log: opts.Logger.With("component", "proxy"), sessions: map[net.Conn]struct{}{}}
+	switch opts.Proto {
+	case msg.Redis:
+		s.codec = newRedisCodec(opts.MaxRequestBytes)
+	case msg.Memcache:
+		s.codec = newMemcacheCodec(opts.MaxRequestBytes)
+	default:
+		return nil, fmt.Errorf("data_store: unknown protocol %d", opts.Proto)
+	}
+	network, addr := splitNetwork(opts.Datastore)
+	s.backend = backend.New(backend.Options{
+		Name: opts.DatastoreName, Network: network, Addr: addr,
+		Conns: opts.DatastoreConns, Timeout: opts.Timeout, RetryTimeout: opts.RetryTimeout,
+		Preconnect: opts.Preconnect, AutoEject: opts.AutoEject, FailureLimit: opts.FailureLimit,
+		Parse: s.codec.parseReply, Logger: opts.Logger,
+	})
+	return s, nil
+}
+
+// splitNetwork tells a unix socket path from host:port.
+func splitNetwork(addr string) (network, address string) {
+	if len(addr) > 0 && addr[0] == '/' {
+		return "unix", addr
+	}
+	return "tcp", addr
+}
+
+// Listen opens the client listener.
+func (s *Server) Listen() error {
+	network, addr := splitNetwork(s.opts.Listen)
+	if network == "unix" {
+		_ = os.Remove(addr)
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		return fmt.Errorf("listen: %q: %w", s.opts.Listen, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the client listener's address (after Listen).
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Backend exposes the datastore pool (stats, health).
+func (s *Server) Backend() *backend.Pool { return s.backend }
+
+// ClientConnections is the number of open client connections.
+func (s *Server) ClientConnections() int64 { return s.clientConns.Load() }
+
+// Serve runs the node until ctx ends, then stops accepting, lets in-flight
+// requests finish within ShutdownGrace, and closes everything. It returns nil
+// on a clean stop.
+func (s *Server) Serve(ctx context.Context) error {
+	if s.ln == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	s.backend.Start(context.WithoutCancel(ctx))
+	s.log.Info("serving", "listen", s.ln.Addr().String(), "datastore", s.opts.Datastore, "proto", s.opts.Proto.String())
+
+	acceptDone := make(chan error, 1)
+	go func() { acceptDone <- s.acceptLoop() }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-acceptDone:
+	}
+	s.ln.Close()
+	if err == nil {
+		<-acceptDone
+	}
+	s.shutdown()
+	return err
+}
+
+func (s *Server) acceptLoop() error {
+	var delay time.Duration
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				// Out of file descriptors and the like: back off, keep serving.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed", "err", err, "retry_in", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("accept on %s: %w", s.opts.Listen, err)
+		}
+		delay = 0
+		if tc, ok := nc.(*net.TCPConn); ok {
+			_ = tc.SetNoDelay(true)
+		}
+		s.mu.Lock()
+		s.sessions[nc] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Add(1)
+		s.clientConns.Add(1)
+		s.clientTotal.Add(1)
+		id := uint(s.nextID.Add(1))
+		go func() {
+			defer s.wg.Done()
+			defer s.clientConns.Add(-1)
+			s.serveClient(nc, id)
+			s.mu.Lock()
+			delete(s.sessions, nc)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+// shutdown stops every session's reader; their writers finish the requests
+// already in flight. After ShutdownGrace the remaining connections are cut.
+func (s *Server) shutdown() {
+	s.mu.Lock()
+	for nc := range s.sessions {
+		_ = nc.SetReadDeadline(time.Unix(1, 0))
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(s.opts.ShutdownGrace):
+		s.log.Warn("shutdown grace period over, closing client connections")
+		s.mu.Lock()
+		for nc := range s.sessions {
+			nc.Close()
+		}
+		s.mu.Unlock()
+		s.backend.Close() // fails whatever is still queued
+		<-done
+	}
+	s.backend.Close()
+	s.log.Info("stopped")
+}
+
+// dispatch routes one request. On a single node every supported command goes
+// to the local datastore; the cluster issue adds racks and datacenters here.
+func (s *Server) dispatch(r *msg.Request, hint uint) {
+	s.backend.Send(r, hint)
+}
