@@ -68,11 +68,11 @@ func murmur(key []byte) uint32 {
 const murmur3Seed = 0xc0a1e5ce
 
 // murmur3 is MurmurHash3 x86_32 with upstream's murmur3 seed. Upstream's
-// hash_murmur3 is a stub that never writes the token (the 128-bit call is
-// commented out), so there are no upstream vectors for it: this is a working
-// replacement, checked against MurmurHash3's published reference values, and
-// a ring that selects murmur3 places keys differently from upstream (where
-// every key got the same, unset token).
+// hash_murmur3 is a stub that only zeroes the token (its 128-bit call is
+// commented out), so every key lands on the smallest token's node and there
+// are no upstream vectors. This is a working replacement, checked against
+// MurmurHash3's published reference values; a ring that selects murmur3
+// places keys differently from upstream.
 func murmur3(key []byte) uint32 { return murmur3x86(key, murmur3Seed) }
 
 func murmur3x86(key []byte, seed uint32) uint32 {
