@@ -81,8 +81,8 @@ type Options struct {
 // in wholesale; requests that loaded the old pointer finish on the old
 // snapshot.
 //
-// DC and rack indices are only meaningful for the Topology that produced
-// them. Methods given an index out of range return nil, -1, "" or an empty
+// Build one with NewTopology; the zero value is not usable. DC and rack
+// indices are only meaningful for the Topology that produced them. Methods given an index out of range return nil, -1, "" or an empty
 // result instead of panicking.
 type Topology struct {
 	nodes     []Node
