@@ -50,7 +50,7 @@ func benchRequestPath(b *testing.B, c codec, one []byte, reply []byte) {
 				b.Fatal(err)
 			}
 		}
-		n, ok, err := c.parseReply(reply, r)
+		_, n, ok, err := c.parseReply(reply, r)
 		if err != nil || !ok || n != len(reply) {
 			b.Fatal("reply not parsed", n, ok, err)
 		}

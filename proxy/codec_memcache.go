@@ -110,15 +110,15 @@ func (c *memcacheCodec) clientError(fr *msg.FrameReader, r *msg.Request, err err
 	return actAnswered, 0, nil
 }
 
-func (c *memcacheCodec) parseReply(buf []byte, r *msg.Request) (int, bool, error) {
+func (c *memcacheCodec) parseReply(buf []byte, r *msg.Request) (int, int, bool, error) {
 	n, err := memcache.ParseReply(buf, r.Retrieval, &c.lim)
 	if err != nil {
 		if errors.Is(err, memcache.ErrIncomplete) {
-			return n, false, nil
+			return 0, n, false, nil
 		}
-		return 0, false, err
+		return 0, 0, false, err
 	}
-	return n, true, nil
+	return 0, n, true, nil
 }
 
 func (c *memcacheCodec) errorReply(err error) []byte {
@@ -135,4 +135,14 @@ func (c *memcacheCodec) errorReply(err error) []byte {
 		return mcErrTooLarge
 	}
 	return mcErrUnknown
+}
+
+func (c *memcacheCodec) errorLine(dst []byte, text string) []byte {
+	dst = append(dst, "SERVER_ERROR "...)
+	for i := 0; i < len(text); i++ {
+		if b := text[i]; b != '\r' && b != '\n' {
+			dst = append(dst, b)
+		}
+	}
+	return append(dst, '\r', '\n')
 }

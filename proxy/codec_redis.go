@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/resp"
@@ -84,10 +85,16 @@ func (c *redisCodec) protocolError(r *msg.Request, err error) (action, int, erro
 	return actAnswered, 0, nil
 }
 
+// dynoConfig is upstream's per-connection consistency pseudo-command.
+const dynoConfig = "DYNO_CONFIG:CONN_CONSISTENCY"
+
 // classify looks the command up and answers what the proxy answers itself.
 func (c *redisCodec) classify(r *msg.Request) (action, int, error) {
 	id, cmd := resp.Lookup(r.Args[0])
 	if cmd == nil {
+		if len(r.Args[0]) == len(dynoConfig) && strings.EqualFold(string(r.Args[0]), dynoConfig) {
+			return actConfig, 0, nil
+		}
 		r.KeepReply(unsupported(r.ReplyBuf(), r.Args[0]))
 		return actAnswered, 0, nil
 	}
@@ -149,15 +156,15 @@ func unsupported(dst, name []byte) []byte {
 	return append(dst, "'\r\n"...)
 }
 
-func (c *redisCodec) parseReply(buf []byte, _ *msg.Request) (int, bool, error) {
+func (c *redisCodec) parseReply(buf []byte, _ *msg.Request) (int, int, bool, error) {
 	n, err := resp.ParseReply(buf, &c.lim)
 	if err != nil {
 		if errors.Is(err, resp.ErrIncomplete) {
-			return n, false, nil
+			return 0, n, false, nil
 		}
-		return 0, false, err
+		return 0, 0, false, err
 	}
-	return n, true, nil
+	return 0, n, true, nil
 }
 
 func (c *redisCodec) errorReply(err error) []byte {
@@ -174,4 +181,8 @@ func (c *redisCodec) errorReply(err error) []byte {
 		return redisErrTooLarge
 	}
 	return redisErrUnknown
+}
+
+func (c *redisCodec) errorLine(dst []byte, text string) []byte {
+	return resp.AppendError(dst, "ERR "+text)
 }

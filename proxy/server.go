@@ -47,6 +47,25 @@ type Options struct {
 	ShutdownGrace time.Duration
 	// Logger is the node's logger.
 	Logger *slog.Logger
+
+	// Cluster settings. With no Peers and no DynListen the node serves alone.
+	// LocalName names this node in the ring (default: DynListen).
+	LocalName string
+	// DynListen is the peer listener (dyn_listen).
+	DynListen string
+	// DC, Rack and Tokens place this node.
+	DC, Rack string
+	Tokens   []uint32
+	// Peers are the other nodes (dyn_seeds).
+	Peers []Peer
+	// Hash and HashTag map keys to tokens (upstream's names).
+	Hash, HashTag string
+	// ReadLevel and WriteLevel are the initial consistency levels.
+	ReadLevel, WriteLevel Level
+	// LocalPeerConns and RemotePeerConns are connections per peer.
+	LocalPeerConns, RemotePeerConns int
+	// AdminMode is -x.
+	AdminMode int
 }
 
 // Server is one node: its client listener, its sessions and its datastore pool.
@@ -58,6 +77,9 @@ type Server struct {
 	reqs    msg.Pool
 
 	ln       net.Listener
+	peerLn   net.Listener
+	cluster  *cluster
+	baseCtx  context.Context
 	mu       sync.Mutex
 	sessions map[net.Conn]struct{}
 	wg       sync.WaitGroup
@@ -99,6 +121,22 @@ func New(opts Options) (*Server, error) {
 		Preconnect: opts.Preconnect, AutoEject: opts.AutoEject, FailureLimit: opts.FailureLimit,
 		Parse: s.codec.parseReply, Logger: opts.Logger,
 	})
+	s.baseCtx = context.Background()
+	if s.opts.DC == "" {
+		s.opts.DC = "localdc"
+	}
+	if s.opts.Rack == "" {
+		s.opts.Rack = "localrack"
+	}
+	if opts.DynListen == "" && opts.LocalName == "" {
+		s.opts.LocalName = "local"
+	} else if opts.LocalName == "" {
+		s.opts.LocalName = opts.DynListen
+	}
+	var err error
+	if s.cluster, err = newCluster(s); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -121,6 +159,10 @@ func (s *Server) Listen() error {
 		return fmt.Errorf("listen: %q: %w", s.opts.Listen, err)
 	}
 	s.ln = ln
+	if err := s.listenPeers(); err != nil {
+		ln.Close()
+		return err
+	}
 	return nil
 }
 
@@ -142,8 +184,14 @@ func (s *Server) Serve(ctx context.Context) error {
 			return err
 		}
 	}
-	s.backend.Start(context.WithoutCancel(ctx))
-	s.log.Info("serving", "listen", s.ln.Addr().String(), "datastore", s.opts.Datastore, "proto", s.opts.Proto.String())
+	s.baseCtx = context.WithoutCancel(ctx)
+	s.backend.Start(s.baseCtx)
+	s.cluster.start()
+	s.log.Info("serving", "listen", s.ln.Addr().String(), "datastore", s.opts.Datastore, "proto", s.opts.Proto.String(),
+		"dyn_listen", s.opts.DynListen, "dc", s.opts.DC, "rack", s.opts.Rack, "peers", len(s.opts.Peers))
+	if s.peerLn != nil {
+		go s.acceptPeers()
+	}
 
 	acceptDone := make(chan error, 1)
 	go func() { acceptDone <- s.acceptLoop() }()
@@ -154,6 +202,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	case err = <-acceptDone:
 	}
 	s.ln.Close()
+	if s.peerLn != nil {
+		s.peerLn.Close()
+	}
 	if err == nil {
 		<-acceptDone
 	}
@@ -229,14 +280,24 @@ func (s *Server) shutdown() {
 		}
 		s.mu.Unlock()
 		s.backend.Close() // fails whatever is still queued
+		s.cluster.close()
 		<-done
 	}
+	s.cluster.close()
 	s.backend.Close()
 	s.log.Info("stopped")
 }
 
-// dispatch routes one request. On a single node every supported command goes
-// to the local datastore; the cluster issue adds racks and datacenters here.
-func (s *Server) dispatch(r *msg.Request, hint uint) {
-	s.backend.Send(r, hint)
+// dispatch routes one client request: straight to the local datastore when
+// the ring holds only this node, else through the cluster router.
+func (s *Server) dispatch(r *msg.Request, hint uint, rl, wl Level) {
+	if s.cluster.state.Load().single && s.cluster.nodeState.Load() == int32(StateNormal) {
+		if s.opts.AdminMode == 1 && (r.Class == msg.ClassMultiKey || isDelete(s, r)) {
+			s.cluster.adminDelete(s.cluster.state.Load(), r, hint)
+			return
+		}
+		s.backend.Send(r, hint)
+		return
+	}
+	s.cluster.route(r, hint, rl, wl)
 }

@@ -25,7 +25,25 @@ const (
 	actAnswered
 	// actSkip: input consumed with nothing to answer (blank line, empty array).
 	actSkip
+	// actConfig: DYNO_CONFIG:CONN_CONSISTENCY <level> (reference §8.5).
+	actConfig
 )
+
+// setConnConsistency applies DYNO_CONFIG:CONN_CONSISTENCY to this
+// connection's read and write levels and answers +OK.
+func (ss *session) setConnConsistency(r *msg.Request) {
+	if len(r.Args) != 2 {
+		r.KeepReply(ss.s.codec.errorLine(r.ReplyBuf(), "wrong number of arguments for 'DYNO_CONFIG:CONN_CONSISTENCY'"))
+		return
+	}
+	l, ok := ParseLevel(string(r.Args[1]))
+	if !ok {
+		r.KeepReply(ss.s.codec.errorLine(r.ReplyBuf(), "invalid consistency level '"+string(r.Args[1])+"' (DC_ONE, DC_QUORUM, DC_SAFE_QUORUM, DC_EACH_SAFE_QUORUM)"))
+		return
+	}
+	ss.rl, ss.wl = l, l
+	r.AdoptReply(redisOK)
+}
 
 // codec is one client protocol: it frames requests, answers what the proxy
 // answers itself, finds reply boundaries and renders errors.
@@ -34,9 +52,12 @@ type codec interface {
 	// bytes unless it returns actMore.
 	read(fr *msg.FrameReader, r *msg.Request) (act action, need int, err error)
 	// parseReply finds the end of the datastore's reply to r.
-	parseReply(buf []byte, r *msg.Request) (n int, complete bool, err error)
+	parseReply(buf []byte, r *msg.Request) (hdr, n int, complete bool, err error)
 	// errorReply renders a request failure for the client.
 	errorReply(err error) []byte
+	// errorLine appends an error reply carrying text ("-ERR text" or
+	// "SERVER_ERROR text").
+	errorLine(dst []byte, text string) []byte
 }
 
 const (
@@ -53,10 +74,14 @@ type session struct {
 	nc       net.Conn
 	id       uint
 	inflight chan *msg.Request
+	// consistency levels, snapshotted at accept (as upstream) and changed by
+	// DYNO_CONFIG:CONN_CONSISTENCY
+	rl, wl Level
 }
 
 func (s *Server) serveClient(nc net.Conn, id uint) {
-	ss := &session{s: s, nc: nc, id: id, inflight: make(chan *msg.Request, inflightLen)}
+	rl, wl := s.Consistency()
+	ss := &session{s: s, nc: nc, id: id, inflight: make(chan *msg.Request, inflightLen), rl: rl, wl: wl}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -106,9 +131,16 @@ func (ss *session) readLoop() {
 					return
 				}
 				continue
+			case actConfig:
+				need = 0
+				ss.setConnConsistency(r)
+				r.Done()
+				ss.inflight <- r
+				r = nil
+				continue
 			case actForward:
 				need = 0
-				s.dispatch(r, ss.id)
+				s.dispatch(r, ss.id, ss.rl, ss.wl)
 				ss.inflight <- r
 				r = nil
 				continue

@@ -48,7 +48,33 @@ func options(cfg *config.Config, log *slog.Logger) proxy.Options {
 		AutoEject:      cfg.AutoEjectHosts,
 		FailureLimit:   cfg.ServerFailureLimit,
 		Logger:         log,
+
+		DynListen:       cfg.DynListen.String(),
+		DC:              cfg.Datacenter,
+		Rack:            cfg.Rack,
+		Tokens:          cfg.Tokens,
+		Peers:           peers(cfg),
+		Hash:            cfg.Hash.String(),
+		HashTag:         cfg.HashTag,
+		ReadLevel:       level(cfg.ReadConsistency),
+		WriteLevel:      level(cfg.WriteConsistency),
+		LocalPeerConns:  cfg.LocalPeerConnections,
+		RemotePeerConns: cfg.RemotePeerConnections,
 	}
+}
+
+func level(c config.Consistency) proxy.Level {
+	l, _ := proxy.ParseLevel(c.String())
+	return l
+}
+
+// peers maps dyn_seeds; a seed is named by its host:port, as upstream.
+func peers(cfg *config.Config) []proxy.Peer {
+	out := make([]proxy.Peer, 0, len(cfg.DynSeeds))
+	for _, s := range cfg.DynSeeds {
+		out = append(out, proxy.Peer{Name: s.Addr(), Addr: s.Addr(), DC: s.DC, Rack: s.Rack, Tokens: s.Tokens})
+	}
+	return out
 }
 
 type healthOf struct{ s *proxy.Server }
@@ -62,7 +88,9 @@ func (h healthOf) Healthy() (bool, string) {
 
 // serve runs the node and its stats listener until ctx ends.
 func serve(ctx context.Context, cfg *config.Config, f *flags, log *slog.Logger) error {
-	srv, err := proxy.New(options(cfg, log))
+	opts := options(cfg, log)
+	opts.AdminMode = f.admin
+	srv, err := proxy.New(opts)
 	if err != nil {
 		return err
 	}

@@ -46,11 +46,16 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/msg"
 )
 
-// ReplyParser finds the end of the datastore's reply to r at the start of
-// buf. complete=false means more bytes are needed; n is then the total reply
-// size when the parser already knows it (0 otherwise). A non-nil err means the
-// datastore sent something unparseable: the connection is closed.
-type ReplyParser func(buf []byte, r *msg.Request) (n int, complete bool, err error)
+// ReplyParser finds the end of the reply to r at the start of buf: the reply
+// is buf[hdr:n] (hdr > 0 when the reply comes in a frame, as from a peer).
+// complete=false means more bytes are needed; n is then the total reply size
+// when the parser already knows it (0 otherwise). A non-nil err means the
+// other side sent something unparseable: the connection is closed.
+type ReplyParser func(buf []byte, r *msg.Request) (hdr, n int, complete bool, err error)
+
+// HeaderWriter, when set, writes a frame header before each request; id is
+// a per-connection sequence number recorded in r.PeerID.
+type HeaderWriter func(dst []byte, r *msg.Request, id uint64) []byte
 
 // Options configure a Pool. Zero durations and counts take the defaults noted.
 type Options struct {
@@ -72,6 +77,8 @@ type Options struct {
 	FailureLimit int
 	// Parse finds reply boundaries.
 	Parse ReplyParser
+	// Header, if set, frames each request (the peer protocol).
+	Header HeaderWriter
 	// Init, if set, runs on every new connection before it serves (AUTH to
 	// the datastore, later).
 	Init func(net.Conn) error
@@ -453,12 +460,26 @@ func (c *conn) drainQueued(err error) {
 
 func (c *conn) writeLoop(nc net.Conn, dead chan struct{}, kill func(error)) {
 	bw := bufio.NewWriterSize(nc, writeBufSize)
+	var (
+		hdr    []byte
+		nextID uint64
+	)
 	for {
 		var r *msg.Request
 		select {
 		case r = <-c.in:
 		case <-dead:
 			return
+		}
+		if c.p.opts.Header != nil {
+			nextID++
+			r.PeerID = nextID
+			hdr = c.p.opts.Header(hdr[:0], r, nextID)
+			if _, err := bw.Write(hdr); err != nil {
+				c.orphan = r
+				kill(err)
+				return
+			}
 		}
 		if r.NoReply {
 			if _, err := bw.Write(r.Raw); err != nil {
@@ -509,14 +530,15 @@ func (c *conn) readLoop(nc net.Conn, kill func(error)) {
 					return
 				}
 			}
-			n, complete, err := c.p.opts.Parse(fr.Bytes(), head)
+			hdr, n, complete, err := c.p.opts.Parse(fr.Bytes(), head)
 			if err != nil {
-				kill(fmt.Errorf("datastore reply: %w", err))
+				c.p.log.Warn("unparseable reply, closing the connection", "conn", c.id, "err", err)
+				kill(fmt.Errorf("reply from %s: %w", c.p.opts.Name, err))
 				return
 			}
 			switch {
 			case complete:
-				head.SetReply(fr.Bytes()[:n])
+				head.SetReply(fr.Bytes()[hdr:n])
 				fr.Discard(n)
 			case n >= largeReply:
 				b, err := fr.TakeLarge(n)
@@ -524,7 +546,7 @@ func (c *conn) readLoop(nc net.Conn, kill func(error)) {
 					kill(err)
 					return
 				}
-				head.AdoptReply(b)
+				head.AdoptReply(b[hdr:])
 			default:
 				need = n
 			}

@@ -19,11 +19,11 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // lineParser treats every reply as one line ending in \n.
-func lineParser(buf []byte, _ *msg.Request) (int, bool, error) {
+func lineParser(buf []byte, _ *msg.Request) (int, int, bool, error) {
 	if i := bytes.IndexByte(buf, '\n'); i >= 0 {
-		return i + 1, true, nil
+		return 0, i + 1, true, nil
 	}
-	return 0, false, nil
+	return 0, 0, false, nil
 }
 
 // fakeStore answers each line "x\n" with "re:x\n", unless mute is set.

@@ -17,6 +17,7 @@ package msg
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // Proto is the client and datastore protocol of a pool.
@@ -101,6 +102,19 @@ type Request struct {
 	NoReply bool
 	// Retrieval is set for memcache get/gets, whose replies end with END.
 	Retrieval bool
+	// PeerType is the dnode frame type a peer pool sends this request with
+	// (3 request, 4 forward to a remote datacenter's coordinator).
+	PeerType uint8
+	// PeerID is the frame id the peer pool sent the request with; the reply
+	// must carry it.
+	PeerID uint64
+	// Notify, when set, is told of completion instead of waking Wait: the
+	// request is one copy of a fanned-out client request.
+	Notify Notifier
+	// Tag is free for the one who created the request (e.g. which replica
+	// a copy went to).
+	Tag int32
+
 	// CloseAfter makes the session close the client connection once this
 	// request's reply is written (QUIT, protocol errors).
 	CloseAfter bool
@@ -111,6 +125,9 @@ type Request struct {
 	Err error
 
 	done chan struct{}
+	// refs counts the holders that must release the request before it is
+	// recycled: the session, plus a fan-out whose copies share Raw.
+	refs atomic.Int32
 	// own holds backing storage reused across uses of this Request.
 	rawBuf   []byte
 	replyBuf []byte
@@ -119,8 +136,13 @@ type Request struct {
 
 // NewRequest returns a request ready for use (outside a Pool, in tests).
 func NewRequest() *Request {
-	return &Request{done: make(chan struct{}, 1)}
+	r := &Request{done: make(chan struct{}, 1)}
+	r.refs.Store(1)
+	return r
 }
+
+// Hold adds a holder: the request is recycled only after one more Put.
+func (r *Request) Hold() { r.refs.Add(1) }
 
 // SetRaw copies b into storage owned by r and sets r.Raw to the copy.
 // Args and Key must be set afterwards, as slices of r.Raw.
@@ -173,8 +195,21 @@ func (r *Request) SetReply(b []byte) {
 // replies). b must not be modified afterwards.
 func (r *Request) AdoptReply(b []byte) { r.Reply = b }
 
+// Notifier receives the completion of requests it fanned out. SubDone runs
+// on the goroutine that completed the request (a connection's reader) and
+// must not block.
+type Notifier interface {
+	SubDone(r *Request)
+}
+
 // Done completes the request. It must be called exactly once per use.
-func (r *Request) Done() { r.done <- struct{}{} }
+func (r *Request) Done() {
+	if r.Notify != nil {
+		r.Notify.SubDone(r)
+		return
+	}
+	r.done <- struct{}{}
+}
 
 // Fail completes the request with err.
 func (r *Request) Fail(err error) {
@@ -201,7 +236,8 @@ func (r *Request) reset() {
 		r.argsBuf = nil
 	}
 	clear(r.argsBuf[:cap(r.argsBuf)])
-	*r = Request{done: r.done, rawBuf: r.rawBuf, replyBuf: r.replyBuf, argsBuf: r.argsBuf}
+	done, raw, reply, args := r.done, r.rawBuf, r.replyBuf, r.argsBuf
+	*r = Request{done: done, rawBuf: raw, replyBuf: reply, argsBuf: args}
 }
 
 // Pool recycles requests so that forwarding a single-key request allocates
@@ -211,13 +247,18 @@ type Pool struct{ p sync.Pool }
 // Get returns a cleared request.
 func (p *Pool) Get() *Request {
 	if r, ok := p.p.Get().(*Request); ok {
+		r.refs.Store(1)
 		return r
 	}
 	return NewRequest()
 }
 
-// Put returns r to the pool. r must be completed and no longer referenced.
+// Put releases one holder of r; the last one returns r to the pool. r must
+// be completed, and the caller must not use it afterwards.
 func (p *Pool) Put(r *Request) {
+	if r.refs.Add(-1) > 0 {
+		return
+	}
 	r.reset()
 	p.p.Put(r)
 }

@@ -1,0 +1,293 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/dynomite-go/dynomite/proxy/backend"
+	"github.com/dynomite-go/dynomite/proxy/dnode"
+	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/ring"
+)
+
+// Level is a consistency level (reference §3.4).
+type Level uint8
+
+const (
+	// DCOne: reads from the local rack's owner, writes acknowledged by it.
+	DCOne Level = iota
+	// DCQuorum: a majority of local racks must answer alike.
+	DCQuorum
+	// DCSafeQuorum: like DCQuorum, and a disagreement is an error.
+	DCSafeQuorum
+	// DCEachSafeQuorum: a safe quorum in every datacenter.
+	DCEachSafeQuorum
+)
+
+var levelNames = [...]string{"DC_ONE", "DC_QUORUM", "DC_SAFE_QUORUM", "DC_EACH_SAFE_QUORUM"}
+
+func (l Level) String() string {
+	if int(l) < len(levelNames) {
+		return levelNames[l]
+	}
+	return "DC_UNKNOWN"
+}
+
+// ParseLevel matches upstream's names case-insensitively.
+func ParseLevel(s string) (Level, bool) {
+	for i, n := range levelNames {
+		if strings.EqualFold(s, n) {
+			return Level(i), true
+		}
+	}
+	return 0, false
+}
+
+// State is the node state that /state/... sets (reference §7.1).
+type State int32
+
+const (
+	StateNormal     State = 4
+	StateStandby    State = 1
+	StateWritesOnly State = 2
+	StateResuming   State = 3
+)
+
+func (s State) String() string {
+	switch s {
+	case StateNormal:
+		return "NORMAL"
+	case StateStandby:
+		return "STANDBY"
+	case StateWritesOnly:
+		return "WRITES_ONLY"
+	case StateResuming:
+		return "RESUMING"
+	}
+	return "UNKNOWN"
+}
+
+// Peer is another node of the cluster, from dyn_seeds or a seed provider.
+type Peer struct {
+	// Name identifies the peer (upstream: its dyn_seeds host:port).
+	Name string
+	// Addr is the peer listener's host:port.
+	Addr   string
+	DC     string
+	Rack   string
+	Tokens []uint32
+}
+
+// clusterState is one immutable snapshot: the ring and a pool per peer,
+// indexed by ring node index (nil for the local node).
+type clusterState struct {
+	topo  *ring.Topology
+	pools []*backend.Pool
+	down  []atomic.Bool // administratively down (/peer/down)
+	// single is true when the ring holds only this node.
+	single bool
+}
+
+// cluster routes requests across racks and datacenters.
+type cluster struct {
+	s     *Server
+	state atomic.Pointer[clusterState]
+
+	readLevel, writeLevel atomic.Uint32
+	timeoutFactor         atomic.Int32
+	nodeState             atomic.Int32
+
+	remoteFailovers, remoteDropped, quorumFailures atomic.Uint64
+}
+
+func newCluster(s *Server) (*cluster, error) {
+	c := &cluster{s: s}
+	c.readLevel.Store(uint32(s.opts.ReadLevel))
+	c.writeLevel.Store(uint32(s.opts.WriteLevel))
+	c.timeoutFactor.Store(1)
+	c.nodeState.Store(int32(StateNormal))
+
+	o := s.opts
+	localName := o.LocalName
+	if localName == "" {
+		localName = "local"
+	}
+	nodes := []ring.Node{{Name: localName, Addr: o.DynListen, DC: o.DC, Rack: o.Rack, Tokens: toTokens(o.Tokens)}}
+	if len(nodes[0].Tokens) == 0 {
+		nodes[0].Tokens = []ring.Token{0}
+	}
+	for _, p := range o.Peers {
+		nodes = append(nodes, ring.Node{Name: p.Name, Addr: p.Addr, DC: p.DC, Rack: p.Rack, Tokens: toTokens(p.Tokens)})
+	}
+	topo, err := ring.NewTopology(localName, nodes, ring.Options{Hash: o.Hash, HashTag: o.HashTag})
+	if err != nil {
+		return nil, fmt.Errorf("building the token ring: %w", err)
+	}
+	st := &clusterState{topo: topo, pools: make([]*backend.Pool, len(topo.Nodes())), down: make([]atomic.Bool, len(topo.Nodes()))}
+	st.single = len(topo.Nodes()) == 1
+	local := topo.Local()
+	for i := range topo.Nodes() {
+		n := topo.Node(i)
+		if n.Local {
+			continue
+		}
+		st.pools[i] = c.newPeerPool(n, n.DC == local.DC)
+	}
+	c.state.Store(st)
+	return c, nil
+}
+
+func toTokens(ts []uint32) []ring.Token {
+	out := make([]ring.Token, len(ts))
+	for i, t := range ts {
+		out[i] = ring.Token(t)
+	}
+	return out
+}
+
+// peer timeouts as upstream computes them (dnode_peer_timeout): the
+// datastore timeout plus 200ms in the same datacenter, plus 5s across.
+func (c *cluster) peerTimeout(sameDC bool) time.Duration {
+	t := c.s.opts.Timeout
+	if sameDC {
+		return t + 200*time.Millisecond
+	}
+	return t + 5*time.Second
+}
+
+func (c *cluster) newPeerPool(n *ring.Node, sameDC bool) *backend.Pool {
+	conns := c.s.opts.LocalPeerConns
+	if !sameDC {
+		conns = c.s.opts.RemotePeerConns
+	}
+	codec := c.s.codec
+	return backend.New(backend.Options{
+		Name: "peer " + n.Name + " (" + n.DC + "/" + n.Rack + ")", Network: "tcp", Addr: n.Addr,
+		Conns: max(conns, 1), Timeout: c.peerTimeout(sameDC), RetryTimeout: 10 * time.Second,
+		Preconnect: c.s.opts.Preconnect && c.s.opts.AdminMode == 0, AutoEject: false,
+		Logger: c.s.opts.Logger,
+		Header: func(dst []byte, r *msg.Request, id uint64) []byte {
+			return dnode.AppendHeader(dst, dnode.Header{ID: id, Type: dnode.Type(r.PeerType), Version: 1, SameDC: sameDC})
+		},
+		Parse: func(buf []byte, r *msg.Request) (int, int, bool, error) {
+			var h dnode.Header
+			hn, err := dnode.ParseHeader(buf, &h, nil)
+			if err != nil {
+				if errors.Is(err, dnode.ErrIncomplete) {
+					return 0, 0, false, nil
+				}
+				return 0, 0, false, err
+			}
+			if h.Type != dnode.Type(5) {
+				return 0, 0, false, fmt.Errorf("peer sent frame type %d where a reply (5) was due", h.Type)
+			}
+			if h.ID != r.PeerID {
+				return 0, 0, false, fmt.Errorf("peer reply id %d does not match request id %d", h.ID, r.PeerID)
+			}
+			_, n, ok, err := codec.parseReply(buf[hn:], r)
+			if err != nil || !ok {
+				if n > 0 {
+					n += hn
+				}
+				return hn, n, false, err
+			}
+			return hn, hn + n, true, nil
+		},
+	})
+}
+
+func (c *cluster) start() {
+	st := c.state.Load()
+	for _, p := range st.pools {
+		if p != nil {
+			p.Start(c.s.baseCtx)
+		}
+	}
+}
+
+func (c *cluster) close() {
+	st := c.state.Load()
+	for _, p := range st.pools {
+		if p != nil {
+			p.Close()
+		}
+	}
+}
+
+// PeerStatus describes one peer for the admin endpoints.
+type PeerStatus struct {
+	Name, Addr, DC, Rack string
+	Tokens               []ring.Token
+	Local, Up, AdminDown bool
+}
+
+// Peers lists every node of the ring, the local one included.
+func (s *Server) Peers() []PeerStatus {
+	if s.cluster == nil {
+		return nil
+	}
+	st := s.cluster.state.Load()
+	var out []PeerStatus
+	for i, n := range st.topo.Nodes() {
+		ps := PeerStatus{Name: n.Name, Addr: n.Addr, DC: n.DC, Rack: n.Rack, Tokens: n.Tokens, Local: n.Local}
+		if n.Local {
+			ps.Up = s.backend.Up()
+		} else {
+			ps.Up = st.pools[i].Up() && !st.down[i].Load()
+			ps.AdminDown = st.down[i].Load()
+		}
+		out = append(out, ps)
+	}
+	return out
+}
+
+// SetPeerDown marks a peer administratively down (true) or up (false);
+// name "all" means every peer. It reports whether a peer matched.
+func (s *Server) SetPeerDown(name string, down bool) bool {
+	if s.cluster == nil {
+		return false
+	}
+	st := s.cluster.state.Load()
+	found := false
+	for i, n := range st.topo.Nodes() {
+		if n.Local || (name != "all" && name != n.Name && name != n.Addr) {
+			continue
+		}
+		st.down[i].Store(down)
+		found = true
+	}
+	return found
+}
+
+// Consistency returns the node-wide read and write levels.
+func (s *Server) Consistency() (read, write Level) {
+	return Level(s.cluster.readLevel.Load()), Level(s.cluster.writeLevel.Load())
+}
+
+// SetConsistency changes a node-wide level; like upstream, only client
+// connections accepted afterwards see it.
+func (s *Server) SetConsistency(write bool, l Level) {
+	if write {
+		s.cluster.writeLevel.Store(uint32(l))
+	} else {
+		s.cluster.readLevel.Store(uint32(l))
+	}
+}
+
+// TimeoutFactor and SetTimeoutFactor: upstream's REST knob, clamped 1..10.
+func (s *Server) TimeoutFactor() int { return int(s.cluster.timeoutFactor.Load()) }
+
+// SetTimeoutFactor sets the factor, clamped to 1..10.
+func (s *Server) SetTimeoutFactor(n int) { s.cluster.timeoutFactor.Store(int32(min(max(n, 1), 10))) }
+
+// NodeState and SetNodeState: /state/get_state and /state/<state>.
+func (s *Server) NodeState() State { return State(s.cluster.nodeState.Load()) }
+
+// SetNodeState sets the node state.
+func (s *Server) SetNodeState(st State) { s.cluster.nodeState.Store(int32(st)) }
+
+// Topology returns the current ring snapshot.
+func (s *Server) Topology() *ring.Topology { return s.cluster.state.Load().topo }
