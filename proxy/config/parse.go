@@ -144,7 +144,7 @@ func (p *parser) document(data []byte) bool {
 	case !errors.Is(err, io.EOF):
 		p.yamlProblem(err)
 	}
-	if len(doc.Content) == 0 {
+	if len(doc.Content) == 0 || isEmptyNode(doc.Content[0]) {
 		p.problem(0, "", "", "is empty: expected one root key (the pool name, e.g. dyn_o_mite) holding the settings")
 		return false
 	}
