@@ -52,8 +52,8 @@ type parsed struct {
 
 func parseFuzz(t *testing.T, buf []byte) parsed {
 	t.Helper()
-	// An exact-size copy: reading past len(buf) would panic.
-	buf = bytes.Clone(buf)
+	// Capacity equal to length: slicing past len(buf) would panic.
+	buf = buf[:len(buf):len(buf)]
 	var h Header
 	n, err := ParseHeader(buf, &h, &fuzzLimits)
 	switch {
@@ -86,10 +86,12 @@ func FuzzParseHeader(f *testing.F) {
 
 		// Any prefix, as if the bytes arrived in pieces, is incomplete or
 		// gives exactly the same result.
+		var h Header
 		for k := range len(data) {
-			if r := parseFuzz(t, data[:k]); r.kind != 1 {
-				require.Equal(t, full, r, "prefix of %d bytes", k)
+			if _, err := ParseHeader(data[:k:k], &h, &fuzzLimits); err == ErrIncomplete {
+				continue
 			}
+			require.Equal(t, full, parseFuzz(t, data[:k]), "prefix of %d bytes", k)
 		}
 		if full.kind != 0 {
 			return

@@ -12,7 +12,7 @@ const (
 	TypeDebug            Type = 1
 	TypeParseError       Type = 2
 	TypeReq              Type = 3 // a request for the receiver's own datastore
-	TypeReqForward       Type = 4 // a request the receiver forwards to its rack (remote-DC replication)
+	TypeReqForward       Type = 4 // a request from another datacenter, for every rack of the receiver's
 	TypeRes              Type = 5 // a response; it carries the request's ID
 	TypeCryptoHandshake  Type = 6
 	TypeGossipSyn        Type = 7 // gossip; never answered

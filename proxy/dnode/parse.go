@@ -19,7 +19,7 @@ type Limits struct {
 	MaxDataLen int
 	// MaxHeaderLen caps the header bytes other than the data field: leading
 	// spaces, numbers and separators (default 4 KiB). A header as upstream
-	// writes it has at most 76 of them. ParseHeader fails, rather than
+	// writes it has fewer than 64 of them. ParseHeader fails, rather than
 	// asking for more input, once a header runs past MaxHeaderLen plus its
 	// data_len, so garbage cannot make the caller buffer without bound.
 	MaxHeaderLen int
