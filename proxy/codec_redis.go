@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/resp"
@@ -85,16 +84,10 @@ func (c *redisCodec) protocolError(r *msg.Request, err error) (action, int, erro
 	return actAnswered, 0, nil
 }
 
-// dynoConfig is upstream's per-connection consistency pseudo-command.
-const dynoConfig = "DYNO_CONFIG:CONN_CONSISTENCY"
-
 // classify looks the command up and answers what the proxy answers itself.
 func (c *redisCodec) classify(r *msg.Request) (action, int, error) {
 	id, cmd := resp.Lookup(r.Args[0])
 	if cmd == nil {
-		if len(r.Args[0]) == len(dynoConfig) && strings.EqualFold(string(r.Args[0]), dynoConfig) {
-			return actConfig, 0, nil
-		}
 		r.KeepReply(unsupported(r.ReplyBuf(), r.Args[0]))
 		return actAnswered, 0, nil
 	}
@@ -122,6 +115,8 @@ func (c *redisCodec) answer(r *msg.Request, cmd *resp.Command) (action, int, err
 		} else {
 			r.KeepReply(resp.AppendBulk(r.ReplyBuf(), r.Args[1]))
 		}
+	case "dyno_config:conn_consistency":
+		return actConfig, 0, nil
 	case "hello":
 		// The datastore connections are shared and speak RESP2; a client may
 		// not switch them to RESP3.

@@ -51,7 +51,7 @@ type fanout struct {
 	finished    bool
 	single      bool // one replica asked at a time (DC_ONE reads): fail over on error
 	primary     int  // the local rack owner's sub, -1 if none
-	firstOther  int // DC_ONE write: first good reply from another rack
+	firstOther  int  // DC_ONE write: first good reply from another rack
 	// DC_ONE read failover candidates, in order
 	failover []*ring.Node
 }
@@ -246,9 +246,10 @@ func (f *fanout) SubDone(sub *msg.Request) {
 		}
 	}
 	last := f.outstanding == 0
+	parent := f.parent // f may be recycled by another copy once unlocked
 	f.mu.Unlock()
 	if finish {
-		f.parent.Done()
+		parent.Done()
 	}
 	if last {
 		f.release()

@@ -22,10 +22,10 @@ import (
 type coalesceKind uint8
 
 const (
-	coalesceArray coalesceKind = iota // MGET: one element per key, in order
-	coalesceSum                       // DEL, EXISTS, UNLINK: sum of integers
-	coalesceOK                        // MSET: +OK when every fragment says so
-	coalesceMemcache                  // get/gets/gat: VALUE blocks, one END
+	coalesceArray    coalesceKind = iota // MGET: one element per key, in order
+	coalesceSum                          // DEL, EXISTS, UNLINK: sum of integers
+	coalesceOK                           // MSET: +OK when every fragment says so
+	coalesceMemcache                     // get/gets/gat: VALUE blocks, one END
 )
 
 type coalescer struct {

@@ -75,7 +75,7 @@ func FuzzParseRequest(f *testing.F) {
 		default:
 			t.Fatalf("unexpected error %v", err)
 		}
-		checkPrefixes(t, data, lim)
+		checkSomePrefixes(t, data, lim)
 	})
 }
 
@@ -112,7 +112,7 @@ func FuzzParseReply(f *testing.F) {
 		default:
 			t.Fatalf("unexpected error %v", err)
 		}
-		checkReplyPrefixes(t, data, retrieval, lim)
+		checkSomeReplyPrefixes(t, data, retrieval, lim)
 	})
 }
 
@@ -148,4 +148,72 @@ func within(buf, b []byte) bool {
 		}
 	}
 	return false
+}
+
+// splits returns the prefix lengths the fuzz targets try: all of them for
+// short inputs, else 64 spread over the input plus the few around each LF.
+func splits(data []byte) []int {
+	if len(data) <= 96 {
+		out := make([]int, len(data))
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	}
+	var out []int
+	for i := 0; i < 64; i++ {
+		out = append(out, i*len(data)/64)
+	}
+	for i, c := range data {
+		if c == '\n' {
+			for _, j := range []int{i - 1, i, i + 1, i + 2} {
+				if j >= 0 && j < len(data) {
+					out = append(out, j)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// checkSomePrefixes is checkPrefixes on the prefixes splits picks.
+func checkSomePrefixes(t *testing.T, data []byte, lim *Limits) {
+	var whole, part Request
+	n, err := ParseRequest(data, &whole, lim)
+	for _, i := range splits(data) {
+		pn, perr := ParseRequest(data[:i], &part, lim)
+		if errors.Is(perr, ErrIncomplete) {
+			if pn != 0 {
+				require.Greater(t, pn, i, "the size hint of prefix %d of %q is not more than the prefix", i, data)
+				if !errors.Is(err, ErrIncomplete) {
+					require.LessOrEqual(t, pn, len(data), "the size hint of prefix %d of %q", i, data)
+				}
+			}
+			continue
+		}
+		require.Equal(t, n, pn, "prefix %d of %q", i, data)
+		require.Equal(t, err, perr, "prefix %d of %q", i, data)
+		if err == nil {
+			require.Equal(t, gotReq(&whole), gotReq(&part), "prefix %d of %q", i, data)
+		}
+	}
+}
+
+// checkSomeReplyPrefixes is checkReplyPrefixes on the prefixes splits picks.
+func checkSomeReplyPrefixes(t *testing.T, data []byte, retrieval bool, lim *Limits) {
+	n, err := ParseReply(data, retrieval, lim)
+	for _, i := range splits(data) {
+		pn, perr := ParseReply(data[:i], retrieval, lim)
+		if errors.Is(perr, ErrIncomplete) {
+			if pn != 0 {
+				require.Greater(t, pn, i, "the hint of prefix %d of %q is not more than the prefix", i, data)
+				if err == nil {
+					require.LessOrEqual(t, pn, n, "the hint of prefix %d of %q is more than the reply", i, data)
+				}
+			}
+			continue
+		}
+		require.Equal(t, n, pn, "prefix %d of %q", i, data)
+		require.Equal(t, err == nil, perr == nil, "prefix %d of %q: %v / %v", i, data, err, perr)
+	}
 }

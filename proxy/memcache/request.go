@@ -168,7 +168,7 @@ func ParseRequest(buf []byte, req *Request, lim *Limits) (n int, err error) {
 		lineLen = len(buf)
 	}
 	if lineLen > lim.maxLine() {
-		if err := longLine(buf[:lineLen], lim); err != nil {
+		if err := longLine(buf[:lineLen], nl >= 0, lim); err != nil {
 			return 0, err
 		}
 	}
@@ -389,18 +389,26 @@ func parseRetrieval(line []byte, pos, n int, req *Request) (int, error) {
 // bytes without a '\n': it waits for more only for get/gets lines (after at
 // most 100 leading spaces), and closes the connection otherwise. We apply it
 // to the line's length whether or not its '\n' has arrived, so the answer
-// does not depend on how the bytes were split into reads.
-func longLine(line []byte, lim *Limits) error {
+// does not depend on how the bytes were split into reads. (With a MaxLine
+// below 105 an incomplete line may end before "gets " is decided: it waits.)
+func longLine(line []byte, complete bool, lim *Limits) error {
 	sp := 0
 	for sp < len(line) && line[sp] == ' ' {
 		sp++
 	}
-	rest := line[sp:]
-	if sp <= 100 && (bytes.HasPrefix(rest, []byte("get ")) || bytes.HasPrefix(rest, []byte("gets "))) {
-		if len(line) <= lim.maxGetLine() {
+	if sp <= 100 {
+		rest := line[sp:]
+		get := bytes.HasPrefix(rest, []byte("get ")) || bytes.HasPrefix(rest, []byte("gets "))
+		if !get && !complete && len(rest) < len("gets ") &&
+			(bytes.HasPrefix([]byte("get "), rest) || bytes.HasPrefix([]byte("gets "), rest)) {
 			return nil
 		}
-		return &ClientError{Close: true, Reason: "get line longer than the proxy's limit"}
+		if get {
+			if len(line) <= lim.maxGetLine() {
+				return nil
+			}
+			return &ClientError{Close: true, Reason: "get line longer than the proxy's limit"}
+		}
 	}
 	return &ClientError{Close: true, Reason: "line too long"}
 }
