@@ -281,7 +281,16 @@ func (s *Server) SetConsistency(write bool, l Level) {
 func (s *Server) TimeoutFactor() int { return int(s.cluster.timeoutFactor.Load()) }
 
 // SetTimeoutFactor sets the factor, clamped to 1..10.
-func (s *Server) SetTimeoutFactor(n int) { s.cluster.timeoutFactor.Store(int32(min(max(n, 1), 10))) }
+func (s *Server) SetTimeoutFactor(n int) {
+	n = min(max(n, 1), 10)
+	s.cluster.timeoutFactor.Store(int32(n))
+	s.backend.SetTimeoutFactor(n)
+	for _, p := range s.cluster.state.Load().pools {
+		if p != nil {
+			p.SetTimeoutFactor(n)
+		}
+	}
+}
 
 // NodeState and SetNodeState: /state/get_state and /state/<state>.
 func (s *Server) NodeState() State { return State(s.cluster.nodeState.Load()) }

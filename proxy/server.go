@@ -85,6 +85,8 @@ type Server struct {
 	wg       sync.WaitGroup
 	nextID   atomic.Uint64
 
+	readRepairs atomic.Bool
+
 	// counters for the stats listener
 	clientConns  atomic.Int64
 	clientTotal  atomic.Uint64

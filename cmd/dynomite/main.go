@@ -152,7 +152,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	go handleSignals(ctx, stop, out, level, log)
 
 	log.Info("dynomite starting", "version", version, "conf", f.conf, "pool", cfg.Pool)
-	if err := serve(ctx, cfg, f, log); err != nil {
+	if err := serve(ctx, cfg, f, log, level); err != nil {
 		log.Error("dynomite stopped", "err", err)
 		return 1
 	}

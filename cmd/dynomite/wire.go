@@ -87,7 +87,7 @@ func (h healthOf) Healthy() (bool, string) {
 }
 
 // serve runs the node and its stats listener until ctx ends.
-func serve(ctx context.Context, cfg *config.Config, f *flags, log *slog.Logger) error {
+func serve(ctx context.Context, cfg *config.Config, f *flags, log *slog.Logger, level *slog.LevelVar) error {
 	opts := options(cfg, log)
 	opts.AdminMode = f.admin
 	srv, err := proxy.New(opts)
@@ -98,6 +98,7 @@ func serve(ctx context.Context, cfg *config.Config, f *flags, log *slog.Logger) 
 		return err
 	}
 	stats := admin.New(cfg.StatsListen.String(), healthOf{srv}, log)
+	srv.RegisterAdmin(stats, logControl{level})
 	if err := stats.Listen(); err != nil {
 		return err
 	}
@@ -176,3 +177,16 @@ var serverStats = [][2]string{
 	{"read_responses", "# read responses"},
 	{"write_responses", "# write responses"},
 }
+
+// logControl serves /setloglevel, /loglevelup and /logleveldown.
+type logControl struct{ level *slog.LevelVar }
+
+func (l logControl) SetVerbosity(v int) bool {
+	if v < 0 || v > 11 {
+		return false
+	}
+	l.level.Set(levelFor(v))
+	return true
+}
+
+func (l logControl) Adjust(delta int) { l.level.Set(l.level.Level() - slog.Level(delta)) }

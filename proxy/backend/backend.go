@@ -112,6 +112,7 @@ type Pool struct {
 	log   *slog.Logger
 
 	failures     atomic.Int64
+	factor       atomic.Int32 // timeout multiplier (upstream's REST timeout factor)
 	ejectedUntil atomic.Int64 // unix nanos; 0 = not ejected
 
 	requests, replies, errorsN, timeouts, downRejects, ejections, connects, connectFailures atomic.Uint64
@@ -151,6 +152,7 @@ func New(opts Options) *Pool {
 		opts.Dial = d.DialContext
 	}
 	p := &Pool{opts: opts, log: opts.Logger.With("component", "backend", "datastore", opts.Name)}
+	p.factor.Store(1)
 	for i := 0; i < opts.Conns; i++ {
 		p.conns = append(p.conns, newConn(p, i))
 	}
@@ -191,6 +193,9 @@ func (p *Pool) Up() bool {
 	}
 	return false
 }
+
+// SetTimeoutFactor multiplies the request timeout by n (1..10).
+func (p *Pool) SetTimeoutFactor(n int) { p.factor.Store(int32(min(max(n, 1), 10))) }
 
 // Stats returns a snapshot of the counters.
 func (p *Pool) Stats() Stats {
@@ -582,7 +587,8 @@ func (c *conn) watchdog(ctx context.Context, dead chan struct{}, kill func(error
 			kill(msg.ErrShutdown)
 			return
 		case now := <-tick.C:
-			if c.outstanding.Load() > 0 && now.UnixNano()-c.progress.Load() > int64(timeout) {
+			limit := int64(timeout) * int64(c.p.factor.Load())
+			if c.outstanding.Load() > 0 && now.UnixNano()-c.progress.Load() > limit {
 				c.p.timeouts.Add(1)
 				kill(msg.ErrDatastoreTimeout)
 				return
