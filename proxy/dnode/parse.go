@@ -2,6 +2,7 @@ package dnode
 
 import (
 	"errors"
+	"math/bits"
 	"strconv"
 )
 
@@ -90,11 +91,19 @@ const (
 )
 
 // parser walks one header. Bytes at offsets from max on are past the header
-// cap; bytes from len(buf) on have not arrived.
+// cap; bytes from len(buf) on have not arrived. view is buf cut at max, the
+// bytes the parser may read.
 type parser struct {
-	buf []byte
-	i   int
-	max int
+	view []byte
+	buf  []byte
+	i    int
+	max  int
+}
+
+// setMax sets the header cap.
+func (p *parser) setMax(max int) {
+	p.max = max
+	p.view = p.buf[:min(len(p.buf), max)]
 }
 
 // fail returns a FrameError for the byte at offset off.
@@ -118,10 +127,10 @@ func (p *parser) short() error {
 
 // peek returns the byte at p.i, or ok false when it is not available.
 func (p *parser) peek() (c byte, ok bool) {
-	if p.i >= p.max || p.i >= len(p.buf) {
+	if p.i >= len(p.view) {
 		return 0, false
 	}
-	return p.buf[p.i], true
+	return p.view[p.i], true
 }
 
 // skipSpaces consumes a run of spaces, possibly empty.
@@ -178,14 +187,16 @@ func (p *parser) number(field string, max uint64, limit string) (uint64, error) 
 			}
 			return v, nil
 		}
-		d := uint64(c - '0')
-		if d > max || v > (max-d)/10 {
+		// v*10 + digit, checked for uint64 overflow without a division.
+		hi, lo := bits.Mul64(v, 10)
+		lo, carry := bits.Add64(lo, uint64(c-'0'), 0)
+		if hi|carry != 0 || lo > max {
 			if limit != "" {
 				limit += " "
 			}
 			return 0, p.fail(p.i, field+" over "+limit+strconv.FormatUint(max, 10))
 		}
-		v = v*10 + d
+		v = lo
 		p.i++
 	}
 }
@@ -204,7 +215,8 @@ func (p *parser) number(field string, max uint64, limit string) (uint64, error) 
 // see the package documentation. It does not allocate unless it fails.
 func ParseHeader(buf []byte, h *Header, lim *Limits) (n int, err error) {
 	maxData, maxHeader := lim.resolve()
-	p := parser{buf: buf, max: maxHeader}
+	p := parser{buf: buf}
+	p.setMax(maxHeader)
 
 	if err := p.skipSpaces(); err != nil {
 		return 0, err
@@ -287,7 +299,7 @@ func ParseHeader(buf []byte, h *Header, lim *Limits) (n int, err error) {
 		return 0, err
 	}
 	dataLen := int(dl)
-	p.max = maxHeader + dataLen
+	p.setMax(maxHeader + dataLen)
 	if len(buf)-p.i < dataLen {
 		return 0, ErrIncomplete
 	}
