@@ -7,7 +7,7 @@ export CGO_ENABLED ?= 0
 FUZZTIME ?= 30s
 BIN := bin/dynomite
 
-.PHONY: help build test test-unit test-race bench bench-go fuzz lint tidy-check run clean
+.PHONY: help build test test-unit test-race bench bench-go fuzz lint tidy-check run run-memcache run-cluster clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ run: build ## one node in front of a local redis-server (ports 8102 client, 2212
 
 run-memcache: build ## one node in front of a local memcached
 	scripts/run-single.sh memcache
+
+run-cluster: build ## three racks of processes: 3 redis-server + 3 nodes (clients on 8102, 8112, 8122)
+	scripts/run-cluster.sh
 
 clean: ## remove build outputs
 	rm -rf bin
