@@ -137,33 +137,24 @@ func limitError(msg, limit string, max, value int64) *ProtocolError {
 // a single "0" or a digit 1-9 followed by digits; no '+', no leading zeros,
 // no "-0", no spaces, no overflow.
 func parseInt(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 20 {
+	digits := b
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		digits = b[1:]
+	}
+	switch {
+	case len(digits) == 0 || len(digits) > 19: // 19 digits hold any int64
 		return 0, false
+	case digits[0] == '0':
+		return 0, len(digits) == 1 && !neg
 	}
-	if len(b) == 1 && b[0] == '0' {
-		return 0, true
-	}
-	neg := false
-	if b[0] == '-' {
-		neg = true
-		b = b[1:]
-		if len(b) == 0 {
+	var v uint64 // at most 19 digits: cannot overflow
+	for _, c := range digits {
+		d := c - '0'
+		if d > 9 {
 			return 0, false
 		}
-	}
-	if b[0] < '1' || b[0] > '9' {
-		return 0, false
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if v > (1<<64-1-d)/10 {
-			return 0, false
-		}
-		v = v*10 + d
+		v = v*10 + uint64(d)
 	}
 	if neg {
 		if v > 1<<63 {

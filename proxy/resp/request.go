@@ -100,21 +100,35 @@ const (
 // a CR not followed by LF (Redis tolerates both until a line is complete; we
 // are stricter, see doc.go). next is the offset after the LF.
 func readNumLine(buf []byte, i int) (v int64, next int, st int) {
+	// Common case: a short positive decimal, accumulated while scanning.
+	var acc uint64
+	plain := true
 	j := i
 	for ; j < len(buf); j++ {
 		c := buf[j]
 		if c == '\r' {
 			break
 		}
-		if (c < '0' || c > '9') && c != '-' || j-i >= 20 {
+		if j-i >= 20 {
 			return 0, 0, lineInvalid
 		}
+		if d := c - '0'; d <= 9 {
+			acc = acc*10 + uint64(d)
+			continue
+		}
+		if c != '-' {
+			return 0, 0, lineInvalid
+		}
+		plain = false
 	}
 	if j+1 >= len(buf) {
 		return 0, 0, lineIncomplete
 	}
 	if buf[j+1] != '\n' {
 		return 0, 0, lineInvalid
+	}
+	if plain && j > i && j-i <= 18 && buf[i] != '0' {
+		return int64(acc), j + 2, lineOK
 	}
 	v, ok := parseInt(buf[i:j])
 	if !ok {
