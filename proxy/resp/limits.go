@@ -119,13 +119,13 @@ var (
 
 func init() {
 	for c := range 256 {
-		expectedDollarErrs[c] = &ProtocolError{Msg: "Protocol error: expected '$', got '" + string(rune(c)) + "'", Value: -1}
-		replyTypeErrs[c] = &ProtocolError{Msg: "Protocol error: invalid reply type byte '" + string(rune(c)) + "'", Value: -1}
-	}
-	// Redis prints the byte as a C char; keep control bytes readable.
-	for c := range 32 {
-		expectedDollarErrs[c].Msg = "Protocol error: expected '$', got '\\x" + strconv.FormatUint(uint64(c)|0x100, 16)[1:] + "'"
-		replyTypeErrs[c].Msg = "Protocol error: invalid reply type byte '\\x" + strconv.FormatUint(uint64(c)|0x100, 16)[1:] + "'"
+		// Redis prints the byte as a C char; keep the others readable.
+		b := string(rune(c))
+		if c < ' ' || c > '~' {
+			b = `\x` + strconv.FormatUint(uint64(c)|0x100, 16)[1:]
+		}
+		expectedDollarErrs[c] = &ProtocolError{Msg: "Protocol error: expected '$', got '" + b + "'", Value: -1}
+		replyTypeErrs[c] = &ProtocolError{Msg: "Protocol error: invalid reply type byte '" + b + "'", Value: -1}
 	}
 }
 

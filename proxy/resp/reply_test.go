@@ -96,6 +96,7 @@ func TestParseReplyRejectsMalformedInput(t *testing.T) {
 	}{
 		"an unknown type byte":              {in: "?\r\n", msg: "Protocol error: invalid reply type byte '?'"},
 		"a request-like inline word":        {in: "hello\r\n", msg: "Protocol error: invalid reply type byte 'h'"},
+		"a non-ASCII type byte":             {in: "\xff", msg: "Protocol error: invalid reply type byte '\\xff'"},
 		"a word as array length":            {in: "*hello\r\n", msg: "Protocol error: invalid multibulk length"},
 		"a negative array length below -1":  {in: "*-100\r\n", msg: "Protocol error: invalid multibulk length"},
 		"a negative map length":             {in: "%-1\r\n", msg: "Protocol error: invalid multibulk length"},
