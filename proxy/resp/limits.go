@@ -67,7 +67,9 @@ var defaultLimits = DefaultLimits()
 
 // ProtocolError is malformed or over-limit input. Its text follows Redis's
 // own wording (`Protocol error: invalid bulk length`), so the session can
-// send `-ERR ` + Error() and close the connection, as Redis does.
+// send `-ERR ` + Error() and close the connection, as Redis does. Errors
+// for malformed input are shared values (rejecting input allocates nothing):
+// compare them with errors.As, and do not modify them.
 type ProtocolError struct {
 	// Msg is the Redis wording, e.g. "Protocol error: invalid multibulk length".
 	Msg string
