@@ -244,13 +244,14 @@ var table = [...]Command{
 	def("georadius_ro", read, -6, key1, 0, "other"),
 	def("georadiusbymember_ro", read, -5, key1, 0, "other"),
 
-	// RedisJSON (module; arities from its documentation)
+	// RedisJSON (a module; arities from its documentation, lenient where
+	// versions differ: the module checks its own arguments)
 	def("json.set", write, -4, key1, up, "other"),
 	def("json.get", read, -2, key1, up, "other"),
 	def("json.del", write, -2, key1, up, "other"),
 	def("json.type", read, -2, key1, up, "other"),
 	def("json.mget", read, -3, keysButEnd, up, "other"),
-	def("json.arrappend", write, -4, key1, up, "other"),
+	def("json.arrappend", write, -3, key1, up, "other"), // the path is optional in RedisJSON 2
 	def("json.arrinsert", write, -5, key1, up, "other"),
 	def("json.arrlen", read, -2, key1, up, "other"),
 	def("json.objkeys", read, -2, key1, up, "other"),
