@@ -11,7 +11,8 @@ import (
 var ErrIncomplete = errors.New("dnode: incomplete frame header")
 
 // Limits caps what ParseHeader accepts. A nil *Limits, or a field that is
-// zero or negative, means the default of [DefaultLimits].
+// zero or negative, means the default of [DefaultLimits]; values over 256 MiB
+// count as 256 MiB.
 type Limits struct {
 	// MaxDataLen is the largest data field, in bytes (default 1 MiB).
 	// Upstream writes one byte, or RSA_size of the shared key (128 bytes
@@ -31,8 +32,9 @@ func DefaultLimits() Limits {
 	return Limits{MaxDataLen: 1 << 20, MaxHeaderLen: 4 << 10}
 }
 
-// limitCap bounds each limit so that offset arithmetic cannot overflow.
-const limitCap = 1 << 30
+// limitCap bounds each limit (256 MiB), so that offset arithmetic cannot
+// overflow even where int has 32 bits.
+const limitCap = 1 << 28
 
 func (l *Limits) resolve() (maxData, maxHeader int) {
 	d := DefaultLimits()
