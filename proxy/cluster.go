@@ -100,7 +100,7 @@ type cluster struct {
 	timeoutFactor         atomic.Int32
 	nodeState             atomic.Int32
 
-	remoteFailovers, remoteDropped, quorumFailures atomic.Uint64
+	readFailovers, remoteFailovers, remoteDropped, quorumFailures atomic.Uint64
 }
 
 func newCluster(s *Server) (*cluster, error) {
@@ -134,7 +134,14 @@ func newCluster(s *Server) (*cluster, error) {
 		if n.Local {
 			continue
 		}
-		st.pools[i] = c.newPeerPool(n, n.DC == local.DC)
+		scope := ScopeCrossDC
+		if n.DC == local.DC {
+			scope = ScopeCrossRack
+			if n.Rack == local.Rack {
+				scope = ScopeSameRack
+			}
+		}
+		st.pools[i] = c.newPeerPool(n, n.DC == local.DC, scope)
 	}
 	c.state.Store(st)
 	return c, nil
@@ -158,7 +165,8 @@ func (c *cluster) peerTimeout(sameDC bool) time.Duration {
 	return t + 5*time.Second
 }
 
-func (c *cluster) newPeerPool(n *ring.Node, sameDC bool) *backend.Pool {
+func (c *cluster) newPeerPool(n *ring.Node, sameDC bool, scope PeerScope) *backend.Pool {
+	obs := c.s.opts.Observer
 	conns := c.s.opts.LocalPeerConns
 	if !sameDC {
 		conns = c.s.opts.RemotePeerConns
@@ -168,7 +176,8 @@ func (c *cluster) newPeerPool(n *ring.Node, sameDC bool) *backend.Pool {
 		Name: "peer " + n.Name + " (" + n.DC + "/" + n.Rack + ")", Network: "tcp", Addr: n.Addr,
 		Conns: max(conns, 1), Timeout: c.peerTimeout(sameDC), RetryTimeout: 10 * time.Second,
 		Preconnect: c.s.opts.Preconnect && c.s.opts.AdminMode == 0, AutoEject: false,
-		Logger: c.s.opts.Logger,
+		Logger:  c.s.opts.Logger,
+		Observe: func(d time.Duration, failed bool) { obs.Peer(scope, d, failed) },
 		Header: func(dst []byte, r *msg.Request, id uint64) []byte {
 			return dnode.AppendHeader(dst, dnode.Header{ID: id, Type: dnode.Type(r.PeerType), Version: 1, SameDC: sameDC})
 		},

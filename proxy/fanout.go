@@ -226,6 +226,7 @@ func (f *fanout) SubDone(sub *msg.Request) {
 		f.c.remoteDropped.Add(1)
 	case sub.Err != nil && f.single && len(f.failover) > 0:
 		// DC_ONE read: the owner did not answer; ask the next replica
+		f.c.readFailovers.Add(1)
 		si.node = f.failover[0]
 		f.failover = f.failover[1:]
 		sub.Err = nil

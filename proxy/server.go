@@ -66,6 +66,8 @@ type Options struct {
 	LocalPeerConns, RemotePeerConns int
 	// AdminMode is -x.
 	AdminMode int
+	// Observer receives per-request measurements (metrics); nil for none.
+	Observer Observer
 }
 
 // Server is one node: its client listener, its sessions and its datastore pool.
@@ -86,6 +88,7 @@ type Server struct {
 	nextID   atomic.Uint64
 
 	readRepairs atomic.Bool
+	inFlight    atomic.Int64
 
 	// counters for the stats listener
 	clientConns  atomic.Int64
@@ -107,6 +110,9 @@ func New(opts Options) (*Server, error) {
 	if opts.ShutdownGrace <= 0 {
 		opts.ShutdownGrace = opts.Timeout + time.Second
 	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
 	s := &Server{opts: opts, log: opts.Logger.With("component", "proxy"), sessions: map[net.Conn]struct{}{}}
 	switch opts.Proto {
 	case msg.Redis:
@@ -121,7 +127,7 @@ func New(opts Options) (*Server, error) {
 		Name: opts.DatastoreName, Network: network, Addr: addr,
 		Conns: opts.DatastoreConns, Timeout: opts.Timeout, RetryTimeout: opts.RetryTimeout,
 		Preconnect: opts.Preconnect, AutoEject: opts.AutoEject, FailureLimit: opts.FailureLimit,
-		Parse: s.codec.parseReply, Logger: opts.Logger,
+		Parse: s.codec.parseReply, Logger: opts.Logger, Observe: opts.Observer.Datastore,
 	})
 	s.baseCtx = context.Background()
 	if s.opts.DC == "" {

@@ -140,6 +140,8 @@ func (ss *session) readLoop() {
 				continue
 			case actForward:
 				need = 0
+				r.Start = msg.Now()
+				s.inFlight.Add(1)
 				s.dispatch(r, ss.id, ss.rl, ss.wl)
 				ss.inflight <- r
 				r = nil
@@ -169,8 +171,14 @@ func (ss *session) writeLoop() {
 	s := ss.s
 	var bw *bufio.Writer
 	broken := false
+	obs := s.opts.Observer
 	for r := range ss.inflight {
 		r.Wait()
+		if r.Start != 0 {
+			s.inFlight.Add(-1)
+			failed := r.Err != nil || replyIsError(r.Reply)
+			obs.ClientRequest(r.Class, failed, time.Duration(msg.Now()-r.Start), len(r.Raw), len(r.Reply))
+		}
 		if !broken && !r.NoReply {
 			if bw == nil {
 				bw = bufio.NewWriterSize(ss.nc, sessionWriteBuf)

@@ -88,6 +88,9 @@ type Options struct {
 	MaxReply int
 	// Logger receives connection events (never per-request lines).
 	Logger *slog.Logger
+	// Observe, if set, is called once per request that got a reply or
+	// failed after being written, with the time since it was written.
+	Observe func(d time.Duration, failed bool)
 }
 
 const (
@@ -476,6 +479,7 @@ func (c *conn) writeLoop(nc net.Conn, dead chan struct{}, kill func(error)) {
 		case <-dead:
 			return
 		}
+		r.Sent = msg.Now()
 		if c.p.opts.Header != nil {
 			nextID++
 			r.PeerID = nextID
@@ -560,6 +564,9 @@ func (c *conn) readLoop(nc net.Conn, kill func(error)) {
 				c.progress.Store(time.Now().UnixNano())
 				c.p.replies.Add(1)
 				c.p.recordSuccess()
+				if obs := c.p.opts.Observe; obs != nil {
+					obs(time.Duration(msg.Now()-head.Sent), false)
+				}
 				head.Done()
 				head, need = nil, 0
 				continue

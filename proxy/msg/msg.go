@@ -18,6 +18,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Proto is the client and datastore protocol of a pool.
@@ -111,6 +112,9 @@ type Request struct {
 	// Notify, when set, is told of completion instead of waking Wait: the
 	// request is one copy of a fanned-out client request.
 	Notify Notifier
+	// Start is when the session parsed the request and Sent when a pool wrote
+	// it, both as Now() nanoseconds (monotonic); for latency metrics.
+	Start, Sent int64
 	// Tag is free for the one who created the request (e.g. which replica
 	// a copy went to).
 	Tag int32
@@ -194,6 +198,13 @@ func (r *Request) SetReply(b []byte) {
 // AdoptReply makes b the reply without copying (large replies, static
 // replies). b must not be modified afterwards.
 func (r *Request) AdoptReply(b []byte) { r.Reply = b }
+
+// base anchors Now to the monotonic clock.
+var base = time.Now()
+
+// Now returns monotonic nanoseconds since process start; cheap enough to
+// call twice per request.
+func Now() int64 { return int64(time.Since(base)) }
 
 // Notifier receives the completion of requests it fanned out. SubDone runs
 // on the goroutine that completed the request (a connection's reader) and

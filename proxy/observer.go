@@ -1,0 +1,133 @@
+package proxy
+
+import (
+	"time"
+
+	"github.com/dynomite-go/dynomite/proxy/backend"
+	"github.com/dynomite-go/dynomite/proxy/msg"
+)
+
+// PeerScope says how far a peer is from this node, for latency metrics.
+type PeerScope uint8
+
+const (
+	// ScopeSameRack: another node of this node's rack.
+	ScopeSameRack PeerScope = iota
+	// ScopeCrossRack: a node of another rack in this datacenter.
+	ScopeCrossRack
+	// ScopeCrossDC: a node of another datacenter.
+	ScopeCrossDC
+)
+
+var scopeNames = [...]string{"same_rack", "cross_rack", "cross_dc"}
+
+func (s PeerScope) String() string { return scopeNames[s] }
+
+// Observer receives per-request measurements. Implementations must be cheap
+// and safe for concurrent use: they run on the request path (the metrics
+// package turns them into Prometheus histograms and upstream's /info).
+type Observer interface {
+	// ClientRequest: one client request answered (or not, for noreply):
+	// its routing class, whether the reply was an error, and the time from
+	// parse to reply.
+	ClientRequest(class msg.Class, failed bool, d time.Duration, reqBytes, replyBytes int)
+	// Datastore: one request to the local datastore completed.
+	Datastore(d time.Duration, failed bool)
+	// Peer: one request to a peer completed.
+	Peer(scope PeerScope, d time.Duration, failed bool)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ClientRequest(msg.Class, bool, time.Duration, int, int) {}
+func (nopObserver) Datastore(time.Duration, bool)                          {}
+func (nopObserver) Peer(PeerScope, time.Duration, bool)                    {}
+
+// replyIsError tells error replies of either protocol.
+func replyIsError(reply []byte) bool {
+	if len(reply) == 0 {
+		return false
+	}
+	switch reply[0] {
+	case '-':
+		return true
+	case 'S':
+		return len(reply) >= 12 && string(reply[:12]) == "SERVER_ERROR"
+	case 'C':
+		return len(reply) >= 12 && string(reply[:12]) == "CLIENT_ERROR"
+	case 'E':
+		return len(reply) >= 5 && string(reply[:5]) == "ERROR"
+	}
+	return false
+}
+
+// NodeStats are a node's cumulative counters, read at scrape time.
+type NodeStats struct {
+	// ClientConnections is the number of open client connections;
+	// ClientConnectionsTotal counts every accepted one.
+	ClientConnections      int64
+	ClientConnectionsTotal uint64
+	// Datastore is the local datastore pool's counters.
+	Datastore backend.Stats
+	// ReadFailovers counts DC_ONE reads served by a replica other than the
+	// local rack's owner; RemoteFailovers remote-datacenter copies sent to
+	// another rack; RemoteDropped remote copies no rack accepted;
+	// QuorumFailures requests that failed their consistency level.
+	ReadFailovers, RemoteFailovers, RemoteDropped, QuorumFailures uint64
+	// InFlight is the number of client requests being served.
+	InFlight int64
+}
+
+// Stats returns the node's counters.
+func (s *Server) Stats() NodeStats {
+	return NodeStats{
+		ClientConnections:      s.clientConns.Load(),
+		ClientConnectionsTotal: s.clientTotal.Load(),
+		Datastore:              s.backend.Stats(),
+		ReadFailovers:          s.cluster.readFailovers.Load(),
+		RemoteFailovers:        s.cluster.remoteFailovers.Load(),
+		RemoteDropped:          s.cluster.remoteDropped.Load(),
+		QuorumFailures:         s.cluster.quorumFailures.Load(),
+		InFlight:               s.inFlight.Load(),
+	}
+}
+
+// PeerStats pairs a peer's status with its connection pool's counters.
+type PeerStats struct {
+	PeerStatus
+	Scope PeerScope
+	Pool  backend.Stats
+}
+
+// PeerStats lists every other node with its counters.
+func (s *Server) PeerStats() []PeerStats {
+	st := s.cluster.state.Load()
+	local := st.topo.Local()
+	var out []PeerStats
+	for i, ps := range s.Peers() {
+		if ps.Local {
+			continue
+		}
+		scope := ScopeCrossDC
+		if ps.DC == local.DC {
+			scope = ScopeCrossRack
+			if ps.Rack == local.Rack {
+				scope = ScopeSameRack
+			}
+		}
+		out = append(out, PeerStats{PeerStatus: ps, Scope: scope, Pool: st.pools[i].Stats()})
+	}
+	return out
+}
+
+// Pool is the pool name (the configuration's root key).
+func (s *Server) Pool() string { return s.opts.Pool }
+
+// DatastoreName is the datastore's name in stats (upstream's rule).
+func (s *Server) DatastoreName() string { return s.opts.DatastoreName }
+
+// Proto is the node's protocol.
+func (s *Server) Proto() msg.Proto { return s.opts.Proto }
+
+// Place is the node's datacenter and rack.
+func (s *Server) Place() (dc, rack string) { return s.opts.DC, s.opts.Rack }
