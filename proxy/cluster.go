@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -96,6 +97,12 @@ type cluster struct {
 	s     *Server
 	state atomic.Pointer[clusterState]
 
+	// mu serialises membership changes (UpdatePeers); lookups never take it.
+	mu      sync.Mutex
+	started bool
+	keys    []string // per node index of the current state: pool identity
+	retired map[*backend.Pool]*time.Timer
+
 	readLevel, writeLevel atomic.Uint32
 	timeoutFactor         atomic.Int32
 	nodeState             atomic.Int32
@@ -128,24 +135,112 @@ func newCluster(s *Server) (*cluster, error) {
 	}
 	st := &clusterState{topo: topo, pools: make([]*backend.Pool, len(topo.Nodes())), down: make([]atomic.Bool, len(topo.Nodes()))}
 	st.single = len(topo.Nodes()) == 1
+	c.keys = make([]string, len(topo.Nodes()))
+	for i := range topo.Nodes() {
+		if n := topo.Node(i); !n.Local {
+			st.pools[i], c.keys[i] = c.poolFor(topo, n)
+		}
+	}
+	c.state.Store(st)
+	return c, nil
+}
+
+// poolFor makes a peer pool for n; its key identifies what the pool
+// depends on, so an unchanged peer keeps its connections across updates.
+func (c *cluster) poolFor(topo *ring.Topology, n *ring.Node) (*backend.Pool, string) {
 	local := topo.Local()
+	scope := ScopeCrossDC
+	if n.DC == local.DC {
+		scope = ScopeCrossRack
+		if n.Rack == local.Rack {
+			scope = ScopeSameRack
+		}
+	}
+	key := n.Name + "|" + n.Addr + "|" + n.DC + "|" + n.Rack
+	return c.newPeerPool(n, n.DC == local.DC, scope), key
+}
+
+// UpdatePeers replaces the cluster's membership (from a seed provider):
+// peers that appear get a pool, peers that changed address, datacenter or
+// rack get a new one, peers that left are closed after a grace period so
+// requests in flight to them finish. Unchanged peers keep their
+// connections. The new ring is swapped in atomically; a bad membership
+// (duplicate tokens, say) is refused and the current one kept.
+func (s *Server) UpdatePeers(peers []Peer) error {
+	c := s.cluster
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.state.Load()
+	o := s.opts
+	local := old.topo.Local()
+	nodes := []ring.Node{{Name: local.Name, Addr: local.Addr, DC: local.DC, Rack: local.Rack, Tokens: local.Tokens}}
+	for _, p := range peers {
+		nodes = append(nodes, ring.Node{Name: p.Name, Addr: p.Addr, DC: p.DC, Rack: p.Rack, Tokens: toTokens(p.Tokens)})
+	}
+	topo, err := ring.NewTopology(local.Name, nodes, ring.Options{Hash: o.Hash, HashTag: o.HashTag})
+	if err != nil {
+		return fmt.Errorf("new membership refused: %w", err)
+	}
+	oldByKey := map[string]int{}
+	for i, k := range c.keys {
+		if k != "" {
+			oldByKey[k] = i
+		}
+	}
+	st := &clusterState{topo: topo, pools: make([]*backend.Pool, len(topo.Nodes())), down: make([]atomic.Bool, len(topo.Nodes()))}
+	st.single = len(topo.Nodes()) == 1
+	keys := make([]string, len(topo.Nodes()))
+	reused := map[int]bool{}
 	for i := range topo.Nodes() {
 		n := topo.Node(i)
 		if n.Local {
 			continue
 		}
-		scope := ScopeCrossDC
-		if n.DC == local.DC {
-			scope = ScopeCrossRack
-			if n.Rack == local.Rack {
-				scope = ScopeSameRack
-			}
+		key := n.Name + "|" + n.Addr + "|" + n.DC + "|" + n.Rack
+		if j, ok := oldByKey[key]; ok && !reused[j] {
+			st.pools[i], keys[i] = old.pools[j], key
+			st.down[i].Store(old.down[j].Load())
+			reused[j] = true
+			continue
 		}
-		st.pools[i] = c.newPeerPool(n, n.DC == local.DC, scope)
+		st.pools[i], keys[i] = c.poolFor(topo, n)
+		if c.started {
+			st.pools[i].Start(s.baseCtx)
+		}
+		s.log.Info("peer added", "peer", n.Name, "addr", n.Addr, "dc", n.DC, "rack", n.Rack)
 	}
 	c.state.Store(st)
-	return c, nil
+	c.keys = keys
+	for j, p := range old.pools {
+		if p == nil || reused[j] {
+			continue
+		}
+		n := old.topo.Node(j)
+		s.log.Info("peer removed", "peer", n.Name, "addr", n.Addr, "dc", n.DC, "rack", n.Rack)
+		c.retire(p)
+	}
+	return nil
 }
+
+// retire closes a removed peer's pool after the grace period (or at
+// shutdown, whichever comes first). Called with c.mu held.
+func (c *cluster) retire(p *backend.Pool) {
+	if c.retired == nil {
+		c.retired = map[*backend.Pool]*time.Timer{}
+	}
+	c.retired[p] = time.AfterFunc(peerRemoveGrace, func() {
+		c.mu.Lock()
+		_, ok := c.retired[p]
+		delete(c.retired, p)
+		c.mu.Unlock()
+		if ok {
+			p.Close()
+		}
+	})
+}
+
+// peerRemoveGrace lets requests already sent to a removed peer finish.
+var peerRemoveGrace = 30 * time.Second
 
 func toTokens(ts []uint32) []ring.Token {
 	out := make([]ring.Token, len(ts))
@@ -209,6 +304,9 @@ func (c *cluster) newPeerPool(n *ring.Node, sameDC bool, scope PeerScope) *backe
 }
 
 func (c *cluster) start() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.started = true
 	st := c.state.Load()
 	for _, p := range st.pools {
 		if p != nil {
@@ -218,6 +316,14 @@ func (c *cluster) start() {
 }
 
 func (c *cluster) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.started = false
+	for p, t := range c.retired {
+		t.Stop()
+		p.Close()
+	}
+	c.retired = nil
 	st := c.state.Load()
 	for _, p := range st.pools {
 		if p != nil {

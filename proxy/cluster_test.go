@@ -222,3 +222,53 @@ func TestClusterPlacesKeysOnTheirTokenOwners(t *testing.T) {
 	// MGET across both owners comes back in key order
 	require.Equal(t, "*3\r\n$1\r\nx\r\n$1\r\nx\r\n$1\r\nx\r\n", c.do(cmd("MGET", "key:1", "key:2", "key:3")))
 }
+
+func TestClusterMembershipChangesWhileServing(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	tc := startCluster(t, []string{"dc1/r1/0", "dc1/r2/0"}, nil)
+	// a third rack appears: start its node knowing the others
+	third := &testNode{dc: "dc1", rack: "r3", token: 0, dynAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), redis: startRedis(t)}
+	tc.nodes = append(tc.nodes, third)
+	tc.startNode(2, nil)
+
+	peersOf := func(i int) []Peer {
+		var ps []Peer
+		for j, o := range tc.nodes {
+			if j != i {
+				ps = append(ps, Peer{Name: o.dynAddr, Addr: o.dynAddr, DC: o.dc, Rack: o.rack, Tokens: []uint32{o.token}})
+			}
+		}
+		return ps
+	}
+	c := tc.client(0, "DC_ONE")
+	require.Equal(t, "+OK\r\n", c.do(cmd("SET", "before", "1")))
+	require.Equal(t, "$-1\r\n", tc.direct(2, "GET", "before"), "the new rack is not known yet")
+
+	for i := 0; i < 2; i++ {
+		require.NoError(t, tc.nodes[i].n.s.UpdatePeers(peersOf(i)))
+	}
+	require.Eventually(t, func() bool {
+		for _, p := range tc.nodes[0].n.s.Peers() {
+			if !p.Up {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, "+OK\r\n", c.do(cmd("SET", "after", "2")), "the client connection survives the change")
+	require.Eventually(t, func() bool { return tc.direct(2, "GET", "after") == "$1\r\n2\r\n" }, 5*time.Second, 10*time.Millisecond)
+
+	// a bad membership (two nodes with one token in one rack) is refused
+	bad := append(peersOf(0), Peer{Name: "x:1", Addr: "127.0.0.1:1", DC: "dc1", Rack: "r2", Tokens: []uint32{0}})
+	require.ErrorContains(t, tc.nodes[0].n.s.UpdatePeers(bad), "refused")
+
+	// the third rack leaves again
+	require.NoError(t, tc.nodes[0].n.s.UpdatePeers(peersOf(0)[:1]))
+	require.Len(t, tc.nodes[0].n.s.Peers(), 2)
+	require.Equal(t, "+OK\r\n", c.do(cmd("SET", "gone", "3")))
+	time.Sleep(100 * time.Millisecond)
+	require.Equal(t, "$-1\r\n", tc.direct(2, "GET", "gone"))
+	for i := range tc.nodes {
+		tc.stopNode(i)
+	}
+}
