@@ -34,8 +34,18 @@
 #   GOBENCHTIME=1s    go test -benchtime
 #   SERVER_CPU=0 GEN_CPU=1   CPUs for the servers/proxies and for the load generator
 #   NOISE=30          % machine busy above which a run is waited for / retried
-#                     (proxybench -Q; 0 = off). NOISE_WAIT=30 s max wait per run,
-#                     NOISE_RETRIES=2, NOISE_BUDGET=900 s per section
+#                     (proxybench -Q; 0 = off). NOISE_WAIT=10 s max wait per run,
+#                     NOISE_RETRIES=1, NOISE_BUDGET=300 s per section
+#   NICE=0            priority of everything the benchmark runs. Where the kernel groups
+#                     processes by session (autogroup, most desktops and containers),
+#                     plain nice only counts inside a session, so the script re-runs
+#                     itself in a new session and sets that session's autogroup nice;
+#                     otherwise it uses nice -n. Negative values need root. NICE=-10
+#                     shields the runs from other work on a shared machine.
+#   RT=1              run servers, proxies and load generators with SCHED_FIFO (chrt -f
+#                     10; root): clean numbers on a busy machine, but everything else
+#                     gets at most the kernel's RT-throttling share (5%) of both CPUs
+#                     while a run lasts. Use it only where that is acceptable.
 #   DYNOMITE=bin/dynomite    the proxy binary (make bench builds it first)
 #   RESULTS=bench/results/<timestamp>   output directory
 #
@@ -44,6 +54,7 @@
 # libmemcached-tools nutcracker util-linux). Linux only (/proc). Exit status: 0 when
 # every section ran, 1 when one failed (the others still run), 2 on setup errors.
 set -u
+SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$PWD
 
@@ -57,8 +68,8 @@ fi
 N=${N:-200000}; CLIENTS=${CLIENTS:-50}; REPS=${REPS:-3}
 PIPELINES=${PIPELINES:-1,16}; TESTS=${TESTS:-set,get}
 IDLE_CONNS=${IDLE_CONNS:-10000}; IDLE_LIMIT_KIB=${IDLE_LIMIT_KIB:-24}; GOBENCHTIME=${GOBENCHTIME:-1s}
-SERVER_CPU=${SERVER_CPU:-0}; GEN_CPU=${GEN_CPU:-1}
-NOISE=${NOISE:-30}; NOISE_WAIT=${NOISE_WAIT:-30}; NOISE_RETRIES=${NOISE_RETRIES:-2}; NOISE_BUDGET=${NOISE_BUDGET:-900}
+SERVER_CPU=${SERVER_CPU:-0}; GEN_CPU=${GEN_CPU:-1}; NICE=${NICE:-0}; RT=${RT:-0}
+NOISE=${NOISE:-30}; NOISE_WAIT=${NOISE_WAIT:-10}; NOISE_RETRIES=${NOISE_RETRIES:-1}; NOISE_BUDGET=${NOISE_BUDGET:-300}
 DYNOMITE=${DYNOMITE:-bin/dynomite}
 SKIP_REDIS=${SKIP_REDIS:-0}; SKIP_MEMCACHE=${SKIP_MEMCACHE:-0}; SKIP_IDLE=${SKIP_IDLE:-0}; SKIP_GOBENCH=${SKIP_GOBENCH:-0}
 TS=$(date -u +%Y%m%dT%H%M%SZ)
@@ -67,6 +78,7 @@ RESULTS=${RESULTS:-bench/results/$TS}
 for v in N CLIENTS REPS IDLE_CONNS IDLE_LIMIT_KIB SERVER_CPU GEN_CPU NOISE NOISE_WAIT NOISE_RETRIES NOISE_BUDGET; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer (got '${!v}')"
 done
+[[ $NICE =~ ^-?[0-9]+$ ]] || die "NICE must be an integer (got '$NICE')"
 [ "$N" -ge 1 ] && [ "$CLIENTS" -ge 1 ] && [ "$REPS" -ge 1 ] || die "N, CLIENTS and REPS must be >= 1"
 
 # ---- tools ------------------------------------------------------------------------
@@ -96,8 +108,37 @@ if [ "$NCPU" -lt 2 ]; then
   SERVER_CPU=0; GEN_CPU=0
 fi
 [ "$SERVER_CPU" -lt "$NCPU" ] && [ "$GEN_CPU" -lt "$NCPU" ] || die "SERVER_CPU/GEN_CPU must be < $NCPU"
-SPIN=(taskset -c "$SERVER_CPU")
-GPIN=(taskset -c "$GEN_CPU")
+PRIOCMD=()   # prefix for servers, proxies and load generators
+PRIO_DESC="normal"
+if [ "$NICE" != 0 ]; then
+  if [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" = 1 ] && [ -w "/proc/$$/autogroup" ]; then
+    if [ "${BENCH_SESSION:-}" != 1 ]; then
+      # Re-run in a new session (= a new autogroup) and forward signals to it.
+      need setsid util-linux
+      BENCH_SESSION=1 RESULTS=$RESULTS setsid "$SELF" &
+      sid=$!
+      trap 'kill -TERM "$sid" 2>/dev/null' INT TERM HUP
+      while :; do
+        wait "$sid"; rc=$?
+        kill -0 "$sid" 2>/dev/null || exit "$rc"
+      done
+    fi
+    echo "$NICE" >"/proc/$$/autogroup" 2>/dev/null || die "cannot set autogroup nice $NICE (negative values need root)"
+    PRIO_DESC="autogroup nice $NICE"
+  else
+    nice -n "$NICE" true 2>/dev/null && [ "$(nice -n "$NICE" nice)" = "$(($(nice) + NICE))" ] ||
+      die "cannot run at nice $NICE (negative values need root)"
+    PRIOCMD=(nice -n "$NICE"); PRIO_DESC="nice $NICE"
+  fi
+fi
+if [ "$RT" = 1 ]; then
+  need chrt util-linux
+  chrt -f 10 true 2>/dev/null || die "RT=1: cannot use SCHED_FIFO (chrt -f needs root or CAP_SYS_NICE)"
+  PRIOCMD=(chrt -f 10); PRIO_DESC="$PRIO_DESC, SCHED_FIFO 10"
+fi
+SPIN=("${PRIOCMD[@]+"${PRIOCMD[@]}"}" taskset -c "$SERVER_CPU")
+GPIN=("${PRIOCMD[@]+"${PRIOCMD[@]}"}" taskset -c "$GEN_CPU")
+PB=("${PRIOCMD[@]+"${PRIOCMD[@]}"}" scripts/proxybench.sh)
 
 # Open files: the idle test needs IDLE_CONNS descriptors in the proxy and in the client.
 WANT_FILES=$((IDLE_CONNS + 1024))
@@ -113,8 +154,12 @@ mkdir -p "$TMP/logs"
 
 # ---- process bookkeeping ------------------------------------------------------------
 PIDS=()     # everything we started and have not stopped yet
+CHILD=""    # the foreground step (proxybench, idleconns, go test) while it runs
 cleanup() {
-  local rc=$? pid
+  local rc=$?
+  if [ -n "$CHILD" ]; then   # the step and its direct children (timeout, test binaries)
+    pkill -TERM -P "$CHILD" 2>/dev/null; kill "$CHILD" 2>/dev/null; wait "$CHILD" 2>/dev/null
+  fi
   stop_pids "${PIDS[@]+"${PIDS[@]}"}"
   if [ -d "$TMP" ]; then
     cp -r "$TMP/logs" "$RESULTS/" 2>/dev/null
@@ -158,6 +203,15 @@ free_port() { # VAR: a free port below the ephemeral range, not handed out befor
     USED_PORTS+="$p "; printf -v "$1" %s "$p"; return 0
   done
   die "no free port found"
+}
+
+run_child() { # cmd...: run in the background and wait for it, so that a signal is handled
+  "$@" &     # at once (bash runs traps only after a foreground command ends)
+  CHILD=$!
+  wait "$CHILD"
+  local rc=$?
+  CHILD=""
+  return "$rc"
 }
 
 start() { # name cmd... -> starts pinned to SERVER_CPU, logs to logs/name.log; sets LAST_PID
@@ -240,7 +294,7 @@ if [ "$SKIP_REDIS" != 1 ]; then
   log "redis: starting redis-server, nutcracker, dynomite (CPU $SERVER_CPU)"
   start_redis; start_twemproxy twemproxy-redis "$REDIS_PORT" true; start_dynomite dynomite-redis "$REDIS_PORT" 0
   stack=("$DYN_PID" "$TW_PID" "$REDIS_PID")
-  scripts/proxybench.sh "${PB_ARGS[@]}" -m redis -P "$PIPELINES" -t "$TESTS" -o "$RESULTS/redis" \
+  run_child "${PB[@]}" "${PB_ARGS[@]}" -m redis -P "$PIPELINES" -t "$TESTS" -o "$RESULTS/redis" \
     "redis=127.0.0.1:$REDIS_PORT@$REDIS_PID" \
     "twemproxy=127.0.0.1:$TW_PORT@$TW_PID,$REDIS_PID" \
     "dynomite=127.0.0.1:$DYN_PORT@$DYN_PID,$REDIS_PID"
@@ -258,7 +312,7 @@ if [ "$SKIP_MEMCACHE" != 1 ]; then
   log "memcache: starting memcached, nutcracker, dynomite (CPU $SERVER_CPU)"
   start_memcached; start_twemproxy twemproxy-memcache "$MC_PORT" false; start_dynomite dynomite-memcache "$MC_PORT" 1
   stack=("$DYN_PID" "$TW_PID" "$MC_PID")
-  scripts/proxybench.sh "${PB_ARGS[@]}" -m memcache -o "$RESULTS/memcache" \
+  run_child "${PB[@]}" "${PB_ARGS[@]}" -m memcache -o "$RESULTS/memcache" \
     "memcached=127.0.0.1:$MC_PORT@$MC_PID" \
     "twemproxy=127.0.0.1:$TW_PORT@$TW_PID,$MC_PID" \
     "dynomite=127.0.0.1:$DYN_PORT@$DYN_PID,$MC_PID"
@@ -281,7 +335,7 @@ if [ "$SKIP_IDLE" != 1 ]; then
     log "idle: fresh redis-server, nutcracker, dynomite; $IDLE_CONNS connections each"
     start_redis; start_twemproxy twemproxy-idle "$REDIS_PORT" true; start_dynomite dynomite-idle "$REDIS_PORT" 0
     stack=("$DYN_PID" "$TW_PID" "$REDIS_PID")
-    "${GPIN[@]}" "$TMP/idleconns" -n "$IDLE_CONNS" -proto redis -check dynomite -limit "$IDLE_LIMIT_KIB" \
+    run_child "${GPIN[@]}" "$TMP/idleconns" -n "$IDLE_CONNS" -proto redis -check dynomite -limit "$IDLE_LIMIT_KIB" \
       "dynomite=127.0.0.1:$DYN_PORT@$DYN_PID" \
       "twemproxy=127.0.0.1:$TW_PORT@$TW_PID" \
       "redis=127.0.0.1:$REDIS_PORT@$REDIS_PID" >"$RESULTS/idle.md" 2> >(tee "$RESULTS/idle.log" >&2)
@@ -300,8 +354,9 @@ fi
 if [ "$SKIP_GOBENCH" != 1 ]; then
   log "gobench: go test -bench (benchtime $GOBENCHTIME)"
   GOPKGS=(./proxy/resp/ ./proxy/memcache/ ./proxy/)
-  go test -run '^$' -bench . -benchmem -benchtime "$GOBENCHTIME" "${GOPKGS[@]}" 2>&1 | tee "$RESULTS/gobench.txt"
-  GOBENCH_RC=${PIPESTATUS[0]}
+  run_child go test -run '^$' -bench . -benchmem -benchtime "$GOBENCHTIME" "${GOPKGS[@]}" >"$RESULTS/gobench.txt" 2>&1
+  GOBENCH_RC=$?
+  cat "$RESULTS/gobench.txt"
   SECTIONS+=("gobench")
   [ "$GOBENCH_RC" = 0 ] || FAILED+=("gobench (go test exit $GOBENCH_RC)")
 fi
@@ -313,7 +368,7 @@ ver() { "$@" 2>&1 | head -1; }
   echo
   echo "- host: $(hostname), $NCPU CPUs ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), $(uname -sr)"
   echo "- commit: $(git describe --tags --always --dirty 2>/dev/null || echo unknown); $(ver "$DYNOMITE" -V 2>/dev/null || true)"
-  echo "- servers/proxies pinned to CPU $SERVER_CPU, load generator to CPU $GEN_CPU; n=$N clients=$CLIENTS reps=$REPS noise-threshold=${NOISE}%"
+  echo "- servers/proxies pinned to CPU $SERVER_CPU, load generator to CPU $GEN_CPU; priority: $PRIO_DESC; n=$N clients=$CLIENTS reps=$REPS noise-threshold=${NOISE}%"
   echo "- $(ver redis-server --version | cut -d' ' -f1-3); $(ver nutcracker --version); $(ver memcached -V); $(ver go version)"
   for s in "${SECTIONS[@]+"${SECTIONS[@]}"}"; do
     echo
