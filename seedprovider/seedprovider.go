@@ -162,6 +162,18 @@ func (c *EntryErrors) Err() error {
 // [config.ParseSeed]. Nothing is resolved.
 func ParseSeed(entry string) (Seed, error) { return config.ParseSeed(entry) }
 
+// ParseTokens parses comma-separated decimal tokens in 0..4294967295; it is
+// [config.ParseTokens].
+func ParseTokens(s string) ([]uint32, error) { return config.ParseTokens(s) }
+
+// Check reports whether s is a valid seed: a host, a port in 1..65535, a
+// datacenter and rack without ':' or blanks, at least one token, and a name
+// without blanks. Providers that build seeds field by field call it.
+func Check(s Seed) error {
+	_, err := ParseSeed(s.String())
+	return err
+}
+
 // ParseList parses a seed payload as upstream's providers send it:
 // "host:port:rack:dc:tokens|host:port:rack:dc:tokens|...", each entry in the
 // dyn_seeds format ([config.ParseSeed]). Line breaks separate entries too, so
