@@ -41,22 +41,14 @@ func (c *memcacheCodec) read(fr *msg.FrameReader, r *msg.Request) (action, int, 
 	n, err := memcache.ParseRequest(buf, m, &c.lim)
 	if err != nil {
 		if errors.Is(err, memcache.ErrIncomplete) {
-			if n >= largeRequest {
-				big, rerr := fr.TakeLarge(n)
-				if rerr != nil {
-					return actMore, 0, rerr
-				}
-				if k, err := memcache.ParseRequest(big, m, &c.lim); err != nil {
-					// The frame is consumed already; only Skip remains.
-					return c.clientError(fr, r, err, k-len(big))
-				}
-				r.AdoptRaw(big)
-				c.fill(r, m)
-				return c.classify(r, m)
-			}
 			return actMore, n, nil
 		}
 		return c.clientError(fr, r, err, n)
+	}
+	if n >= largeRequest {
+		r.AdoptRaw(fr.Detach(n)) // keys already point into it
+		c.fill(r, m)
+		return c.classify(r, m)
 	}
 	r.SetRaw(buf[:n])
 	keys := append(r.ArgsBuf(), m.Keys...)

@@ -36,21 +36,8 @@ func (c *redisCodec) read(fr *msg.FrameReader, r *msg.Request) (action, int, err
 	n, args, err := resp.ParseRequest(buf, r.ArgsBuf(), &c.lim)
 	if err != nil {
 		if errors.Is(err, resp.ErrIncomplete) {
-			if n >= largeRequest {
-				// Read the whole request into one buffer of its own, then parse
-				// it there: values of tens of MB are copied once.
-				big, rerr := fr.TakeLarge(n)
-				if rerr != nil {
-					return actMore, 0, rerr
-				}
-				r.AdoptRaw(big)
-				_, args, err = resp.ParseRequest(big, r.ArgsBuf(), &c.lim)
-				if err != nil {
-					return c.protocolError(r, err)
-				}
-				r.SetArgs(args)
-				return c.classify(r)
-			}
+			// n is 0 or a lower bound of the request's size: the session
+			// grows the buffer to it, so a large value arrives in one piece.
 			return actMore, n, nil
 		}
 		fr.Discard(fr.Buffered())
@@ -60,7 +47,8 @@ func (c *redisCodec) read(fr *msg.FrameReader, r *msg.Request) (action, int, err
 		fr.Discard(n)
 		return actSkip, 0, nil
 	}
-	if resp.IsInline(buf) {
+	switch {
+	case resp.IsInline(buf):
 		// Inline commands are re-encoded as arrays so the datastore and peers
 		// only ever see RESP arrays.
 		r.KeepRaw(resp.AppendCommand(r.RawBuf(), args))
@@ -69,7 +57,11 @@ func (c *redisCodec) read(fr *msg.FrameReader, r *msg.Request) (action, int, err
 		if err != nil {
 			return c.protocolError(r, err)
 		}
-	} else {
+	case n >= largeRequest:
+		// Tens of MB: hand the buffer over instead of copying it; the args
+		// already point into it.
+		r.AdoptRaw(fr.Detach(n))
+	default:
 		r.SetRaw(buf[:n])
 		rebase(r.Raw, buf, args)
 		fr.Discard(n)

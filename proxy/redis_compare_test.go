@@ -76,6 +76,9 @@ func redisCommandList() [][]byte {
 		// values that span many reads
 		cmd("SET", "mid", string(mid)), cmd("GET", "mid"), cmd("SET", "big", string(big)), cmd("STRLEN", "big"), cmd("GET", "big"),
 		cmd("APPEND", "mid", "x"), cmd("STRLEN", "mid"),
+		// a large value that is not the last argument
+		cmd("SET", "bigex", string(big), "EX", "100"), cmd("STRLEN", "bigex"), cmd("TTL", "bigex"),
+		cmd("MSET", "b1", string(mid), "b2", string(mid)), cmd("MGET", "b1", "b2"),
 		// empty arrays and blank inline lines are skipped, as Redis does
 		[]byte("*0\r\n\r\n" + string(cmd("PING", "after-empty"))),
 		cmd("QUIT"),

@@ -99,7 +99,7 @@ const (
 	pendingLen   = 8192
 	readBufSize  = 16 << 10
 	writeBufSize = 16 << 10
-	largeReply   = 256 << 10
+	largeReply   = 64 << 10
 )
 
 // Stats are cumulative counters of a pool.
@@ -546,20 +546,15 @@ func (c *conn) readLoop(nc net.Conn, kill func(error)) {
 				return
 			}
 			switch {
+			case complete && n >= largeReply:
+				head.AdoptReply(fr.Detach(n)[hdr:]) // read into its own buffer: no copy
 			case complete:
 				head.SetReply(fr.Bytes()[hdr:n])
 				fr.Discard(n)
-			case n >= largeReply:
-				b, err := fr.TakeLarge(n)
-				if err != nil {
-					kill(err)
-					return
-				}
-				head.AdoptReply(b[hdr:])
 			default:
 				need = n
 			}
-			if complete || n >= largeReply {
+			if complete {
 				c.outstanding.Add(-1)
 				c.progress.Store(time.Now().UnixNano())
 				c.p.replies.Add(1)

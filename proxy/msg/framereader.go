@@ -8,15 +8,17 @@ import (
 // FrameReader buffers a byte stream for incremental parsers that find frame
 // boundaries themselves (RESP, memcache ASCII). It never copies a frame more
 // than once: small frames are parsed in place, and a frame the parser says
-// will be large is read straight into a buffer of its own ([FrameReader.TakeLarge]).
+// will be large is read into a buffer grown to its size and handed over
+// ([FrameReader.Detach]).
 //
 // The zero value is not usable; call [NewFrameReader].
 type FrameReader struct {
 	rd   io.Reader
 	buf  []byte
-	r, w int
-	max  int
-	skip int // bytes still to discard as they arrive
+	r, w    int
+	max     int
+	initial int
+	skip    int // bytes still to discard as they arrive
 }
 
 // ErrFrameTooLarge is returned by Fill when a frame would exceed the reader's
@@ -32,11 +34,11 @@ func NewFrameReader(rd io.Reader, size, max int) *FrameReader {
 	if max < size {
 		max = size
 	}
-	return &FrameReader{rd: rd, buf: make([]byte, size), max: max}
+	return &FrameReader{rd: rd, buf: make([]byte, size), max: max, initial: size}
 }
 
 // Bytes returns the buffered, unconsumed bytes. The slice is valid until the
-// next call to Fill, Discard or TakeLarge.
+// next call to Fill, Discard or Detach.
 func (f *FrameReader) Bytes() []byte { return f.buf[f.r:f.w] }
 
 // Buffered reports how many unconsumed bytes are buffered.
@@ -109,19 +111,17 @@ func (f *FrameReader) Skip(n int) {
 	f.skip += n - k
 }
 
-// TakeLarge consumes a frame of exactly n bytes and returns it in a new
-// buffer owned by the caller: the bytes already buffered are copied once and
-// the rest is read from the stream directly into the new buffer.
-func (f *FrameReader) TakeLarge(n int) ([]byte, error) {
-	out := make([]byte, n)
-	have := copy(out, f.buf[f.r:f.w])
-	f.Discard(have)
-	if have < n {
-		if _, err := io.ReadFull(f.rd, out[have:]); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+// Detach consumes the first n buffered bytes and hands them to the caller
+// without copying: the reader continues on a new buffer (holding whatever
+// followed the frame). Used for large frames, which Fill has already read
+// straight into a buffer of their size.
+func (f *FrameReader) Detach(n int) []byte {
+	out := f.buf[f.r : f.r+n : f.r+n]
+	rest := f.buf[f.r+n : f.w]
+	nb := make([]byte, max(len(rest), f.initial))
+	copy(nb, rest)
+	f.buf, f.r, f.w = nb, 0, len(rest)
+	return out
 }
 
 // Shrink drops an oversized buffer once it holds nothing, so that one large
