@@ -13,8 +13,8 @@ import (
 //
 // The zero value is not usable; call [NewFrameReader].
 type FrameReader struct {
-	rd   io.Reader
-	buf  []byte
+	rd      io.Reader
+	buf     []byte
 	r, w    int
 	max     int
 	initial int
