@@ -112,6 +112,16 @@ type Config struct {
 	// DynConnections is parsed; upstream does not use it.
 	DynConnections int `yaml:"dyn_connections"`
 
+	// Our keys (security and limits); see keys_ours.go.
+	RequirePass, DatastorePassword                       string        `yaml:"-"`
+	ClientTLSListen                                      Endpoint      `yaml:"client_tls_listen"`
+	ClientTLSCertFile, ClientTLSKeyFile, ClientTLSCAFile string        `yaml:"-"`
+	PeerTLSCertFile, PeerTLSKeyFile, PeerTLSCAFile       string        `yaml:"-"`
+	MaxClientConnections, MaxRequestBytes                int           `yaml:"-"`
+	MaxInflightRequests, MaxBufferedBytes                int           `yaml:"-"`
+	ClientIdleTimeout, ClientReadTimeout                 time.Duration `yaml:"-"`
+	StatsAdminToken                                      string        `yaml:"-"`
+
 	// Warnings are remarks about the file that do not stop it from loading
 	// (deprecated or ignored keys, settings without effect), each as
 	// "file:line: key: message".

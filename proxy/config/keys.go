@@ -52,7 +52,7 @@ const maxInt32 = math.MaxInt32
 // keys is the key table, in the order Describe prints it. Defaults come from
 // upstream's code (dyn_conf.c conf_validate_pool, dyn_conf.h, dyn_mbuf.h,
 // dyn_message.h).
-var keys = []key{
+var upstreamKeys = []key{
 	// Client listener. No default: required ("listen:" is missing).
 	{name: "listen", val: func(c *Config) value { return listenVal{&c.Listen, true} }},
 	// Peer listener. No default: without it the node has no peer listener.
@@ -125,6 +125,9 @@ var keys = []key{
 	{name: "distribution", warn: "is deprecated and ignored", val: func(*Config) value { return ignoredVal{} }},
 	{name: "server_connections", warn: "is deprecated and ignored: use datastore_connections", val: func(*Config) value { return ignoredVal{} }},
 }
+
+// keys is upstream's keys followed by ours (keys_ours.go), in Describe order.
+var keys = append(upstreamKeys[:len(upstreamKeys):len(upstreamKeys)], ourKeys...)
 
 // keyIndex finds a key's table entry by name.
 var keyIndex = func() map[string]*key {

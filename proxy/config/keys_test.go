@@ -285,6 +285,41 @@ func keyCases() []keyCase {
 			keyCase{name: key + " rejects a negative number", key: key, value: "-3", err: "is not a number"},
 		)
 	}
+	return append(cs, ourKeyCases()...)
+}
+
+// ourKeyCases covers the keys upstream does not have (keys_ours.go).
+func ourKeyCases() []keyCase {
+	var cs []keyCase
+	for _, key := range []string{"requirepass", "datastore_password", "stats_admin_token"} {
+		cs = append(cs,
+			keyCase{name: key + " takes a secret and does not print it", key: key, value: "s3cret", want: "(set, not shown)"},
+			keyCase{name: key + " rejects an empty value", key: key, value: "''", err: key + ": has an empty value"},
+		)
+	}
+	for _, key := range []string{"client_tls_cert_file", "client_tls_key_file", "client_tls_ca_file", "peer_tls_cert_file", "peer_tls_key_file", "peer_tls_ca_file"} {
+		cs = append(cs,
+			keyCase{name: key + " takes a path", key: key, value: "/etc/dynomite/x.pem", want: "/etc/dynomite/x.pem"},
+			keyCase{name: key + " rejects an empty value", key: key, value: "''", err: key + ": has an empty value"},
+		)
+	}
+	cs = append(cs,
+		keyCase{name: "client_tls_listen takes host:port", key: "client_tls_listen", value: "127.0.0.1:8103", want: "127.0.0.1:8103"},
+		keyCase{name: "client_tls_listen rejects a bad port", key: "client_tls_listen", value: "127.0.0.1:0", err: "invalid port"},
+		keyCase{name: "max_client_connections takes a number", key: "max_client_connections", value: "10000", want: "10000"},
+		keyCase{name: "max_client_connections 0 means unlimited", key: "max_client_connections", value: "0", want: "0 (unlimited)"},
+		keyCase{name: "max_client_connections rejects a negative number", key: "max_client_connections", value: "-1", err: "is not a number"},
+		keyCase{name: "max_request_bytes takes a number", key: "max_request_bytes", value: "1048576", want: "1048576"},
+		keyCase{name: "max_request_bytes rejects a tiny limit", key: "max_request_bytes", value: "10", err: "is out of range 1024..1073741824"},
+		keyCase{name: "max_inflight_requests takes a number", key: "max_inflight_requests", value: "16", want: "16"},
+		keyCase{name: "max_inflight_requests rejects too many", key: "max_inflight_requests", value: "1000000", err: "is out of range 1..65536"},
+		keyCase{name: "max_buffered_bytes takes a number", key: "max_buffered_bytes", value: "2000000000", want: "2000000000"},
+		keyCase{name: "max_buffered_bytes rejects a tiny limit", key: "max_buffered_bytes", value: "1000", err: "is out of range"},
+		keyCase{name: "client_idle_timeout takes ms", key: "client_idle_timeout", value: "300000", want: "300000"},
+		keyCase{name: "client_idle_timeout rejects words", key: "client_idle_timeout", value: "forever", err: "is not a number"},
+		keyCase{name: "client_read_timeout 0 means none", key: "client_read_timeout", value: "0", want: "0 (none)"},
+		keyCase{name: "client_read_timeout rejects a negative number", key: "client_read_timeout", value: "-5", err: "is not a number"},
+	)
 	return cs
 }
 

@@ -1,0 +1,125 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Keys upstream does not have (security and limits, issue 9). They are flat,
+// validated like upstream's, and listed by Describe after upstream's keys.
+var ourKeys = []key{
+	// Password clients must give with AUTH (or HELLO ... AUTH). Empty: no
+	// authentication.
+	{name: "requirepass", val: func(c *Config) value { return secretVal{&c.RequirePass} }},
+	// Password this node sends to its own Redis on every connection.
+	{name: "datastore_password", val: func(c *Config) value { return secretVal{&c.DatastorePassword} }},
+	// Optional TLS client listener, beside `listen`.
+	{name: "client_tls_listen", val: func(c *Config) value { return listenVal{&c.ClientTLSListen, false} }},
+	{name: "client_tls_cert_file", val: func(c *Config) value { return strVal{&c.ClientTLSCertFile, true} }},
+	{name: "client_tls_key_file", val: func(c *Config) value { return strVal{&c.ClientTLSKeyFile, true} }},
+	// When set, clients of the TLS listener must present a certificate
+	// signed by this CA (the authentication of memcached clients).
+	{name: "client_tls_ca_file", val: func(c *Config) value { return strVal{&c.ClientTLSCAFile, true} }},
+	// Mutual TLS between peers under a cluster CA, on the links that
+	// secure_server_option selects. Without them, pem_key_file is used.
+	{name: "peer_tls_cert_file", val: func(c *Config) value { return strVal{&c.PeerTLSCertFile, true} }},
+	{name: "peer_tls_key_file", val: func(c *Config) value { return strVal{&c.PeerTLSKeyFile, true} }},
+	{name: "peer_tls_ca_file", val: func(c *Config) value { return strVal{&c.PeerTLSCAFile, true} }},
+	// Limits. 0 keeps the default; the defaults are generous.
+	{name: "max_client_connections", def: "0", val: func(c *Config) value { return optIntVal{p: &c.MaxClientConnections, max: maxInt32, zero: "unlimited"} }},
+	{name: "max_request_bytes", def: "536870912", val: func(c *Config) value { return optIntVal{p: &c.MaxRequestBytes, min: 1024, max: 1 << 30} }},
+	{name: "max_inflight_requests", def: "128", val: func(c *Config) value { return optIntVal{p: &c.MaxInflightRequests, min: 1, max: 65536} }},
+	{name: "max_buffered_bytes", def: "1073741824", val: func(c *Config) value { return optIntVal{p: &c.MaxBufferedBytes, min: 1 << 20, max: maxInt32} }},
+	{name: "client_idle_timeout", def: "0", val: func(c *Config) value { return optMsVal{p: &c.ClientIdleTimeout, zero: "none"} }},
+	{name: "client_read_timeout", def: "30000", val: func(c *Config) value { return optMsVal{p: &c.ClientReadTimeout, zero: "none"} }},
+	// Token for the stats listener's runtime-changing endpoints (/set_*,
+	// /state/*, /peer/*, /read_repairs/*, log level). Empty: they answer
+	// loopback clients only.
+	{name: "stats_admin_token", val: func(c *Config) value { return secretVal{&c.StatsAdminToken} }},
+}
+
+
+// secretVal is a string Describe does not print.
+type secretVal struct{ p *string }
+
+func (v secretVal) set(s string) error { *v.p = s; return nil }
+func (v secretVal) check() error       { return nil }
+func (v secretVal) String() string {
+	if *v.p == "" {
+		return ""
+	}
+	return "(set, not shown)"
+}
+
+// optIntVal is a number where 0 keeps the default (upstream's UNSET_NUM).
+type optIntVal struct {
+	p        *int
+	min, max int
+	zero     string // how Describe shows 0
+}
+
+func (v optIntVal) set(s string) error {
+	n, err := parseNumber(s)
+	if err != nil {
+		return err
+	}
+	if n > v.max || n < v.min {
+		return fmt.Errorf("is out of range %d..%d", v.min, v.max)
+	}
+	*v.p = n
+	return nil
+}
+
+func (v optIntVal) unset(s string) bool { return isZeroNumber(s) }
+
+func (v optIntVal) check() error {
+	if *v.p != 0 && (*v.p < v.min || *v.p > v.max) {
+		return fmt.Errorf("is out of range %d..%d", v.min, v.max)
+	}
+	if *v.p < 0 {
+		return errors.New("must not be negative")
+	}
+	return nil
+}
+
+func (v optIntVal) String() string {
+	if *v.p == 0 && v.zero != "" {
+		return "0 (" + v.zero + ")"
+	}
+	return strconv.Itoa(*v.p)
+}
+
+// optMsVal is a duration in ms where 0 means "none".
+type optMsVal struct {
+	p    *time.Duration
+	zero string
+}
+
+func (v optMsVal) set(s string) error {
+	n, err := parseNumber(s)
+	if err != nil {
+		return err
+	}
+	if n > maxInt32 {
+		return fmt.Errorf("is out of range 0..%d", maxInt32)
+	}
+	*v.p = time.Duration(n) * time.Millisecond
+	return nil
+}
+
+func (v optMsVal) unset(s string) bool { return false }
+func (v optMsVal) check() error {
+	if *v.p < 0 {
+		return errors.New("must not be negative")
+	}
+	return nil
+}
+
+func (v optMsVal) String() string {
+	if *v.p == 0 && v.zero != "" {
+		return "0 (" + v.zero + ")"
+	}
+	return strconv.FormatInt(v.p.Milliseconds(), 10)
+}
