@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -36,6 +37,9 @@ func (s *Server) RegisterAdmin(mux Mux, logs LogControl) {
 		http.Error(w, fmt.Sprintf(format, a...), http.StatusBadRequest)
 	}
 	h := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, f) }
+	// m registers an endpoint that changes the node: it needs the
+	// stats_admin_token when one is set, else a loopback client.
+	m := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, s.adminGuard(f)) }
 
 	h("GET /help", func(w http.ResponseWriter, _ *http.Request) {
 		text(w, strings.Join([]string{"/info", "/metrics", "/ping", "/health", "/help", "/cluster_describe",
@@ -52,7 +56,7 @@ func (s *Server) RegisterAdmin(mux Mux, logs LogControl) {
 		rl, wl := s.Consistency()
 		text(w, "Read Consistency: "+rl.String()+"\r\nWrite Consistency: "+wl.String()+"\r\n")
 	})
-	h("GET /set_consistency/{op}/{level}", func(w http.ResponseWriter, r *http.Request) {
+	m("GET /set_consistency/{op}/{level}", func(w http.ResponseWriter, r *http.Request) {
 		op := strings.ToLower(r.PathValue("op"))
 		l, ok := ParseLevel(r.PathValue("level"))
 		if op != "read" && op != "write" {
@@ -69,7 +73,7 @@ func (s *Server) RegisterAdmin(mux Mux, logs LogControl) {
 	h("GET /get_timeout_factor", func(w http.ResponseWriter, _ *http.Request) {
 		text(w, "Timeout factor: "+strconv.Itoa(s.TimeoutFactor())+"\n")
 	})
-	h("GET /set_timeout_factor/{n}", func(w http.ResponseWriter, r *http.Request) {
+	m("GET /set_timeout_factor/{n}", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.Atoi(r.PathValue("n"))
 		if err != nil {
 			bad(w, "set_timeout_factor: %q is not a number", r.PathValue("n"))
@@ -78,11 +82,11 @@ func (s *Server) RegisterAdmin(mux Mux, logs LogControl) {
 		s.SetTimeoutFactor(n)
 		text(w, "OK\r\n")
 	})
-	h("GET /state/{state}", func(w http.ResponseWriter, r *http.Request) {
+	h("GET /state/get_state", func(w http.ResponseWriter, _ *http.Request) {
+		text(w, "State: "+s.NodeState().String()+"\n")
+	})
+	m("GET /state/{state}", func(w http.ResponseWriter, r *http.Request) {
 		switch strings.ToLower(r.PathValue("state")) {
-		case "get_state":
-			text(w, "State: "+s.NodeState().String()+"\n")
-			return
 		case "standby":
 			s.SetNodeState(StateStandby)
 		case "writes_only":
@@ -97,7 +101,7 @@ func (s *Server) RegisterAdmin(mux Mux, logs LogControl) {
 		}
 		text(w, "OK\r\n")
 	})
-	h("GET /peer/{op}/{name...}", func(w http.ResponseWriter, r *http.Request) {
+	m("GET /peer/{op}/{name...}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		var ok bool
 		switch strings.ToLower(r.PathValue("op")) {
@@ -115,7 +119,7 @@ func (s *Server) RegisterAdmin(mux Mux, logs LogControl) {
 		}
 		text(w, "OK\r\n")
 	})
-	h("GET /read_repairs/{op}", func(w http.ResponseWriter, r *http.Request) {
+	m("GET /read_repairs/{op}", func(w http.ResponseWriter, r *http.Request) {
 		switch r.PathValue("op") {
 		case "enable":
 			s.readRepairs.Store(true)
@@ -128,7 +132,7 @@ func (s *Server) RegisterAdmin(mux Mux, logs LogControl) {
 		}
 	})
 	if logs != nil {
-		h("GET /setloglevel/{n}", func(w http.ResponseWriter, r *http.Request) {
+		m("GET /setloglevel/{n}", func(w http.ResponseWriter, r *http.Request) {
 			n, err := strconv.Atoi(r.PathValue("n"))
 			if err != nil || !logs.SetVerbosity(n) {
 				bad(w, "setloglevel: %q is not a level 0..11", r.PathValue("n"))
@@ -136,8 +140,8 @@ func (s *Server) RegisterAdmin(mux Mux, logs LogControl) {
 			}
 			text(w, "OK\r\n")
 		})
-		h("GET /loglevelup", func(w http.ResponseWriter, _ *http.Request) { logs.Adjust(1); text(w, "OK\r\n") })
-		h("GET /logleveldown", func(w http.ResponseWriter, _ *http.Request) { logs.Adjust(-1); text(w, "OK\r\n") })
+		m("GET /loglevelup", func(w http.ResponseWriter, _ *http.Request) { logs.Adjust(1); text(w, "OK\r\n") })
+		m("GET /logleveldown", func(w http.ResponseWriter, _ *http.Request) { logs.Adjust(-1); text(w, "OK\r\n") })
 	}
 }
 
@@ -188,4 +192,28 @@ func splitHostPort(addr string) (string, int) {
 	}
 	p, _ := strconv.Atoi(addr[i+1:])
 	return strings.Trim(addr[:i], "[]"), p
+}
+
+// adminGuard protects the endpoints that change the node. With
+// stats_admin_token set, the request must carry it (Authorization: Bearer
+// <token>, or ?token=<token>); without one, only loopback clients may call
+// them, so a stats port exposed for monitoring cannot reconfigure the node.
+func (s *Server) adminGuard(next http.Handler) http.Handler {
+	token := []byte(s.opts.AdminToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(token) > 0 {
+			got := r.URL.Query().Get("token")
+			if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
+				got = strings.TrimPrefix(a, "Bearer ")
+			}
+			if !passwordOK(token, []byte(got)) {
+				http.Error(w, "admin endpoint: missing or wrong stats_admin_token", http.StatusUnauthorized)
+				return
+			}
+		} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err != nil || !net.ParseIP(host).IsLoopback() {
+			http.Error(w, "admin endpoint: only loopback clients may call it unless stats_admin_token is set", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -250,3 +250,7 @@ func lines(s string) string {
 }
 
 var _ = bytes.Equal
+
+func contextWithCancel() (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
+}

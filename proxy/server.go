@@ -68,6 +68,25 @@ type Options struct {
 	AdminMode int
 	// Observer receives per-request measurements (metrics); nil for none.
 	Observer Observer
+
+	// Security and limits (issue 9).
+	// RequirePass is the password Redis clients must AUTH with ("" = none).
+	RequirePass string
+	// DatastorePassword is sent to the local Redis on every connection.
+	DatastorePassword string
+	// MaxClientConns caps client connections (0 = unlimited).
+	MaxClientConns int
+	// MaxInflight bounds the requests a client may have in flight; beyond
+	// it the node stops reading from that client (back-pressure).
+	MaxInflight int
+	// MaxBufferedBytes caps the bytes of all requests in flight; beyond it
+	// requests get an error reply.
+	MaxBufferedBytes int64
+	// ClientIdleTimeout closes connections idle that long (0 = never);
+	// ClientReadTimeout closes those that take longer to send one request.
+	ClientIdleTimeout, ClientReadTimeout time.Duration
+	// AdminToken protects the stats listener's runtime-changing endpoints.
+	AdminToken string
 }
 
 // Server is one node: its client listener, its sessions and its datastore pool.
@@ -89,6 +108,12 @@ type Server struct {
 
 	readRepairs atomic.Bool
 	inFlight    atomic.Int64
+	buffered    atomic.Int64 // bytes of requests in flight (max_buffered_bytes)
+	stopping    atomic.Bool
+	requirePass []byte
+
+	// limit counters
+	rejectedConns, rejectedBuffered, closedIdle atomic.Uint64
 
 	// counters for the stats listener
 	clientConns  atomic.Int64
@@ -113,6 +138,12 @@ func New(opts Options) (*Server, error) {
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
 	}
+	if opts.MaxInflight <= 0 {
+		opts.MaxInflight = inflightLen
+	}
+	if opts.MaxBufferedBytes <= 0 {
+		opts.MaxBufferedBytes = 1 << 30
+	}
 	s := &Server{opts: opts, log: opts.Logger.With("component", "proxy"), sessions: map[net.Conn]struct{}{}}
 	switch opts.Proto {
 	case msg.Redis:
@@ -122,8 +153,15 @@ func New(opts Options) (*Server, error) {
 	default:
 		return nil, fmt.Errorf("data_store: unknown protocol %d", opts.Proto)
 	}
+	if opts.RequirePass != "" {
+		s.requirePass = []byte(opts.RequirePass)
+	}
+	var initConn func(net.Conn) error
+	if opts.DatastorePassword != "" && opts.Proto == msg.Redis {
+		initConn = datastoreAuth(opts.DatastorePassword)
+	}
 	network, addr := splitNetwork(opts.Datastore)
-	s.backend = backend.New(backend.Options{
+	s.backend = backend.New(backend.Options{Init: initConn,
 		Name: opts.DatastoreName, Network: network, Addr: addr,
 		Conns: opts.DatastoreConns, Timeout: opts.Timeout, RetryTimeout: opts.RetryTimeout,
 		Preconnect: opts.Preconnect, AutoEject: opts.AutoEject, FailureLimit: opts.FailureLimit,
@@ -239,6 +277,14 @@ func (s *Server) acceptLoop() error {
 			return fmt.Errorf("accept on %s: %w", s.opts.Listen, err)
 		}
 		delay = 0
+		if max := s.opts.MaxClientConns; max > 0 && s.clientConns.Load() >= int64(max) {
+			// Redis's own words; the node keeps serving everyone else.
+			s.rejectedConns.Add(1)
+			_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = nc.Write(s.codec.errorLine(nil, "max number of clients reached (max_client_connections)"))
+			nc.Close()
+			continue
+		}
 		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
 		}
@@ -268,6 +314,7 @@ func isTemporary(err error) bool {
 // shutdown stops every session's reader; their writers finish the requests
 // already in flight. After ShutdownGrace the remaining connections are cut.
 func (s *Server) shutdown() {
+	s.stopping.Store(true)
 	s.mu.Lock()
 	for nc := range s.sessions {
 		_ = nc.SetReadDeadline(time.Unix(1, 0))

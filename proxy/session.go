@@ -77,11 +77,15 @@ type session struct {
 	// consistency levels, snapshotted at accept (as upstream) and changed by
 	// DYNO_CONFIG:CONN_CONSISTENCY
 	rl, wl Level
+	// authed: AUTH succeeded (or no requirepass)
+	authed bool
+	// deadline: a read deadline is set on nc
+	deadline bool
 }
 
 func (s *Server) serveClient(nc net.Conn, id uint) {
 	rl, wl := s.Consistency()
-	ss := &session{s: s, nc: nc, id: id, inflight: make(chan *msg.Request, inflightLen), rl: rl, wl: wl}
+	ss := &session{s: s, nc: nc, id: id, inflight: make(chan *msg.Request, s.opts.MaxInflight), rl: rl, wl: wl}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -115,6 +119,14 @@ func (ss *session) readLoop() {
 				}
 				return
 			}
+			if act != actMore && act != actSkip && s.opts.Proto == msg.Redis {
+				act = ss.checkAuth(r, act)
+			}
+			if act == actForward && s.buffered.Load()+int64(len(r.Raw)) > s.opts.MaxBufferedBytes {
+				s.rejectedBuffered.Add(1)
+				r.KeepReply(s.codec.errorLine(r.ReplyBuf(), "Dynomite: node buffer limit reached (max_buffered_bytes), retry later"))
+				act = actAnswered
+			}
 			switch act {
 			case actMore:
 				need = n
@@ -142,6 +154,7 @@ func (ss *session) readLoop() {
 				need = 0
 				r.Start = msg.Now()
 				s.inFlight.Add(1)
+				s.buffered.Add(int64(len(r.Raw)))
 				s.dispatch(r, ss.id, ss.rl, ss.wl)
 				ss.inflight <- r
 				r = nil
@@ -151,7 +164,16 @@ func (ss *session) readLoop() {
 		if fr.Buffered() == 0 {
 			fr.Shrink(sessionReadBuf)
 		}
+		if s.stopping.Load() {
+			return
+		}
+		ss.armDeadline(fr.Buffered() > 0)
 		if err := fr.Fill(need); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && !s.stopping.Load() {
+				s.closedIdle.Add(1)
+				s.log.Debug("closing slow or idle client", "client", ss.nc.RemoteAddr(), "partial_request", fr.Buffered() > 0)
+			}
 			if errors.Is(err, msg.ErrFrameTooLarge) {
 				r = s.reqs.Get()
 				r.SetReply(s.codec.errorReply(errRequestTooLarge))
@@ -167,6 +189,28 @@ func (ss *session) readLoop() {
 
 var errRequestTooLarge = errors.New("request too large")
 
+// armDeadline applies client_read_timeout while a request is half read and
+// client_idle_timeout between requests; with neither it clears the deadline
+// it set before (and costs nothing when both are off).
+func (ss *session) armDeadline(partial bool) {
+	o := &ss.s.opts
+	d := o.ClientIdleTimeout
+	if partial {
+		d = o.ClientReadTimeout
+	}
+	switch {
+	case d > 0:
+		_ = ss.nc.SetReadDeadline(time.Now().Add(d))
+		ss.deadline = true
+	case ss.deadline:
+		_ = ss.nc.SetReadDeadline(time.Time{})
+		ss.deadline = false
+	}
+	if ss.s.stopping.Load() { // shutdown raced with us: stop at once
+		_ = ss.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
 func (ss *session) writeLoop() {
 	s := ss.s
 	var bw *bufio.Writer
@@ -176,6 +220,7 @@ func (ss *session) writeLoop() {
 		r.Wait()
 		if r.Start != 0 {
 			s.inFlight.Add(-1)
+			s.buffered.Add(-int64(len(r.Raw)))
 			failed := r.Err != nil || replyIsError(r.Reply)
 			obs.ClientRequest(r.Class, failed, time.Duration(msg.Now()-r.Start), len(r.Raw), len(r.Reply))
 		}

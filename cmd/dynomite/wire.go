@@ -60,6 +60,16 @@ func options(cfg *config.Config, log *slog.Logger) proxy.Options {
 		WriteLevel:      level(cfg.WriteConsistency),
 		LocalPeerConns:  cfg.LocalPeerConnections,
 		RemotePeerConns: cfg.RemotePeerConnections,
+
+		RequirePass:       cfg.RequirePass,
+		DatastorePassword: cfg.DatastorePassword,
+		MaxClientConns:    cfg.MaxClientConnections,
+		MaxRequestBytes:   cfg.MaxRequestBytes,
+		MaxInflight:       cfg.MaxInflightRequests,
+		MaxBufferedBytes:  int64(cfg.MaxBufferedBytes),
+		ClientIdleTimeout: cfg.ClientIdleTimeout,
+		ClientReadTimeout: cfg.ClientReadTimeout,
+		AdminToken:        cfg.StatsAdminToken,
 	}
 }
 

@@ -1,0 +1,118 @@
+package proxy
+
+import (
+	"bufio"
+	"crypto/subtle"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/resp"
+)
+
+// Client authentication (requirepass). Redis clients authenticate with
+// AUTH <password>, AUTH default <password> or HELLO <ver> AUTH default
+// <password>; until then every command but AUTH, HELLO and QUIT gets
+// -NOAUTH. The password is compared in constant time and never forwarded:
+// the node authenticates to its own Redis with datastore_password.
+// Memcached has no authentication in its ASCII protocol: memcached clients
+// authenticate with a TLS client certificate (client_tls_ca_file).
+
+var (
+	replyNoAuth    = []byte("-NOAUTH Authentication required.\r\n")
+	replyWrongPass = []byte("-WRONGPASS invalid username-password pair or user is disabled.\r\n")
+	replyNoPass    = []byte("-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n")
+)
+
+func passwordOK(want, got []byte) bool {
+	// ConstantTimeCompare returns early on a length mismatch; compare
+	// fixed-size digests of both so the length does not leak either.
+	return subtle.ConstantTimeEq(int32(len(want)), int32(len(got))) == 1 && subtle.ConstantTimeCompare(want, got) == 1
+}
+
+// checkAuth runs before a Redis request is dispatched. It answers AUTH,
+// strips the AUTH clause of HELLO once verified, and refuses everything
+// else on a connection that has not authenticated.
+func (ss *session) checkAuth(r *msg.Request, act action) action {
+	if len(r.Args) == 0 {
+		return act
+	}
+	name := r.Args[0]
+	pass := ss.s.requirePass
+	switch {
+	case strings.EqualFold(string(name), "auth"):
+		var user, pw []byte
+		switch len(r.Args) {
+		case 2:
+			pw = r.Args[1]
+		case 3:
+			user, pw = r.Args[1], r.Args[2]
+		default:
+			r.KeepReply(resp.AppendError(r.ReplyBuf(), "ERR wrong number of arguments for 'auth' command"))
+			return actAnswered
+		}
+		switch {
+		case pass == nil:
+			r.AdoptReply(replyNoPass)
+		case (user == nil || string(user) == "default") && passwordOK(pass, pw):
+			ss.authed = true
+			r.AdoptReply(redisOK)
+		default:
+			r.AdoptReply(replyWrongPass)
+		}
+		r.Class = msg.ClassProxy
+		return actAnswered
+	case strings.EqualFold(string(name), "hello"):
+		for i := 2; i < len(r.Args); i++ {
+			if !strings.EqualFold(string(r.Args[i]), "auth") {
+				continue
+			}
+			if i+2 >= len(r.Args) {
+				r.KeepReply(resp.AppendError(r.ReplyBuf(), "ERR Syntax error in HELLO option 'auth'"))
+				return actAnswered
+			}
+			user, pw := r.Args[i+1], r.Args[i+2]
+			if pass == nil || string(user) != "default" || !passwordOK(pass, pw) {
+				r.AdoptReply(replyWrongPass)
+				return actAnswered
+			}
+			ss.authed = true
+			if act != actForward {
+				return act
+			}
+			// forward HELLO without its AUTH clause
+			args := append(append([][]byte{}, r.Args[:i]...), r.Args[i+3:]...)
+			r.KeepRaw(resp.AppendCommand(nil, args))
+			r.SetArgs(args)
+			return act
+		}
+	case strings.EqualFold(string(name), "quit"):
+		return act
+	}
+	if pass != nil && !ss.authed {
+		r.AdoptReply(replyNoAuth)
+		r.CloseAfter = false
+		return actAnswered
+	}
+	return act
+}
+
+// datastoreAuth returns the Init hook that authenticates each new
+// connection to the local Redis with datastore_password.
+func datastoreAuth(password string) func(net.Conn) error {
+	cmd := resp.AppendCommand(nil, [][]byte{[]byte("AUTH"), []byte(password)})
+	return func(nc net.Conn) error {
+		if _, err := nc.Write(cmd); err != nil {
+			return err
+		}
+		line, err := bufio.NewReaderSize(nc, 256).ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if line != "+OK\r\n" {
+			return fmt.Errorf("datastore refused datastore_password: %s", strings.TrimSpace(line))
+		}
+		return nil
+	}
+}
