@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/dynomite-go/dynomite/proxy/config"
 )
@@ -170,6 +171,23 @@ func ParseTokens(s string) ([]uint32, error) { return config.ParseTokens(s) }
 // datacenter and rack without ':' or blanks, at least one token, and a name
 // without blanks. Providers that build seeds field by field call it.
 func Check(s Seed) error {
+	for _, f := range []struct{ what, v string }{{"datacenter", s.DC}, {"rack", s.Rack}} {
+		if f.v == "" {
+			return fmt.Errorf("has an empty %s", f.what)
+		}
+		if strings.ContainsFunc(f.v, func(r rune) bool { return r == ':' || r == '|' || unicode.IsSpace(r) }) {
+			return fmt.Errorf("has an invalid %s %q", f.what, f.v)
+		}
+	}
+	if strings.ContainsFunc(s.Name, func(r rune) bool { return r == '|' || unicode.IsSpace(r) }) {
+		return fmt.Errorf("has an invalid name %q", s.Name)
+	}
+	if len(s.Tokens) == 0 {
+		return errors.New("has no token")
+	}
+	if strings.ContainsFunc(s.Host, unicode.IsSpace) {
+		return fmt.Errorf("has an invalid host %q", s.Host)
+	}
 	_, err := ParseSeed(s.String())
 	return err
 }

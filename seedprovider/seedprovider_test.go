@@ -339,3 +339,29 @@ func FuzzParseList(f *testing.F) {
 		require.LessOrEqual(t, len(norm), len(seeds))
 	})
 }
+
+func TestCheck(t *testing.T) {
+	good := seedprovider.Seed{Host: "127.0.0.1", Port: 8101, Rack: "r1", DC: "dc1", Tokens: []uint32{1}, Name: "i-1"}
+	require.NoError(t, seedprovider.Check(good))
+	tests := map[string]struct {
+		mod  func(*seedprovider.Seed)
+		want string
+	}{
+		"empty rack":      {func(s *seedprovider.Seed) { s.Rack = "" }, "empty rack"},
+		"rack with space": {func(s *seedprovider.Seed) { s.Rack = "a b" }, `invalid rack "a b"`},
+		"dc with colon":   {func(s *seedprovider.Seed) { s.DC = "a:b" }, `invalid datacenter "a:b"`},
+		"dc with pipe":    {func(s *seedprovider.Seed) { s.DC = "a|b" }, `invalid datacenter`},
+		"name with space": {func(s *seedprovider.Seed) { s.Name = "a b" }, "invalid name"},
+		"host with space": {func(s *seedprovider.Seed) { s.Host = "a b" }, "invalid host"},
+		"no token":        {func(s *seedprovider.Seed) { s.Tokens = nil }, "no token"},
+		"port 0":          {func(s *seedprovider.Seed) { s.Port = 0 }, "port"},
+		"bad host name":   {func(s *seedprovider.Seed) { s.Host = "-x-.test" }, "host name"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			s := good
+			tc.mod(&s)
+			require.ErrorContains(t, seedprovider.Check(s), tc.want)
+		})
+	}
+}
