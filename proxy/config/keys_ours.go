@@ -40,7 +40,6 @@ var ourKeys = []key{
 	{name: "stats_admin_token", val: func(c *Config) value { return secretVal{&c.StatsAdminToken} }},
 }
 
-
 // secretVal is a string Describe does not print.
 type secretVal struct{ p *string }
 
