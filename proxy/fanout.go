@@ -122,10 +122,7 @@ func (c *cluster) fail(r *msg.Request, text string) {
 func (c *cluster) fanOut(st *clusterState, r *msg.Request, hint uint, tok ring.Token, write bool, level Level) {
 	topo := st.topo
 	localDC, localRack := topo.LocalDC(), topo.LocalRack()
-	f := fanoutPool.Get().(*fanout)
-	f.c, f.st, f.parent, f.level, f.write, f.hint = c, st, r, level, write, hint
-	f.primary, f.firstOther = -1, -1
-	r.Hold() // copies share r.Raw until the last one completes
+	f := c.newFanout(st, r, hint, level, write)
 
 	localRackOnly := !write && r.Class == msg.ClassRead && c.s.localRackOnly(r)
 	switch {
@@ -172,6 +169,30 @@ func (c *cluster) fanOut(st *clusterState, r *msg.Request, hint uint, tok ring.T
 			}
 		}
 	}
+	f.start()
+}
+
+// newFanout takes a fan-out from the pool for parent r. r is held until
+// the last copy completes, because the copies share r.Raw.
+func (c *cluster) newFanout(st *clusterState, r *msg.Request, hint uint, level Level, write bool) *fanout {
+	f := fanoutPool.Get().(*fanout)
+	f.c, f.st, f.parent, f.level, f.write, f.hint = c, st, r, level, write, hint
+	f.primary, f.firstOther = -1, -1
+	r.Hold()
+	return f
+}
+
+// localFirst makes f a one-at-a-time fan-out whose first copy (the local node)
+// answers; the other copies, added after, are replicated and swallowed.
+func (f *fanout) localFirst() {
+	topo := f.st.topo
+	f.primary, f.single = 0, true
+	f.add(topo.Local(), roleCounted, topo.LocalDC(), 0, nil)
+}
+
+// start sends every copy; outstanding is set first because a copy may
+// complete (fail) synchronously inside send.
+func (f *fanout) start() {
 	f.outstanding = len(f.subs)
 	for i := range f.subs {
 		f.send(i)

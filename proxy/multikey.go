@@ -291,22 +291,16 @@ func splitArray(reply []byte, lim *resp.Limits) ([][]byte, bool) {
 // allNodes runs SCRIPT LOAD/FLUSH/EXISTS/KILL on every node of every
 // datacenter; the client gets the local datastore's reply (upstream).
 func (c *cluster) allNodes(st *clusterState, r *msg.Request, hint uint) {
-	f := fanoutPool.Get().(*fanout)
-	f.c, f.st, f.parent, f.level, f.write, f.hint = c, st, r, DCOne, false, hint
-	f.primary, f.firstOther, f.single = 0, -1, true
-	r.Hold()
+	f := c.newFanout(st, r, hint, DCOne, false)
+	f.localFirst()
 	topo := st.topo
-	f.add(topo.Local(), roleCounted, topo.LocalDC(), 0, nil)
 	for i := range topo.Nodes() {
 		if n := topo.Node(i); !n.Local {
 			f.add(n, roleSwallow, n.DCIndex, 0, nil)
 			f.subs[len(f.subs)-1].req.PeerType = peerReq
 		}
 	}
-	f.outstanding = len(f.subs)
-	for i := range f.subs {
-		f.send(i)
-	}
+	f.start()
 }
 
 // isDelete: DEL or memcache delete (admin mode 1 runs them locally).

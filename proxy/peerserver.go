@@ -50,21 +50,7 @@ func (s *Server) acceptPeers() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		if tc, ok := nc.(*net.TCPConn); ok {
-			_ = tc.SetNoDelay(true)
-		}
-		s.mu.Lock()
-		s.sessions[nc] = struct{}{}
-		s.mu.Unlock()
-		s.wg.Add(1)
-		id := uint(s.nextID.Add(1))
-		go func() {
-			defer s.wg.Done()
-			s.servePeer(nc, id)
-			s.mu.Lock()
-			delete(s.sessions, nc)
-			s.mu.Unlock()
-		}()
+		s.track(nc, func(id uint) { s.servePeer(nc, id) })
 	}
 }
 
@@ -180,12 +166,9 @@ func (s *Server) servePeerRequest(r *msg.Request, hint uint, typ dnode.Type) {
 // from another datacenter.
 func (c *cluster) forwardLocalDC(st *clusterState, r *msg.Request, hint uint) {
 	topo := st.topo
-	f := fanoutPool.Get().(*fanout)
-	f.c, f.st, f.parent, f.level, f.write, f.hint = c, st, r, DCOne, false, hint
-	f.primary, f.firstOther, f.single = 0, -1, true
-	r.Hold()
+	f := c.newFanout(st, r, hint, DCOne, false)
+	f.localFirst()
 	t, _ := topo.KeyToken(r.Key)
-	f.add(topo.Local(), roleCounted, topo.LocalDC(), t, nil)
 	for rk := 0; rk < topo.NumRacks(topo.LocalDC()); rk++ {
 		if rk == topo.LocalRack() {
 			continue
@@ -193,10 +176,7 @@ func (c *cluster) forwardLocalDC(st *clusterState, r *msg.Request, hint uint) {
 		f.add(topo.Owner(topo.LocalDC(), rk, t), roleSwallow, topo.LocalDC(), t, nil)
 		f.subs[len(f.subs)-1].req.PeerType = peerReq
 	}
-	f.outstanding = len(f.subs)
-	for i := range f.subs {
-		f.send(i)
-	}
+	f.start()
 }
 
 func (s *Server) peerWriteLoop(nc net.Conn, inflight <-chan *msg.Request) {

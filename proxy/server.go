@@ -285,25 +285,33 @@ func (s *Server) acceptLoop() error {
 			nc.Close()
 			continue
 		}
-		if tc, ok := nc.(*net.TCPConn); ok {
-			_ = tc.SetNoDelay(true)
-		}
-		s.mu.Lock()
-		s.sessions[nc] = struct{}{}
-		s.mu.Unlock()
-		s.wg.Add(1)
 		s.clientConns.Add(1)
 		s.clientTotal.Add(1)
-		id := uint(s.nextID.Add(1))
-		go func() {
-			defer s.wg.Done()
+		s.track(nc, func(id uint) {
 			defer s.clientConns.Add(-1)
 			s.serveClient(nc, id)
-			s.mu.Lock()
-			delete(s.sessions, nc)
-			s.mu.Unlock()
-		}()
+		})
 	}
+}
+
+// track runs serve for a new connection (client or peer) in its own
+// goroutine, registered so that shutdown can stop and wait for it.
+func (s *Server) track(nc net.Conn, serve func(id uint)) {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	s.mu.Lock()
+	s.sessions[nc] = struct{}{}
+	s.mu.Unlock()
+	s.wg.Add(1)
+	id := uint(s.nextID.Add(1))
+	go func() {
+		defer s.wg.Done()
+		serve(id)
+		s.mu.Lock()
+		delete(s.sessions, nc)
+		s.mu.Unlock()
+	}()
 }
 
 func isTemporary(err error) bool {
