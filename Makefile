@@ -51,3 +51,23 @@ run-cluster: build ## three racks of processes: 3 redis-server + 3 nodes (client
 
 clean: ## remove build outputs
 	rm -rf bin
+
+# Containers: local images without a registry, local clusters (compose/README.md).
+COMPOSE_FILE ?= compose/docker-compose.yml
+
+.PHONY: images image up down compose-check
+
+images: build ## build the local images (Debian base with mmdebstrap, redis, memcached, prometheus, dns, dynomite); FORCE=1 rebuilds
+	scripts/images.sh all
+
+image: build ## build the dynomite image (dynomite-local/dynomite) from bin/dynomite
+	scripts/images.sh dynomite
+
+up: images ## start a local cluster (COMPOSE_FILE, default: 3 racks of Redis) and wait until it is healthy
+	compose/cluster.sh up $(COMPOSE_FILE)
+
+down: ## remove every local cluster of compose/: containers, networks, volumes
+	compose/cluster.sh down
+
+compose-check: ## check every compose file (docker-compose config -q)
+	compose/cluster.sh check

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Starts, checks and removes the local clusters of compose/.
+#
+#   compose/cluster.sh up [FILE]      up -d, then wait until every container is healthy
+#   compose/cluster.sh verify [FILE]  write through rack 1, read it from every rack's datastore
+#   compose/cluster.sh down           remove every cluster of compose/ (containers, networks, volumes)
+#   compose/cluster.sh check          docker-compose config -q on every file
+#
+# FILE defaults to compose/docker-compose.yml. Each file has its own project
+# name (dynomite, dynomite-memcached, dynomite-multidc), so container names
+# never need to be known: they differ between docker-compose 1.29 and v2.
+# Environment: COMPOSE (the compose command; docker-compose, else
+# `docker compose`), WAIT (seconds to wait for health, 180).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+FILES=("$here/docker-compose.yml" "$here/docker-compose.memcached.yml" "$here/docker-compose.multidc.yml")
+WAIT=${WAIT:-180}
+
+if [ -n "${COMPOSE:-}" ]; then
+  read -r -a compose_cmd <<<"$COMPOSE"
+elif command -v docker-compose >/dev/null; then
+  compose_cmd=(docker-compose)
+else
+  compose_cmd=(docker compose)
+fi
+
+log() { printf 'cluster: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+# project FILE: the project name for a compose file.
+project() {
+  local b
+  b=$(basename "$1" .yml)
+  case $b in
+    docker-compose) echo dynomite ;;
+    docker-compose.*) echo "dynomite-${b#docker-compose.}" ;;
+    *) echo "dynomite-$b" ;;
+  esac
+}
+
+# dc FILE ARGS...: the compose command on FILE with its project name. The
+# grafana profile is on only for `down`, so that it removes Grafana too.
+dc() {
+  local f=$1
+  shift
+  "${compose_cmd[@]}" -p "$(project "$f")" -f "$f" "$@"
+}
+
+# wait_healthy FILE: poll until every container of the project is healthy
+# (compose 1.29 has no `up --wait`).
+wait_healthy() {
+  local f=$1 deadline=$((SECONDS + WAIT)) ids line bad state
+  while :; do
+    mapfile -t ids < <(dc "$f" ps -q)
+    [ ${#ids[@]} -gt 0 ] || die "no container is running for $f"
+    bad=0
+    while read -r line; do
+      state=${line##* }
+      case $state in
+        healthy) ;;
+        unhealthy | exited | dead) log "$line"; dump "$f"; die "a container is $state" ;;
+        *) bad=$((bad + 1)) ;;
+      esac
+    done < <(docker inspect -f '{{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "${ids[@]}")
+    if [ "$bad" -eq 0 ]; then
+      log "all ${#ids[@]} containers healthy after ${SECONDS}s"
+      return
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      docker inspect -f '{{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "${ids[@]}" >&2
+      dump "$f"
+      die "not healthy after ${WAIT}s"
+    fi
+    sleep 1
+  done
+}
+
+dump() { dc "$1" ps >&2 || true; dc "$1" logs --tail 30 >&2 || true; }
+
+# cid FILE SERVICE: the container of a service.
+cid() {
+  local id
+  id=$(dc "$1" ps -q "$2")
+  [ -n "$id" ] || die "service $2 of $1 is not running"
+  echo "$id"
+}
+
+# verify FILE: a value written through rack 1 (published port 8102) is in
+# every rack's datastore, read there directly.
+verify() {
+  local f=$1 key value got ok=1 port=${RACK1_PORT:-8102}
+  key="cluster-check-$$-$RANDOM"
+  value="v$RANDOM$RANDOM"
+  case $(project "$f") in
+    dynomite-memcached)
+      got=$(memcache_cmd 127.0.0.1 "$port" "set $key 0 0 ${#value}"$'\r\n'"$value")
+      [[ $got == STORED* ]] || die "set through 127.0.0.1:$port answered: $got"
+      log "set $key=$value through 127.0.0.1:$port: STORED"
+      for r in 1 2 3; do
+        got=$(docker exec "$(cid "$f" "memcached-rack$r")" bash -c "$(declare -f memcache_cmd); memcache_cmd 127.0.0.1 11211 'get $key'" | sed -n 2p | tr -d '\r')
+        report "memcached-rack$r" "$got" "$value" || ok=0
+      done
+      ;;
+    *)
+      got=$(redis_cmd "$f" "$port" set "$key" "$value")
+      [ "$got" = OK ] || die "set through 127.0.0.1:$port answered: $got"
+      log "set $key=$value through 127.0.0.1:$port: OK"
+      local services
+      if [ "$(project "$f")" = dynomite-multidc ]; then
+        services=(redis-dc1-rack1 redis-dc1-rack2 redis-dc1-rack3 redis-dc2-rack1 redis-dc2-rack2 redis-dc2-rack3)
+      else
+        services=(redis-rack1 redis-rack2 redis-rack3)
+      fi
+      for s in "${services[@]}"; do
+        got=$(docker exec "$(cid "$f" "$s")" redis-cli get "$key")
+        report "$s" "$got" "$value" || ok=0
+      done
+      ;;
+  esac
+  [ "$ok" = 1 ] || { dump "$f"; die "the value is not in every rack"; }
+  log "the value is in every rack"
+}
+
+report() { # service got want
+  if [ "$2" = "$3" ]; then log "$1: $2"; else log "$1: got '$2', want '$3'"; return 1; fi
+}
+
+# redis_cmd FILE PORT ARGS...: redis-cli on the host when there is one, else
+# from rack 1's Redis container through the node's client port.
+redis_cmd() {
+  local f=$1 port=$2
+  shift 2
+  if command -v redis-cli >/dev/null; then
+    redis-cli -h 127.0.0.1 -p "$port" "$@"
+  else
+    local s=redis-rack1 n=dynomite-rack1
+    [ "$(project "$f")" = dynomite-multidc ] && s=redis-dc1-rack1 n=dc1-rack1
+    docker exec "$(cid "$f" "$s")" redis-cli -h "$n" -p 8102 "$@"
+  fi
+}
+
+# memcache_cmd HOST PORT CMD: one memcached ASCII command over bash's
+# /dev/tcp; prints the reply up to END, STORED or an error.
+memcache_cmd() {
+  exec 3<>"/dev/tcp/$1/$2"
+  printf '%s\r\n' "$3" >&3
+  local l
+  while IFS= read -t 3 -r l <&3; do
+    printf '%s\n' "$l"
+    case $l in END* | STORED* | NOT_STORED* | ERROR* | CLIENT_ERROR* | SERVER_ERROR*) break ;; esac
+  done
+  exec 3>&-
+}
+
+file_arg() {
+  local f=${1:-$here/docker-compose.yml}
+  [ -f "$f" ] || die "no compose file $f"
+  (cd "$(dirname "$f")" && echo "$(pwd)/$(basename "$f")")
+}
+
+cmd=${1:-}
+shift || true
+case $cmd in
+  up)
+    f=$(file_arg "${1:-}")
+    log "starting $(project "$f") from $f"
+    dc "$f" up -d --remove-orphans
+    wait_healthy "$f"
+    dc "$f" ps
+    ;;
+  verify)
+    verify "$(file_arg "${1:-}")"
+    ;;
+  down)
+    for f in "${FILES[@]}"; do
+      [ -n "$(dc "$f" --profile grafana ps -q 2>/dev/null)" ] || [ -n "$(docker network ls -q --filter "label=com.docker.compose.project=$(project "$f")")" ] || continue
+      log "removing $(project "$f")"
+      dc "$f" --profile grafana down --volumes --remove-orphans --timeout 5
+    done
+    ;;
+  check)
+    for f in "${FILES[@]}"; do
+      dc "$f" config -q
+      dc "$f" --profile grafana config -q
+      log "$(basename "$f"): valid"
+    done
+    ;;
+  *)
+    die "usage: $0 up [FILE] | verify [FILE] | down | check"
+    ;;
+esac
