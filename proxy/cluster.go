@@ -1,8 +1,11 @@
 package proxy
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +15,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/dnode"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/ring"
+	"github.com/dynomite-go/dynomite/proxy/tlsconf"
 )
 
 // Level is a consistency level (reference §3.4).
@@ -267,7 +271,12 @@ func (c *cluster) newPeerPool(n *ring.Node, sameDC bool, scope PeerScope) *backe
 		conns = c.s.opts.RemotePeerConns
 	}
 	codec := c.s.codec
-	return backend.New(backend.Options{
+	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	if o := c.s.opts; o.PeerTLSClient != nil && tlsconf.Secure(o.SecureOption, o.DC, o.Rack, n.DC, n.Rack) {
+		d := &tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 30 * time.Second}, Config: o.PeerTLSClient}
+		dial = d.DialContext
+	}
+	return backend.New(backend.Options{Dial: dial,
 		Name: "peer " + n.Name + " (" + n.DC + "/" + n.Rack + ")", Network: "tcp", Addr: n.Addr,
 		Conns: max(conns, 1), Timeout: c.peerTimeout(sameDC), RetryTimeout: 10 * time.Second,
 		Preconnect: c.s.opts.Preconnect && c.s.opts.AdminMode == 0, AutoEject: false,

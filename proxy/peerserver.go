@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/dynomite-go/dynomite/proxy/dnode"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/tlsconf"
 )
 
 // The peer listener (dyn_listen) serves requests other nodes send with the
@@ -50,8 +52,44 @@ func (s *Server) acceptPeers() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		s.track(nc, func(id uint) { s.servePeer(nc, id) })
+		s.track(nc, func(id uint) {
+			if nc = s.securePeerConn(nc); nc != nil {
+				s.servePeer(nc, id)
+			}
+		})
 	}
+}
+
+// securePeerConn accepts TLS and plain links on one dyn_listen: TLS when
+// the dialer's secure_server_option says the link is secured, plain
+// otherwise; with secure_server_option: all, plain links are refused.
+func (s *Server) securePeerConn(nc net.Conn) net.Conn {
+	if s.opts.PeerTLSServer == nil || s.opts.SecureOption == "" || s.opts.SecureOption == tlsconf.OptionNone {
+		return nc
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	pc, isTLS, err := tlsconf.Peek(nc)
+	if err != nil {
+		nc.Close()
+		return nil
+	}
+	if !isTLS {
+		if s.opts.SecureOption == tlsconf.OptionAll {
+			s.log.Warn("refusing a plain peer link: secure_server_option is all", "peer", nc.RemoteAddr().String())
+			nc.Close()
+			return nil
+		}
+		_ = nc.SetReadDeadline(time.Time{})
+		return pc
+	}
+	tc := tls.Server(pc, s.opts.PeerTLSServer)
+	if err := tc.Handshake(); err != nil {
+		s.log.Warn("peer TLS handshake failed", "peer", nc.RemoteAddr().String(), "err", err)
+		tc.Close()
+		return nil
+	}
+	_ = nc.SetReadDeadline(time.Time{})
+	return tc
 }
 
 func (s *Server) servePeer(nc net.Conn, id uint) {
@@ -95,6 +133,12 @@ func (s *Server) peerReadLoop(nc net.Conn, id uint, inflight chan<- *msg.Request
 					return
 				}
 				fr.Discard(n)
+				if h.Encrypted() {
+					// upstream's RSA+AES payloads: we secure links with TLS
+					// instead, and never read ciphertext as a command
+					s.log.Warn("closing peer connection: upstream-encrypted frame (use TLS: secure_server_option with pem_key_file or peer_tls_*)", "peer", peer)
+					return
+				}
 				switch h.Type {
 				case dnode.TypeReq, dnode.TypeReqForward:
 					haveHdr = true

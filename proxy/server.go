@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -87,6 +88,14 @@ type Options struct {
 	ClientIdleTimeout, ClientReadTimeout time.Duration
 	// AdminToken protects the stats listener's runtime-changing endpoints.
 	AdminToken string
+
+	// ClientTLSListen and ClientTLS: an optional TLS client listener.
+	ClientTLSListen string
+	ClientTLS       *tls.Config
+	// PeerTLSServer/PeerTLSClient secure the peer links that
+	// SecureOption (secure_server_option) selects.
+	PeerTLSServer, PeerTLSClient *tls.Config
+	SecureOption                 string
 }
 
 // Server is one node: its client listener, its sessions and its datastore pool.
@@ -98,6 +107,7 @@ type Server struct {
 	reqs    msg.Pool
 
 	ln       net.Listener
+	tlsLn    net.Listener
 	peerLn   net.Listener
 	cluster  *cluster
 	baseCtx  context.Context
@@ -205,11 +215,30 @@ func (s *Server) Listen() error {
 		return fmt.Errorf("listen: %q: %w", s.opts.Listen, err)
 	}
 	s.ln = ln
+	if s.opts.ClientTLSListen != "" && s.opts.ClientTLS != nil {
+		tln, err := net.Listen("tcp", s.opts.ClientTLSListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("client_tls_listen: %q: %w", s.opts.ClientTLSListen, err)
+		}
+		s.tlsLn = tls.NewListener(tln, s.opts.ClientTLS)
+	}
 	if err := s.listenPeers(); err != nil {
 		ln.Close()
+		if s.tlsLn != nil {
+			s.tlsLn.Close()
+		}
 		return err
 	}
 	return nil
+}
+
+// TLSAddr is the TLS client listener's address, or nil.
+func (s *Server) TLSAddr() net.Addr {
+	if s.tlsLn == nil {
+		return nil
+	}
+	return s.tlsLn.Addr()
 }
 
 // Addr is the client listener's address (after Listen).
@@ -240,7 +269,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 
 	acceptDone := make(chan error, 1)
-	go func() { acceptDone <- s.acceptLoop() }()
+	go func() { acceptDone <- s.acceptLoop(s.ln) }()
+	if s.tlsLn != nil {
+		go func() { _ = s.acceptLoop(s.tlsLn) }()
+	}
 
 	var err error
 	select {
@@ -248,6 +280,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	case err = <-acceptDone:
 	}
 	s.ln.Close()
+	if s.tlsLn != nil {
+		s.tlsLn.Close()
+	}
 	if s.peerLn != nil {
 		s.peerLn.Close()
 	}
@@ -258,10 +293,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
-func (s *Server) acceptLoop() error {
+func (s *Server) acceptLoop(ln net.Listener) error {
 	var delay time.Duration
 	for {
-		nc, err := s.ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil

@@ -180,6 +180,7 @@ func handleSignals(ctx context.Context, stop context.CancelFunc, out *logOutput,
 				} else {
 					log.Info("log file reopened")
 				}
+				reloadCerts(log)
 			case syscall.SIGTTIN:
 				level.Set(level.Level() - 1)
 				log.Info("log level raised", "level", level.Level().String())

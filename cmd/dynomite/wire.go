@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -100,6 +101,11 @@ func (h healthOf) Healthy() (bool, string) {
 func serve(ctx context.Context, cfg *config.Config, f *flags, log *slog.Logger, level *slog.LevelVar) error {
 	opts := options(cfg, log)
 	opts.AdminMode = f.admin
+	certs, err := setupTLS(cfg, &opts)
+	if err != nil {
+		return err
+	}
+	certReload.Store(&certs)
 	srv, err := proxy.New(opts)
 	if err != nil {
 		return err
@@ -186,6 +192,16 @@ var serverStats = [][2]string{
 	{"write_requests", "# write requests"},
 	{"read_responses", "# read responses"},
 	{"write_responses", "# write responses"},
+}
+
+// certReload holds the node's reloadable certificates once it is wired.
+var certReload atomic.Pointer[reloaders]
+
+// reloadCerts is called on SIGHUP.
+func reloadCerts(log *slog.Logger) {
+	if rs := certReload.Load(); rs != nil {
+		rs.reload(log)
+	}
 }
 
 // logControl serves /setloglevel, /loglevelup and /logleveldown.
