@@ -264,3 +264,19 @@ func FuzzParseRequest(f *testing.F) {
 		require.NotNil(t, h)
 	})
 }
+
+func TestSeedsTruncatedReply(t *testing.T) {
+	p := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString("HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\n127.0.0.1:8101:rack1:dc1:100|127.0.0.2:81")
+		_ = buf.Flush()
+	}, nil)
+	seeds, err := p.Seeds(context.Background())
+	require.ErrorContains(t, err, "unexpected EOF")
+	require.False(t, seedprovider.Partial(err))
+	require.Nil(t, seeds)
+}
