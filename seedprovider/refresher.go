@@ -50,7 +50,8 @@ type RefresherConfig struct {
 	Metrics *Metrics
 	// OnChange, when set, is called with each new snapshot from the polling
 	// goroutine, before the snapshot is offered on Changes. It must not
-	// block for long and must not modify the snapshot.
+	// block for long, must not modify the snapshot, and must not call
+	// Refresh (which is running); Snapshot may be called.
 	OnChange func(Snapshot)
 }
 
