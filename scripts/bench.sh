@@ -21,7 +21,7 @@
 # Output: the summary on stdout and in bench/results/<UTC timestamp>/summary.md, with
 # the raw outputs, per-run results.tsv and server logs beside it (git-ignored).
 #
-# Environment (defaults in brackets):
+# Environment variables, shown with their defaults:
 #   N=200000          requests per redis-benchmark test / memaslap operations per run
 #   CLIENTS=50        concurrent client connections of the load generator
 #   REPS=3            repetitions of every (target, pipeline) cell; medians are reported
@@ -232,12 +232,13 @@ wait_port() { # name pid port: wait (10 s) until the port accepts connections
 }
 
 # ---- starting the datastores and proxies ----------------------------------------------
-start_redis() { # -> REDIS_PORT REDIS_PID
+start_redis() { # name -> REDIS_PORT REDIS_PID
+  local name=$1
   free_port REDIS_PORT
-  start redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  start "$name" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
     --daemonize no --maxclients $((IDLE_CONNS + 1000)) --logfile ''
   REDIS_PID=$LAST_PID
-  wait_port redis "$REDIS_PID" "$REDIS_PORT"
+  wait_port "$name" "$REDIS_PID" "$REDIS_PORT"
 }
 start_memcached() { # -> MC_PORT MC_PID; one worker thread (it has one CPU)
   free_port MC_PORT
@@ -292,7 +293,7 @@ SECTIONS=()   # markdown fragments, in order
 # ---- redis ---------------------------------------------------------------------------
 if [ "$SKIP_REDIS" != 1 ]; then
   log "redis: starting redis-server, nutcracker, dynomite (CPU $SERVER_CPU)"
-  start_redis; start_twemproxy twemproxy-redis "$REDIS_PORT" true; start_dynomite dynomite-redis "$REDIS_PORT" 0
+  start_redis redis; start_twemproxy twemproxy-redis "$REDIS_PORT" true; start_dynomite dynomite-redis "$REDIS_PORT" 0
   stack=("$DYN_PID" "$TW_PID" "$REDIS_PID")
   run_child "${PB[@]}" "${PB_ARGS[@]}" -m redis -P "$PIPELINES" -t "$TESTS" -o "$RESULTS/redis" \
     "redis=127.0.0.1:$REDIS_PORT@$REDIS_PID" \
@@ -333,7 +334,7 @@ if [ "$SKIP_IDLE" != 1 ]; then
     FAILED+=("idle (go build ./scripts/idleconns failed)")
   else
     log "idle: fresh redis-server, nutcracker, dynomite; $IDLE_CONNS connections each"
-    start_redis; start_twemproxy twemproxy-idle "$REDIS_PORT" true; start_dynomite dynomite-idle "$REDIS_PORT" 0
+    start_redis redis-idle; start_twemproxy twemproxy-idle "$REDIS_PORT" true; start_dynomite dynomite-idle "$REDIS_PORT" 0
     stack=("$DYN_PID" "$TW_PID" "$REDIS_PID")
     run_child "${GPIN[@]}" "$TMP/idleconns" -n "$IDLE_CONNS" -proto redis -check dynomite -limit "$IDLE_LIMIT_KIB" \
       "dynomite=127.0.0.1:$DYN_PORT@$DYN_PID" \
