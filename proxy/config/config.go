@@ -121,6 +121,11 @@ type Config struct {
 	MaxInflightRequests, MaxBufferedBytes                int           `yaml:"-"`
 	ClientIdleTimeout, ClientReadTimeout                 time.Duration `yaml:"-"`
 	StatsAdminToken                                      string        `yaml:"-"`
+	DNSSRVName, DNSSRVResolver                           string        `yaml:"-"`
+	DNSSRVTimeout                                        time.Duration `yaml:"-"`
+	EC2ClusterTagValue, EC2ClusterTagKey, EC2Regions     string        `yaml:"-"`
+	EC2PeerAddress, EC2Endpoint                          string        `yaml:"-"`
+	EC2PeerPort                                          int           `yaml:"-"`
 
 	// Warnings are remarks about the file that do not stop it from loading
 	// (deprecated or ignored keys, settings without effect), each as

@@ -139,7 +139,7 @@ var keyIndex = func() map[string]*key {
 }()
 
 // seedProviders are the values dyn_seed_provider accepts.
-var seedProviders = []string{"simple_provider", "florida_provider", "dns_provider"}
+var seedProviders = []string{"simple_provider", "florida_provider", "dns_provider", "dns_srv_provider", "ec2_provider"}
 
 var errNotNumber = errors.New("is not a number")
 

@@ -34,6 +34,19 @@ var ourKeys = []key{
 	{name: "max_buffered_bytes", def: "1073741824", val: func(c *Config) value { return optIntVal{p: &c.MaxBufferedBytes, min: 1 << 20, max: maxInt32} }},
 	{name: "client_idle_timeout", def: "0", val: func(c *Config) value { return optMsVal{p: &c.ClientIdleTimeout, zero: "none"} }},
 	{name: "client_read_timeout", def: "30000", val: func(c *Config) value { return optMsVal{p: &c.ClientReadTimeout, zero: "none"} }},
+	// dns_srv_provider (seedprovider/dnssrv): the SRV record, the DNS server
+	// ("" = /etc/resolv.conf) and the timeout of one exchange.
+	{name: "dns_srv_name", val: func(c *Config) value { return strVal{&c.DNSSRVName, true} }},
+	{name: "dns_srv_resolver", val: func(c *Config) value { return strVal{&c.DNSSRVResolver, true} }},
+	{name: "dns_srv_timeout", def: "2000", val: func(c *Config) value { return msVal{&c.DNSSRVTimeout} }},
+	// ec2_provider (seedprovider/ec2): instances tagged
+	// <ec2_cluster_tag_key>=<ec2_cluster_tag_value> in ec2_regions.
+	{name: "ec2_cluster_tag_value", val: func(c *Config) value { return strVal{&c.EC2ClusterTagValue, true} }},
+	{name: "ec2_cluster_tag_key", def: "dynomite:cluster", val: func(c *Config) value { return strVal{&c.EC2ClusterTagKey, true} }},
+	{name: "ec2_regions", val: func(c *Config) value { return strVal{&c.EC2Regions, true} }},
+	{name: "ec2_peer_address", def: "private", val: func(c *Config) value { return enumVal{p: &c.EC2PeerAddress, one: []string{"private", "public"}} }},
+	{name: "ec2_peer_port", def: "8101", val: func(c *Config) value { return optIntVal{p: &c.EC2PeerPort, min: 1, max: 65535} }},
+	{name: "ec2_endpoint", val: func(c *Config) value { return strVal{&c.EC2Endpoint, true} }},
 	// Token for the stats listener's runtime-changing endpoints (/set_*,
 	// /state/*, /peer/*, /read_repairs/*, log level). Empty: they answer
 	// loopback clients only.
@@ -122,3 +135,22 @@ func (v optMsVal) String() string {
 	}
 	return strconv.FormatInt(v.p.Milliseconds(), 10)
 }
+
+// enumVal is a string from a fixed list.
+type enumVal struct {
+	p   *string
+	one []string
+}
+
+func (v enumVal) set(s string) error {
+	for _, o := range v.one {
+		if s == o {
+			*v.p = s
+			return nil
+		}
+	}
+	return fmt.Errorf("is not one of %v", v.one)
+}
+
+func (v enumVal) check() error   { return nil }
+func (v enumVal) String() string { return *v.p }

@@ -156,7 +156,8 @@ func keyCases() []keyCase {
 		{name: "dyn_seed_provider takes florida_provider", key: "dyn_seed_provider", value: "florida_provider", want: "florida_provider"},
 		{name: "dyn_seed_provider takes dns_provider", key: "dyn_seed_provider", value: "dns_provider", want: "dns_provider"},
 		{name: "dyn_seed_provider takes simple_provider", key: "dyn_seed_provider", value: "simple_provider", want: "simple_provider"},
-		{name: "dyn_seed_provider rejects an unknown provider", key: "dyn_seed_provider", value: "ec2_provider", err: `"ec2_provider" is not a known seed provider`},
+		{name: "dyn_seed_provider takes ec2_provider", key: "dyn_seed_provider", value: "ec2_provider", want: "ec2_provider"},
+		{name: "dyn_seed_provider rejects an unknown provider", key: "dyn_seed_provider", value: "consul_provider", err: `"consul_provider" is not a known seed provider`},
 		{name: "dyn_seed_provider is case-sensitive", key: "dyn_seed_provider", value: "Simple_Provider", err: "is not a known seed provider"},
 
 		{name: "hash rejects an upper-case name", key: "hash", value: "MURMUR", err: `"MURMUR" is not a valid hash`},
@@ -319,7 +320,19 @@ func ourKeyCases() []keyCase {
 		keyCase{name: "client_idle_timeout rejects words", key: "client_idle_timeout", value: "forever", err: "is not a number"},
 		keyCase{name: "client_read_timeout 0 means none", key: "client_read_timeout", value: "0", want: "0 (none)"},
 		keyCase{name: "client_read_timeout rejects a negative number", key: "client_read_timeout", value: "-5", err: "is not a number"},
+		keyCase{name: "dns_srv_timeout takes ms", key: "dns_srv_timeout", value: "500", want: "500"},
+		keyCase{name: "dns_srv_timeout rejects words", key: "dns_srv_timeout", value: "soon", err: "is not a number"},
+		keyCase{name: "ec2_peer_address takes public", key: "ec2_peer_address", value: "public", want: "public"},
+		keyCase{name: "ec2_peer_address rejects others", key: "ec2_peer_address", value: "elastic", err: "is not one of [private public]"},
+		keyCase{name: "ec2_peer_port takes a port", key: "ec2_peer_port", value: "8201", want: "8201"},
+		keyCase{name: "ec2_peer_port rejects a port over 65535", key: "ec2_peer_port", value: "70000", err: "is out of range 1..65535"},
 	)
+	for _, key := range []string{"dns_srv_name", "dns_srv_resolver", "ec2_cluster_tag_value", "ec2_cluster_tag_key", "ec2_regions", "ec2_endpoint"} {
+		cs = append(cs,
+			keyCase{name: key + " takes a value", key: key, value: "x.example", want: "x.example"},
+			keyCase{name: key + " rejects an empty value", key: key, value: "''", err: key + ": has an empty value"},
+		)
+	}
 	return cs
 }
 
