@@ -56,6 +56,7 @@ debian_mirror() {
 build_base() {
   if has_image "$BASE_IMAGE"; then log "$BASE_IMAGE present, reused"; return; fi
   [ -n "$SUITE" ] || die "cannot tell the Debian suite from /etc/os-release: set DEBIAN_SUITE"
+  [ "$(id -u)" = 0 ] || die "the Debian base needs root (mmdebstrap --mode=root, apt-get): run sudo make images"
   if ! command -v mmdebstrap >/dev/null; then
     log "installing mmdebstrap"
     apt-get install -y -qq mmdebstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq mmdebstrap >/dev/null; }
