@@ -71,3 +71,11 @@ down: ## remove every local cluster of compose/: containers, networks, volumes
 
 compose-check: ## check every compose file (docker-compose config -q)
 	compose/cluster.sh check
+
+.PHONY: tf-check tf-validate
+
+tf-check: ## terraform fmt -check, tflint, Go test of terraform/ (builds terraform 1.5.7 and tflint once)
+	scripts/tf-tools.sh check
+
+tf-validate: ## terraform init + validate of terraform/ with a locally built AWS provider (20-30 min once)
+	scripts/tf-tools.sh validate
