@@ -14,8 +14,6 @@ import (
 	"syscall"
 
 	"github.com/spf13/pflag"
-
-	"github.com/dynomite-go/dynomite/proxy/config"
 )
 
 // version is set with -ldflags "-X main.version=...".
@@ -99,7 +97,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	cfg, err := config.Load(f.conf)
+	cfg, err := loadConfig(f.conf)
+	if err == nil {
+		if perr := validateProvider(cfg); perr != nil {
+			err = fmt.Errorf("dyn_seed_provider: %s: %w", cfg.DynSeedProvider, perr)
+		}
+	}
 	if f.test {
 		if err != nil {
 			fmt.Fprintf(stderr, "dynomite: configuration file '%s' syntax is invalid\n%v\n", f.conf, err)

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// redisServer starts a real redis-server on a free port (skips without
+// one, fails under CI=true).
+func redisServer(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server not found (CI=true)")
+		}
+		t.Skip("redis-server not found: apt-get install redis-server")
+	}
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "")
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond)
+	return addr
+}
+
+func redisDo(t *testing.T, addr string, args ...string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	_, err = c.Write([]byte(b.String()))
+	require.NoError(t, err)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
+	require.NoError(t, err)
+	if strings.HasPrefix(line, "$") && line != "$-1\r\n" {
+		body, err := br.ReadString('\n')
+		require.NoError(t, err)
+		return line + body
+	}
+	return line
+}
+
+func TestNodesDiscoverEachOtherThroughFlorida(t *testing.T) {
+	type node struct{ listen, dyn, stats, redis string }
+	nodes := []node{{freeAddr(t), freeAddr(t), freeAddr(t), redisServer(t)}, {freeAddr(t), freeAddr(t), freeAddr(t), redisServer(t)}}
+	var mu sync.Mutex
+	seeds := ""
+	florida := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		_, _ = w.Write([]byte(seeds))
+	}))
+	defer florida.Close()
+	setSeeds := func(ns ...int) {
+		var parts []string
+		for _, i := range ns {
+			parts = append(parts, nodes[i].dyn+":rack"+strconv.Itoa(i+1)+":dc1:0")
+		}
+		mu.Lock()
+		seeds = strings.Join(parts, "|")
+		mu.Unlock()
+	}
+	setSeeds(0, 1)
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(florida.URL, "http://"))
+
+	for i, n := range nodes {
+		conf := writeConf(t, fmt.Sprintf("dyn_o_mite:\n  datacenter: dc1\n  rack: rack%d\n  listen: %s\n  dyn_listen: %s\n  stats_listen: %s\n  tokens: '0'\n  servers:\n  - %s:1\n  dyn_seed_provider: florida_provider\n  gos_interval: 200\n",
+			i+1, n.listen, n.dyn, n.stats, n.redis))
+		cmd := exec.Command(binary, "-c", conf, "-v", "6")
+		cmd.Env = append(os.Environ(), "DYNOMITE_FLORIDA_IP="+host, "DYNOMITE_FLORIDA_PORT="+port)
+		var logs strings.Builder
+		cmd.Stderr = &syncWriter{w: &logs}
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("node %d log:\n%s", i+1, logs.String())
+			}
+		})
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	}
+	// a write through node 1 reaches node 2's Redis once they found each other
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", nodes[0].listen)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return strings.HasPrefix(redisDo(t, nodes[0].listen, "SET", "found", "yes"), "+OK") &&
+			strings.Contains(redisDo(t, nodes[1].redis, "GET", "found"), "yes")
+	}, 20*time.Second, 100*time.Millisecond, "nodes never discovered each other")
+
+	// node 2 leaves the list: node 1 stops replicating to it
+	setSeeds(0)
+	var got string
+	require.Eventually(t, func() bool {
+		key := "after" + strconv.FormatInt(time.Now().UnixNano(), 10)
+		if got = redisDo(t, nodes[0].listen, "SET", key, "leave"); got != "+OK\r\n" {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+		got = redisDo(t, nodes[1].redis, "GET", key)
+		return got == "$-1\r\n"
+	}, 10*time.Second, 100*time.Millisecond, "the removed node still receives writes (last: %q)", got)
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
