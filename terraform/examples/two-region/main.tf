@@ -82,10 +82,14 @@ module "peering" {
 
 # --- Monitoring --------------------------------------------------------------
 # Prometheus discovers the nodes with ec2_sd_configs filtered on the cluster
-# tag, in both regions, and labels each target with its datacenter and rack
-# from the same tags. Write the configuration with
+# tag, in both regions, and scrapes /metrics on the stats port. Every series a
+# node exports already carries its datacenter and rack labels (see
+# grafana/prometheus.yml), so the targets get no labels of those names, only
+# the cluster, the node's name and its instance id from the same tags.
+# Write the configuration with
 #   terraform output -raw prometheus_config > prometheus.yml
-# and load the dashboards from the repository's grafana/ folder (see README).
+# and load the dashboards and alert rules from the repository's grafana/
+# folder (see README).
 
 locals {
   # Prometheus turns a tag key into a label name by replacing every character
@@ -94,8 +98,11 @@ locals {
 
   prometheus_config = yamlencode({
     global = {
-      scrape_interval = var.prometheus_scrape_interval
+      scrape_interval     = var.prometheus_scrape_interval
+      evaluation_interval = var.prometheus_scrape_interval
     }
+    # grafana/alerts/dynomite.rules.yml, mounted next to prometheus.yml.
+    rule_files = ["dynomite.rules.yml"]
     scrape_configs = [{
       job_name     = "dynomite"
       metrics_path = "/metrics"
@@ -108,15 +115,14 @@ locals {
         ]
       }]
       relabel_configs = [
-        { source_labels = [local.tag_label.datacenter], target_label = "datacenter" },
-        { source_labels = [local.tag_label.rack], target_label = "rack" },
         { source_labels = [local.tag_label.cluster], target_label = "cluster" },
+        { source_labels = ["__meta_ec2_tag_Name"], target_label = "node" },
         { source_labels = ["__meta_ec2_instance_id"], target_label = "instance_id" },
       ]
     }]
   })
 
-  # The dashboards stay in grafana/ (provision that folder); listed, not copied.
+  # The dashboards stay in grafana/dashboards (listed, not copied).
   grafana_dir = "${path.module}/../../../grafana"
 }
 

@@ -25,7 +25,7 @@ output "peering_connection_id" {
 }
 
 output "prometheus_config" {
-  description = "prometheus.yml: EC2 service discovery of every node in both regions on the cluster tag, with datacenter and rack labels from the nodes' tags."
+  description = "prometheus.yml: EC2 service discovery of every node in both regions on the cluster tag (the series carry their own datacenter and rack labels), with the alert rules of grafana/alerts."
   value       = local.prometheus_config
 }
 
@@ -35,6 +35,6 @@ output "prometheus_policy_arn" {
 }
 
 output "grafana_dashboards" {
-  description = "The dashboards to load into Grafana: the JSON files of the repository's grafana/ folder (referenced, not copied)."
-  value       = sort([for f in fileset(local.grafana_dir, "**/*.json") : "${local.grafana_dir}/${f}"])
+  description = "The dashboards to load into Grafana: the JSON files of the repository's grafana/dashboards folder (referenced, not copied)."
+  value       = sort([for f in fileset(local.grafana_dir, "dashboards/*.json") : "${local.grafana_dir}/${f}"])
 }
