@@ -99,6 +99,17 @@ func (h healthOf) Healthy() (bool, string) {
 
 // serve runs the node and its stats listener until ctx ends.
 func serve(ctx context.Context, cfg *config.Config, f *flags, log *slog.Logger, level *slog.LevelVar) error {
+	if err := validateProvider(cfg); err != nil {
+		return err
+	}
+	info, err := detectEnv(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	provider, err := newProvider(ctx, cfg, info)
+	if err != nil {
+		return err
+	}
 	opts := options(cfg, log)
 	opts.AdminMode = f.admin
 	certs, err := setupTLS(cfg, &opts)
@@ -126,6 +137,9 @@ func serve(ctx context.Context, cfg *config.Config, f *flags, log *slog.Logger, 
 	defer cancel()
 	go func() { errc <- stats.Serve(sctx) }()
 	go func() { errc <- srv.Serve(sctx) }()
+	if provider != nil {
+		go func() { _ = runSeeds(sctx, cfg, info, provider, srv, log) }()
+	}
 	first := <-errc
 	cancel()
 	second := <-errc
