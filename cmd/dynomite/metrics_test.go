@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dynomite-go/dynomite/proxy"
+	"github.com/dynomite-go/dynomite/proxy/admin"
+	"github.com/dynomite-go/dynomite/proxy/metrics"
+	"github.com/dynomite-go/dynomite/proxy/msg"
+)
+
+func TestMetricsWiring(t *testing.T) {
+	opts := proxy.Options{Pool: "dyn_o_mite", Proto: msg.Redis, Listen: "127.0.0.1:0",
+		Datastore: "127.0.0.1:1", DatastoreName: "127.0.0.1:1", DC: "dc7", Rack: "rack7"}
+	m, reg := setupMetrics(&opts, opts.DC, opts.Rack)
+	defer m.Close()
+	require.Same(t, m, opts.Observer)
+	srv, err := proxy.New(opts)
+	require.NoError(t, err)
+	stats := admin.New("127.0.0.1:0", nil, nil)
+	srv.RegisterAdmin(stats, nil)
+	attachMetrics(m, reg, srv, stats)
+	require.NoError(t, stats.Listen())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- stats.Serve(ctx) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+	get := func(path string) string {
+		c := &http.Client{Timeout: 5 * time.Second}
+		res, err := c.Get("http://" + stats.Addr().String() + path)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode, path)
+		return string(b)
+	}
+	body := get("/metrics")
+	require.Contains(t, body, `dynomite_build_info{datacenter="dc7",goversion=`)
+	require.Contains(t, body, `version="`+version+`"} 1`)
+	require.Contains(t, body, `dynomite_datastore_up{datacenter="dc7",rack="rack7"} 0`)
+	var info map[string]any
+	require.NoError(t, json.Unmarshal([]byte(get("/info")), &info))
+	require.Equal(t, version, info["version"])
+	require.Equal(t, "dc7", info["dc"])
+	require.Contains(t, info, "dyn_o_mite")
+	require.Equal(t, "OK\r\n", get("/historeset"))
+
+	// the defaults a configuration without datacenter/rack gets
+	var o proxy.Options
+	m2, reg2 := setupMetrics(&o, "", "")
+	defer m2.Close()
+	mfs, err := reg2.Gather()
+	require.NoError(t, err)
+	require.Contains(t, mfs[0].GetMetric()[0].String(), "localdc")
+}
+
+func TestDescribeStatsIncludesMetrics(t *testing.T) {
+	var b bytes.Buffer
+	metrics.Describe(&b, version)
+	out := b.String()
+	require.True(t, strings.HasPrefix(out, "This is dynomite-"+version+"\n"))
+	for _, want := range []string{"client_connections", "dynomite_client_requests_total{proto,class,outcome}", "server_timedout"} {
+		require.Contains(t, out, want)
+	}
+}

@@ -1,0 +1,164 @@
+package metrics
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Type is a metric's Prometheus type.
+type Type string
+
+// The metric types the catalog uses.
+const (
+	Counter   Type = "counter"
+	Gauge     Type = "gauge"
+	Histogram Type = "histogram"
+)
+
+// Info describes one metric this package exports (without the
+// datacenter/rack labels every series carries).
+type Info struct {
+	Name   string
+	Type   Type
+	Labels []string
+	Help   string
+}
+
+// Label values that the catalog's labels take (all bounded).
+const (
+	OutcomeSuccess = "success"
+	OutcomeError   = "error"
+
+	CauseDown           = "down"
+	CauseFailed         = "failed"
+	CauseTimeout        = "timeout"
+	CauseConnectFailure = "connect_failure"
+	CauseEjection       = "ejection"
+)
+
+// Causes are the values of the cause label, in output order.
+var Causes = []string{CauseDown, CauseFailed, CauseTimeout, CauseConnectFailure, CauseEjection}
+
+// The names of every metric, prefixed dynomite_ (STYLE.md §6).
+const (
+	mClientConnections      = "dynomite_client_connections"
+	mClientConnectionsTotal = "dynomite_client_connections_total"
+	mClientInFlight         = "dynomite_client_requests_in_flight"
+	mClientRequests         = "dynomite_client_requests_total"
+	mClientRequestBytes     = "dynomite_client_request_bytes_total"
+	mClientResponseBytes    = "dynomite_client_response_bytes_total"
+	mClientDuration         = "dynomite_client_request_duration_seconds"
+
+	mDatastoreUp        = "dynomite_datastore_up"
+	mDatastoreRequests  = "dynomite_datastore_requests_total"
+	mDatastoreResponses = "dynomite_datastore_responses_total"
+	mDatastoreErrors    = "dynomite_datastore_errors_total"
+	mDatastoreConnects  = "dynomite_datastore_connects_total"
+	mDatastoreDuration  = "dynomite_datastore_request_duration_seconds"
+
+	mPeerUp        = "dynomite_peer_up"
+	mPeerAdminDown = "dynomite_peer_admin_down"
+	mPeerRequests  = "dynomite_peer_requests_total"
+	mPeerResponses = "dynomite_peer_responses_total"
+	mPeerErrors    = "dynomite_peer_errors_total"
+	mPeerConnects  = "dynomite_peer_connects_total"
+	mPeerDuration  = "dynomite_peer_request_duration_seconds"
+
+	mQuorumFailures  = "dynomite_quorum_failures_total"
+	mReadFailovers   = "dynomite_read_failover_requests_total"
+	mRemoteFailovers = "dynomite_remote_dc_failover_requests_total"
+	mRemoteDropped   = "dynomite_remote_dc_dropped_requests_total"
+
+	mRingMembers = "dynomite_ring_members"
+	mRingTokens  = "dynomite_ring_tokens"
+	mConsistency = "dynomite_consistency_level"
+	mNodeState   = "dynomite_node_state"
+	mBuildInfo   = "dynomite_build_info"
+	mSeedRefresh = "dynomite_seedprovider_refresh_total"
+)
+
+var peerLabels = []string{"peer", "peer_dc", "peer_rack"}
+
+// catalog is the single list of metrics: New builds them from it, Describe
+// prints it (-D), and a test checks README.md against it.
+var catalog = []Info{
+	{mClientConnections, Gauge, nil, "Open client connections."},
+	{mClientConnectionsTotal, Counter, nil, "Client connections accepted since start."},
+	{mClientInFlight, Gauge, nil, "Client requests being served (parsed, reply not yet written)."},
+	{mClientRequests, Counter, []string{"proto", "class", "outcome"}, "Client requests answered, by protocol, routing class (read, write, multikey, local, allnodes, ...) and outcome (success, or error when the reply is an error)."},
+	{mClientRequestBytes, Counter, []string{"proto"}, "Bytes of client requests, as received."},
+	{mClientResponseBytes, Counter, []string{"proto"}, "Bytes of replies sent to clients."},
+	{mClientDuration, Histogram, []string{"proto", "class"}, "Client-facing latency: from parsing a request to its reply being ready."},
+
+	{mDatastoreUp, Gauge, nil, "1 when at least one connection to the local datastore is up and it is not ejected."},
+	{mDatastoreRequests, Counter, nil, "Requests sent to the local datastore (local clients and peers)."},
+	{mDatastoreResponses, Counter, nil, "Replies received from the local datastore."},
+	{mDatastoreErrors, Counter, []string{"cause"}, "Local datastore errors by cause: down (request refused: no connection or ejected), failed (request lost with a broken connection), timeout (connection closed after no reply within timeout), connect_failure (dial failed), ejection (auto_eject_hosts ejected it)."},
+	{mDatastoreConnects, Counter, nil, "Connections established to the local datastore."},
+	{mDatastoreDuration, Histogram, nil, "Local datastore round trip: from writing a request to reading its reply."},
+
+	{mPeerUp, Gauge, peerLabels, "1 when the peer is connected and not marked down by /peer/down."},
+	{mPeerAdminDown, Gauge, peerLabels, "1 when the peer was marked down through /peer/down."},
+	{mPeerRequests, Counter, peerLabels, "Requests sent to the peer."},
+	{mPeerResponses, Counter, peerLabels, "Replies received from the peer."},
+	{mPeerErrors, Counter, append(append([]string(nil), peerLabels...), "cause"), "Peer errors by cause (same causes as dynomite_datastore_errors_total; peers are never ejected)."},
+	{mPeerConnects, Counter, peerLabels, "Connections established to the peer."},
+	{mPeerDuration, Histogram, []string{"scope"}, "Peer round trip by distance: same_rack, cross_rack (same datacenter) or cross_dc."},
+
+	{mQuorumFailures, Counter, nil, "Client requests that failed their consistency level (no quorum, or a DC_SAFE_QUORUM mismatch)."},
+	{mReadFailovers, Counter, nil, "DC_ONE reads retried on another replica because the local rack's owner failed."},
+	{mRemoteFailovers, Counter, nil, "Remote-datacenter copies of writes re-sent to another rack of that datacenter (upstream remote_peer_failover_requests)."},
+	{mRemoteDropped, Counter, nil, "Remote-datacenter copies of writes that no rack of that datacenter accepted (upstream remote_peer_dropped_requests)."},
+
+	{mRingMembers, Gauge, []string{"ring_dc", "ring_rack"}, "Nodes in the token ring, per datacenter and rack, this node included."},
+	{mRingTokens, Gauge, []string{"ring_dc", "ring_rack"}, "Tokens in the token ring, per datacenter and rack."},
+	{mConsistency, Gauge, []string{"op", "level"}, "1 for the node-wide read and write consistency level in force (op read or write), 0 for the other levels."},
+	{mNodeState, Gauge, []string{"state"}, "1 for the node's state (NORMAL, STANDBY, WRITES_ONLY, RESUMING; set by /state/...), 0 for the others."},
+	{mBuildInfo, Gauge, []string{"version", "goversion"}, "Always 1; the labels carry the build's version."},
+	{mSeedRefresh, Counter, []string{"provider", "outcome"}, "Seed-provider polls by outcome (success, or error when the answer was not used)."},
+}
+
+// Catalog returns every metric the package exports. Besides these, a
+// registry from New carries the Go runtime (go_*) and process (process_*)
+// collectors.
+func Catalog() []Info { return append([]Info(nil), catalog...) }
+
+func lookup(name string) Info {
+	for _, i := range catalog {
+		if i.Name == name {
+			return i
+		}
+	}
+	panic("metrics: no catalog entry " + name) // programming error, caught by every test
+}
+
+// Describe writes the `-D` output: the version line, upstream's /info
+// statistics with their descriptions, then every Prometheus metric with its
+// type, labels and help.
+func Describe(w io.Writer, version string) {
+	fmt.Fprintf(w, "This is dynomite-%s\n\npool stats:\n", version)
+	field := func(f infoField) {
+		note := ""
+		if f.get == nil {
+			note = " (always 0 here: not measured by this implementation)"
+		}
+		fmt.Fprintf(w, "  %-32s\"%s%s\"\n", f.name, f.help, note)
+	}
+	for _, f := range poolFields {
+		field(f)
+	}
+	fmt.Fprintf(w, "\nserver stats:\n")
+	for _, f := range serverFields {
+		field(f)
+	}
+	fmt.Fprintf(w, "\nprometheus metrics (/metrics; every series also has datacenter and rack labels):\n")
+	for _, i := range catalog {
+		labels := ""
+		if len(i.Labels) > 0 {
+			labels = "{" + strings.Join(i.Labels, ",") + "}"
+		}
+		fmt.Fprintf(w, "  %-58s %-9s \"%s\"\n", i.Name+labels, i.Type, i.Help)
+	}
+	fmt.Fprintf(w, "  %-58s %-9s \"%s\"\n", "go_*, process_*", "", "Go runtime and process collectors (client_golang).")
+}

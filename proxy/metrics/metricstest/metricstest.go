@@ -1,0 +1,420 @@
+// Package metricstest runs real in-process clusters for the tests of the
+// metrics package and of the dashboards (grafana/): one redis-server per
+// node, nodes wired as cmd/dynomite wires them (metrics.New as the
+// observer, the stats listener with /metrics, /info and /historeset).
+// Everything listens on 127.0.0.1.
+package metricstest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dynomite-go/dynomite/proxy"
+	"github.com/dynomite-go/dynomite/proxy/admin"
+	"github.com/dynomite-go/dynomite/proxy/metrics"
+	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/resp"
+)
+
+// NeedBinary returns the path of an external program. A missing one skips
+// the test, except under CI=true where it is a failure (CI installs it).
+func NeedBinary(t testing.TB, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not found in PATH (CI=true): .ci/run must install the Debian package %s", name, pkg)
+		}
+		t.Skipf("%s not found in PATH: apt-get install %s to run this test", name, pkg)
+	}
+	return p
+}
+
+// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Redis is a redis-server process of one test.
+type Redis struct {
+	t    testing.TB
+	Addr string
+	bin  string
+	port int
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+}
+
+// StartRedis starts a redis-server on a free loopback port; it stops with
+// the test.
+func StartRedis(t testing.TB) *Redis {
+	t.Helper()
+	r := &Redis{t: t, bin: NeedBinary(t, "redis-server", "redis-server"), port: FreePort(t)}
+	r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
+	r.Start()
+	t.Cleanup(r.Stop)
+	return r
+}
+
+// Start (re)starts the process on its port and waits until it accepts.
+func (r *Redis) Start() {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		return
+	}
+	cmd := exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--daemonize", "no", "--protected-mode", "no")
+	if err := cmd.Start(); err != nil {
+		r.t.Fatalf("starting redis-server: %v", err)
+	}
+	r.cmd = cmd
+	waitListening(r.t, r.Addr, "redis-server")
+}
+
+// Stop kills the process (only the one this Redis started).
+func (r *Redis) Stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+func waitListening(t testing.TB, addr, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s did not start on %s", what, addr)
+}
+
+// Node is one in-process node with its metrics and stats listener.
+type Node struct {
+	DC, Rack string
+	Token    uint32
+	DynAddr  string
+	Redis    *Redis
+
+	Server    *proxy.Server
+	Metrics   *metrics.Metrics
+	Registry  *prometheus.Registry
+	Addr      string // client listener
+	StatsAddr string // stats listener: /metrics, /info, ...
+
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Cluster is a set of nodes that know each other.
+type Cluster struct {
+	t     testing.TB
+	Nodes []*Node
+	mod   func(*proxy.Options)
+}
+
+// StartCluster starts one redis-server and one node per spec
+// "dc/rack/token" and waits until every node sees every peer up. mod, when
+// set, adjusts each node's options.
+func StartCluster(t testing.TB, specs []string, mod func(*proxy.Options)) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, mod: mod}
+	for _, sp := range specs {
+		f := strings.Split(sp, "/")
+		if len(f) != 3 {
+			t.Fatalf("bad node spec %q (dc/rack/token)", sp)
+		}
+		tok, err := strconv.ParseUint(f[2], 10, 32)
+		if err != nil {
+			t.Fatalf("bad token in %q: %v", sp, err)
+		}
+		c.Nodes = append(c.Nodes, &Node{DC: f[0], Rack: f[1], Token: uint32(tok),
+			DynAddr: "127.0.0.1:" + strconv.Itoa(FreePort(t)), Redis: StartRedis(t)})
+	}
+	for i := range c.Nodes {
+		c.StartNode(i)
+	}
+	c.WaitAllUp()
+	return c
+}
+
+// WaitAllUp waits until every running node sees every peer up.
+func (c *Cluster) WaitAllUp() {
+	c.t.Helper()
+	c.Eventually(15*time.Second, "cluster never fully connected", func() bool {
+		for _, n := range c.Nodes {
+			if n.Server == nil {
+				continue
+			}
+			for _, p := range n.Server.Peers() {
+				if !p.Up {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// Eventually polls cond every 20ms until it holds or d passes.
+func (c *Cluster) Eventually(d time.Duration, msg string, cond func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			c.t.Fatal(msg)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// StartNode starts (or restarts, after StopNode) node i, wired like the
+// dynomite command.
+func (c *Cluster) StartNode(i int) {
+	t := c.t
+	t.Helper()
+	me := c.Nodes[i]
+	var peers []proxy.Peer
+	for j, o := range c.Nodes {
+		if j != i {
+			peers = append(peers, proxy.Peer{Name: o.DynAddr, Addr: o.DynAddr, DC: o.DC, Rack: o.Rack, Tokens: []uint32{o.Token}})
+		}
+	}
+	opts := proxy.Options{
+		Pool: "dyn_o_mite", Proto: msg.Redis, Listen: "127.0.0.1:0", Datastore: me.Redis.Addr,
+		DatastoreName: me.Redis.Addr, DatastoreConns: 2, Timeout: time.Second,
+		RetryTimeout: 300 * time.Millisecond, Preconnect: true, FailureLimit: 3,
+		LocalName: me.DynAddr, DynListen: me.DynAddr, DC: me.DC, Rack: me.Rack, Tokens: []uint32{me.Token},
+		Peers: peers, LocalPeerConns: 1, RemotePeerConns: 1,
+	}
+	if c.mod != nil {
+		c.mod(&opts)
+	}
+	me.Registry = prometheus.NewRegistry()
+	me.Metrics = metrics.New(me.Registry, me.DC, me.Rack)
+	me.Metrics.SetVersion("test")
+	opts.Observer = me.Metrics
+	srv, err := proxy.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	stats := admin.New("127.0.0.1:0", nil, nil)
+	srv.RegisterAdmin(stats, nil)
+	me.Metrics.Attach(srv)
+	me.Metrics.Routes(stats, me.Registry)
+	if err := stats.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	me.Server, me.Addr, me.StatsAddr = srv, srv.Addr().String(), stats.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	me.cancel, me.done = cancel, make(chan error, 2)
+	go func() { me.done <- stats.Serve(ctx) }()
+	go func() { me.done <- srv.Serve(ctx) }()
+	t.Cleanup(func() { c.StopNode(i) })
+	c.Eventually(10*time.Second, "node never connected to its datastore", srv.Backend().Up)
+}
+
+// StopNode stops node i (its listeners close; peers see it down).
+func (c *Cluster) StopNode(i int) {
+	n := c.Nodes[i]
+	if n.cancel == nil {
+		return
+	}
+	n.cancel()
+	n.cancel = nil
+	for k := 0; k < 2; k++ {
+		select {
+		case err := <-n.done:
+			if err != nil {
+				c.t.Errorf("node %d stopped with %v", i, err)
+			}
+		case <-time.After(15 * time.Second):
+			c.t.Errorf("node %d did not stop within 15s", i)
+			return
+		}
+	}
+	n.Metrics.Close()
+	n.Server = nil
+}
+
+// Client is a RESP connection to a node.
+type Client struct {
+	t   testing.TB
+	c   net.Conn
+	buf []byte
+}
+
+// Dial connects to addr; the connection closes with the test.
+func Dial(t testing.TB, addr string) *Client {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &Client{t: t, c: c}
+}
+
+// TryDial is Dial returning the error, for load generators.
+func TryDial(t testing.TB, addr string) (*Client, error) {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { c.Close() })
+	return &Client{t: t, c: c}, nil
+}
+
+// Close closes the connection.
+func (cl *Client) Close() { cl.c.Close() }
+
+// Do sends one command and returns its raw reply; an I/O error fails the
+// test (call it from the test's goroutine).
+func (cl *Client) Do(args ...string) string {
+	cl.t.Helper()
+	r, err := cl.TryDo(args...)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	return r
+}
+
+// TryDo is Do returning the error instead (for load generators running in
+// their own goroutine).
+func (cl *Client) TryDo(args ...string) (string, error) {
+	bs := make([][]byte, len(args))
+	for i, a := range args {
+		bs[i] = []byte(a)
+	}
+	_ = cl.c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := cl.c.Write(resp.AppendCommand(nil, bs)); err != nil {
+		return "", fmt.Errorf("sending %v: %w", args, err)
+	}
+	lim := resp.DefaultLimits()
+	tmp := make([]byte, 16<<10)
+	for {
+		if len(cl.buf) > 0 {
+			n, err := resp.ParseReply(cl.buf, &lim)
+			if err == nil {
+				out := string(cl.buf[:n])
+				cl.buf = cl.buf[n:]
+				return out, nil
+			}
+			if err != resp.ErrIncomplete {
+				return "", fmt.Errorf("bad reply to %v: %w", args, err)
+			}
+		}
+		k, err := cl.c.Read(tmp)
+		cl.buf = append(cl.buf, tmp[:k]...)
+		if err != nil && k == 0 {
+			return "", fmt.Errorf("reading the reply to %v: %w", args, err)
+		}
+	}
+}
+
+// Get fetches http://addr/path and returns the body; a status other than
+// 200 fails the test.
+func Get(t testing.TB, addr, path string) string {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	res, err := c.Get("http://" + addr + path)
+	if err != nil {
+		t.Fatalf("GET %s%s: %v", addr, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s%s: %s: %s", addr, path, res.Status, b)
+	}
+	return string(b)
+}
+
+// Sum adds the values of the series of metric name whose labels include
+// match (counters and gauges: the value; histograms: the sample count). ok
+// is false when no series matched.
+func Sum(t testing.TB, g prometheus.Gatherer, name string, match map[string]string) (sum float64, ok bool) {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatalf("gathering: %v", err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				have[lp.GetName()] = lp.GetValue()
+			}
+			for k, v := range match {
+				if have[k] != v {
+					continue series
+				}
+			}
+			ok = true
+			switch {
+			case m.Counter != nil:
+				sum += m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				sum += m.GetGauge().GetValue()
+			case m.Histogram != nil:
+				sum += float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return sum, ok
+}
+
+// Key returns a key whose token owner in (dc, rack) is node want of the
+// cluster, so tests can aim requests; it fails when none is found.
+func (c *Cluster) Key(from, want int, prefix string) string {
+	c.t.Helper()
+	n := c.Nodes[from]
+	topo := n.Server.Topology()
+	target := c.Nodes[want]
+	dc := topo.DCIndex(target.DC)
+	rk := topo.RackIndex(dc, target.Rack)
+	for i := 0; i < 100000; i++ {
+		k := fmt.Sprintf("%s%d", prefix, i)
+		if o := topo.Lookup([]byte(k), dc, rk); o != nil && o.Addr == target.DynAddr {
+			return k
+		}
+	}
+	c.t.Fatalf("no key owned by node %d", want)
+	return ""
+}
