@@ -6,6 +6,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/admin"
 	"github.com/dynomite-go/dynomite/proxy/metrics"
+	"github.com/dynomite-go/dynomite/seedprovider"
 )
 
 // setupMetrics creates the node's registry and metrics (every series
@@ -31,4 +32,21 @@ func setupMetrics(srvOpts *proxy.Options, dc, rack string) (*metrics.Metrics, *p
 func attachMetrics(m *metrics.Metrics, reg *prometheus.Registry, srv *proxy.Server, stats *admin.Server) {
 	m.Attach(srv)
 	m.Routes(stats, reg)
+}
+
+// registerSeedMetrics exports the poll counters of the running seed
+// provider (seedMetrics, set by runSeeds) as
+// dynomite_seedprovider_refresh_total{provider=name}.
+func registerSeedMetrics(m *metrics.Metrics, name string) {
+	read := func(f func(*seedprovider.Metrics) uint64) func() uint64 {
+		return func() uint64 {
+			if sm := seedMetrics.Load(); sm != nil {
+				return f(sm)
+			}
+			return 0
+		}
+	}
+	m.RegisterSeedProvider(name,
+		read(func(sm *seedprovider.Metrics) uint64 { return sm.Refreshes.Load() }),
+		read(func(sm *seedprovider.Metrics) uint64 { return sm.Failures.Load() }))
 }

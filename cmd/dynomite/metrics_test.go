@@ -10,12 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/admin"
 	"github.com/dynomite-go/dynomite/proxy/metrics"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/seedprovider"
 )
 
 func TestMetricsWiring(t *testing.T) {
@@ -65,6 +68,39 @@ func TestMetricsWiring(t *testing.T) {
 	mfs, err := reg2.Gather()
 	require.NoError(t, err)
 	require.Contains(t, mfs[0].GetMetric()[0].String(), "localdc")
+}
+
+func TestSeedProviderMetrics(t *testing.T) {
+	var o proxy.Options
+	m, reg := setupMetrics(&o, "dc1", "r1")
+	defer m.Close()
+	registerSeedMetrics(m, "florida_provider")
+	old := seedMetrics.Load()
+	defer seedMetrics.Store(old)
+
+	seedMetrics.Store(nil) // not polling yet
+	body := gather(t, reg)
+	require.Contains(t, body, `provider="florida_provider"`)
+
+	sm := &seedprovider.Metrics{}
+	sm.Refreshes.Store(7)
+	sm.Failures.Store(2)
+	seedMetrics.Store(sm)
+	body = gather(t, reg)
+	require.Contains(t, body, `dynomite_seedprovider_refresh_total{datacenter="dc1",outcome="success",provider="florida_provider",rack="r1"} 5`)
+	require.Contains(t, body, `dynomite_seedprovider_refresh_total{datacenter="dc1",outcome="error",provider="florida_provider",rack="r1"} 2`)
+}
+
+func gather(t *testing.T, g prometheus.Gatherer) string {
+	t.Helper()
+	mfs, err := g.Gather()
+	require.NoError(t, err)
+	var b bytes.Buffer
+	for _, mf := range mfs {
+		_, err := expfmt.MetricFamilyToText(&b, mf)
+		require.NoError(t, err)
+	}
+	return b.String()
 }
 
 func TestDescribeStatsIncludesMetrics(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/metrics/metricstest"
 )
 
@@ -212,12 +213,30 @@ func TestCountersMoveThroughACluster(t *testing.T) {
 		require.EqualValues(t, 0, info["99_server_latency"])
 	})
 
+	t.Run("a peer that leaves the ring takes its series along", func(t *testing.T) {
+		var peers []proxy.Peer
+		for _, n := range c.Nodes[1:4] { // node 4 leaves
+			peers = append(peers, proxy.Peer{Name: n.DynAddr, Addr: n.DynAddr, DC: n.DC, Rack: n.Rack, Tokens: []uint32{n.Token}})
+		}
+		require.NoError(t, n0.Server.UpdatePeers(peers))
+		for _, name := range []string{"dynomite_peer_up", "dynomite_peer_requests_total", "dynomite_peer_errors_total"} {
+			_, ok := metricstest.Sum(t, n0.Registry, name, peer(4))
+			require.False(t, ok, "%s of the peer that left", name)
+			_, ok = metricstest.Sum(t, n0.Registry, name, peer(3))
+			require.True(t, ok, "%s of a peer that stayed", name)
+		}
+		_, ok := metricstest.Sum(t, n0.Registry, "dynomite_ring_members", lbl{"ring_dc": "dc2", "ring_rack": "r2"})
+		require.False(t, ok, "rack dc2/r2 left the ring")
+		require.Equal(t, 4.0, val(n0, "dynomite_ring_members", nil))
+	})
+
 	t.Run("/metrics exposition", func(t *testing.T) {
 		body := metricstest.Get(t, n0.StatsAddr, "/metrics")
 		for _, want := range []string{
 			// reads, plus the one that failed over
 			`dynomite_client_requests_total{class="read",datacenter="dc1",outcome="success",proto="redis",rack="r1"} ` + fmt.Sprint(reads+1),
 			`dynomite_peer_up{datacenter="dc1",peer="` + c.Nodes[2].DynAddr + `",peer_dc="dc1",peer_rack="r2",rack="r1"} 0`,
+			`dynomite_ring_members{datacenter="dc1",rack="r1",ring_dc="dc2",ring_rack="r1"} 1`,
 			`dynomite_remote_dc_dropped_requests_total{datacenter="dc1",rack="r1"} 1`,
 			"\ngo_goroutines{", "\nprocess_resident_memory_bytes{",
 		} {
