@@ -307,7 +307,7 @@ func (f *fanout) decide(i int) bool {
 			}
 		} else if sub.Err == nil && f.firstOther < 0 {
 			f.firstOther = i
-			if f.subs[f.primary].req.Err != nil && f.doneCounted(f.primary) {
+			if f.doneCounted(f.primary) && f.subs[f.primary].req.Err != nil {
 				p.SetReply(sub.Reply)
 				return true
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/admin"
 	"github.com/dynomite-go/dynomite/proxy/config"
+	"github.com/dynomite-go/dynomite/proxy/metrics"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 )
 
@@ -117,6 +118,8 @@ func serve(ctx context.Context, cfg *config.Config, f *flags, log *slog.Logger, 
 		return err
 	}
 	certReload.Store(&certs)
+	m, reg := setupMetrics(&opts, opts.DC, opts.Rack)
+	defer m.Close()
 	srv, err := proxy.New(opts)
 	if err != nil {
 		return err
@@ -126,6 +129,10 @@ func serve(ctx context.Context, cfg *config.Config, f *flags, log *slog.Logger, 
 	}
 	stats := admin.New(cfg.StatsListen.String(), healthOf{srv}, log)
 	srv.RegisterAdmin(stats, logControl{level})
+	attachMetrics(m, reg, srv, stats)
+	if provider != nil {
+		registerSeedMetrics(m, provider.Name())
+	}
 	if err := stats.Listen(); err != nil {
 		return err
 	}
@@ -175,38 +182,10 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// describeStats prints each statistic with its description, as `-D` does
-// upstream. The Prometheus metrics arrive with the observability issue.
-func describeStats(w io.Writer) {
-	fmt.Fprintf(w, "This is dynomite-%s\n\npool stats:\n", version)
-	for _, s := range poolStats {
-		fmt.Fprintf(w, "  %-20s\"%s\"\n", s[0], s[1])
-	}
-	fmt.Fprintf(w, "\nserver stats:\n")
-	for _, s := range serverStats {
-		fmt.Fprintf(w, "  %-20s\"%s\"\n", s[0], s[1])
-	}
-}
-
-var poolStats = [][2]string{
-	{"client_eof", "# eof on client connections"},
-	{"client_err", "# errors on client connections"},
-	{"client_connections", "# active client connections"},
-	{"client_read_requests", "# client read requests"},
-	{"client_write_requests", "# client write requests"},
-	{"client_dropped_requests", "# client dropped requests"},
-}
-
-var serverStats = [][2]string{
-	{"server_eof", "# eof on server connections"},
-	{"server_err", "# errors on server connections"},
-	{"server_timedout", "# timeouts on server connections"},
-	{"server_ejected_at", "timestamp when server was ejected in usec since epoch"},
-	{"read_requests", "# read requests"},
-	{"write_requests", "# write requests"},
-	{"read_responses", "# read responses"},
-	{"write_responses", "# write responses"},
-}
+// describeStats prints every metric with its description, as `-D` does
+// upstream (there: pool and server stats; here: the Prometheus metrics and
+// the /info fields).
+func describeStats(w io.Writer) { metrics.Describe(w, version) }
 
 // certReload holds the node's reloadable certificates once it is wired.
 var certReload atomic.Pointer[reloaders]
