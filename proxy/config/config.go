@@ -126,6 +126,10 @@ type Config struct {
 	EC2ClusterTagValue, EC2ClusterTagKey, EC2Regions     string        `yaml:"-"`
 	EC2PeerAddress, EC2Endpoint                          string        `yaml:"-"`
 	EC2PeerPort                                          int           `yaml:"-"`
+	// Gossip (gossip_listen, gossip_seeds, gossip_advertise): zero values
+	// mean "derived from dyn_listen and dyn_seeds" (see keys_ours.go).
+	GossipListen, GossipAdvertise Endpoint   `yaml:"-"`
+	GossipSeeds                   []Endpoint `yaml:"-"`
 
 	// Warnings are remarks about the file that do not stop it from loading
 	// (deprecated or ignored keys, settings without effect), each as

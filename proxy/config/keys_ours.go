@@ -3,7 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -47,6 +49,16 @@ var ourKeys = []key{
 	{name: "ec2_peer_address", def: "private", val: func(c *Config) value { return enumVal{p: &c.EC2PeerAddress, one: []string{"private", "public"}} }},
 	{name: "ec2_peer_port", def: "8101", val: func(c *Config) value { return optIntVal{p: &c.EC2PeerPort, min: 1, max: 65535} }},
 	{name: "ec2_endpoint", val: func(c *Config) value { return strVal{&c.EC2Endpoint, true} }},
+	// Gossip (proxy/gossip, hashicorp/memberlist), used only with
+	// enable_gossip: true. gossip_listen is its TCP and UDP address; empty:
+	// dyn_listen's host with its port + 2 (8103 for 8101).
+	{name: "gossip_listen", val: func(c *Config) value { return listenVal{&c.GossipListen, false} }},
+	// Comma-separated host:port list of other nodes' gossip addresses to join
+	// through; empty: the dyn_seeds hosts with their port + 2.
+	{name: "gossip_seeds", val: func(c *Config) value { return hostPortsVal{&c.GossipSeeds} }},
+	// The host:port other nodes reach this node's gossip on (behind NAT, or
+	// when gossip_listen is 0.0.0.0); empty: gossip_listen's address.
+	{name: "gossip_advertise", val: func(c *Config) value { return advertiseVal{&c.GossipAdvertise} }},
 	// Token for the stats listener's runtime-changing endpoints (/set_*,
 	// /state/*, /peer/*, /read_repairs/*, log level). Empty: they answer
 	// loopback clients only.
@@ -154,3 +166,80 @@ func (v enumVal) set(s string) error {
 
 func (v enumVal) check() error   { return nil }
 func (v enumVal) String() string { return *v.p }
+
+// hostPortsVal is a comma-separated list of host:port (gossip_seeds).
+type hostPortsVal struct{ p *[]Endpoint }
+
+func (v hostPortsVal) set(s string) error {
+	var out []Endpoint
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			return errors.New("has an empty entry (a comma-separated host:port list)")
+		}
+		e, err := parseEndpoint(part, false)
+		if err != nil {
+			return fmt.Errorf("entry %q %w", part, err)
+		}
+		out = append(out, e)
+	}
+	*v.p = out
+	return nil
+}
+
+func (v hostPortsVal) check() error {
+	for _, e := range *v.p {
+		if err := e.check(false); err != nil {
+			return fmt.Errorf("entry %q %w", e.String(), err)
+		}
+	}
+	return nil
+}
+
+func (v hostPortsVal) String() string {
+	parts := make([]string, len(*v.p))
+	for i, e := range *v.p {
+		parts[i] = e.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// advertiseVal is an address other nodes dial: host:port whose host is not
+// a wildcard address.
+type advertiseVal struct{ p *Endpoint }
+
+func (v advertiseVal) set(s string) error {
+	e, err := parseEndpoint(s, false)
+	if err != nil {
+		return err
+	}
+	if err := checkAdvertised(e); err != nil {
+		return err
+	}
+	*v.p = e
+	return nil
+}
+
+func (v advertiseVal) check() error {
+	if v.p.IsZero() {
+		return nil
+	}
+	if err := v.p.check(false); err != nil {
+		return err
+	}
+	return checkAdvertised(*v.p)
+}
+
+func checkAdvertised(e Endpoint) error {
+	if a, err := netip.ParseAddr(e.Host); err == nil && a.IsUnspecified() {
+		return fmt.Errorf("has the wildcard address %s, which other nodes cannot dial", e.Host)
+	}
+	return nil
+}
+
+func (v advertiseVal) String() string {
+	if v.p.IsZero() {
+		return `""`
+	}
+	return v.p.String()
+}

@@ -326,6 +326,16 @@ func ourKeyCases() []keyCase {
 		keyCase{name: "ec2_peer_address rejects others", key: "ec2_peer_address", value: "elastic", err: "is not one of [private public]"},
 		keyCase{name: "ec2_peer_port takes a port", key: "ec2_peer_port", value: "8201", want: "8201"},
 		keyCase{name: "ec2_peer_port rejects a port over 65535", key: "ec2_peer_port", value: "70000", err: "is out of range 1..65535"},
+		keyCase{name: "gossip_listen takes host:port", key: "gossip_listen", value: "0.0.0.0:8103", want: "0.0.0.0:8103"},
+		keyCase{name: "gossip_listen rejects a unix socket", key: "gossip_listen", value: "/tmp/gossip.sock", err: "unix socket path is only allowed for listen"},
+		keyCase{name: "gossip_listen rejects a bad port", key: "gossip_listen", value: "127.0.0.1:0", err: "invalid port"},
+		keyCase{name: "gossip_seeds takes one host:port", key: "gossip_seeds", value: "10.0.0.2:8103", want: "10.0.0.2:8103"},
+		keyCase{name: "gossip_seeds takes a comma-separated list", key: "gossip_seeds", value: "'10.0.0.2:8103, node3.internal:8103,[::1]:9000'", want: "10.0.0.2:8103,node3.internal:8103,[::1]:9000"},
+		keyCase{name: "gossip_seeds rejects an empty entry", key: "gossip_seeds", value: "'10.0.0.2:8103,,10.0.0.3:8103'", err: "has an empty entry"},
+		keyCase{name: "gossip_seeds rejects an entry without a port", key: "gossip_seeds", value: "'10.0.0.2:8103,10.0.0.3'", err: `entry "10.0.0.3" is not "host:port"`},
+		keyCase{name: "gossip_advertise takes host:port", key: "gossip_advertise", value: "203.0.113.7:8103", want: "203.0.113.7:8103"},
+		keyCase{name: "gossip_advertise rejects a wildcard address", key: "gossip_advertise", value: "0.0.0.0:8103", err: "wildcard address"},
+		keyCase{name: "gossip_advertise rejects a missing port", key: "gossip_advertise", value: "203.0.113.7", err: `is not "host:port"`},
 	)
 	for _, key := range []string{"dns_srv_name", "dns_srv_resolver", "ec2_cluster_tag_value", "ec2_cluster_tag_key", "ec2_regions", "ec2_endpoint"} {
 		cs = append(cs,
