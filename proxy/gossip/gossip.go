@@ -223,7 +223,7 @@ func cloneMeta(m Meta) Meta {
 }
 
 // SetState changes this node's advertised state (one of Meta.State's
-// names) and gossips it.
+// names). It returns once the change is queued; gossip spreads it.
 func (g *Gossip) SetState(state string) error {
 	g.metaMu.Lock()
 	self := g.cfg.Self
@@ -235,15 +235,7 @@ func (g *Gossip) SetState(state string) error {
 	}
 	g.cfg.Self.State, g.meta = state, b
 	g.metaMu.Unlock()
-	return g.ml.UpdateNode(g.cfg.updateTimeout())
-}
-
-// updateTimeout is how long SetState waits for its update to go out.
-func (c Config) updateTimeout() time.Duration {
-	if c.TCPTimeout > 0 {
-		return c.TCPTimeout
-	}
-	return 10 * time.Second
+	return g.ml.UpdateNode(0)
 }
 
 // Join joins the cluster through seeds (host:port of gossip listeners),
