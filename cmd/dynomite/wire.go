@@ -133,12 +133,22 @@ func serve(ctx context.Context, cfg *config.Config, f *flags, log *slog.Logger, 
 	if provider != nil {
 		registerSeedMetrics(m, provider.Name())
 	}
+	if cfg.EnableGossip {
+		if err := registerGossipMetrics(m); err != nil {
+			return err
+		}
+	}
 	if err := stats.Listen(); err != nil {
 		return err
 	}
 	if f.admin > 0 {
 		log.Info("admin operation mode", "x", f.admin)
 	}
+	stopGossip, err := startGossip(ctx, cfg, srv, log)
+	if err != nil {
+		return err
+	}
+	defer stopGossip()
 	errc := make(chan error, 2)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
