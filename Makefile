@@ -79,3 +79,11 @@ tf-check: ## terraform fmt -check, tflint, Go test of terraform/ (builds terrafo
 
 tf-validate: ## terraform init + validate of terraform/ with a locally built AWS provider (20-30 min once)
 	scripts/tf-tools.sh validate
+
+# Integration suites in containers (itest/README.md), a Go module of their own.
+.PHONY: itest
+
+itest: ## integration suites with testcontainers-go (itest/): replication, node loss, partition, rolling restart, discovery
+	@if $${DOCKER:-docker} info >/dev/null 2>&1; then $(MAKE) --no-print-directory images; \
+	else echo "itest: no Docker daemon answers: images not built; the suites skip (they fail under CI=true)"; fi
+	cd itest && CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 25m -v ./...
