@@ -13,6 +13,13 @@
 #             connections to fresh dynomite, nutcracker and redis-server processes and
 #             reports the VmRSS growth per connection (goal for dynomite: <= IDLE_LIMIT_KIB).
 #   gobench   go test -bench of the parsers and the request path (ns/op, B/op, allocs/op).
+#   cluster   two 3-rack single-datacenter clusters of bin/dynomite (3 redis-server + 3
+#             nodes each, generated configs, read_consistency/write_consistency DC_ONE in
+#             one and DC_QUORUM in the other) and a direct redis-server, interleaved in
+#             one scripts/proxybench.sh run: redis-benchmark SET/GET at depths 1 and 16
+#             through one node (the coordinator); ratios vs direct Redis next to
+#             upstream's figures and the targets of issue 3, and the CPU us per request
+#             of the coordinator, of the two replicas and of the three Redis.
 # Servers and proxies are pinned to CPU SERVER_CPU, the load generator to CPU GEN_CPU
 # (taskset), all on free 127.0.0.1 ports, in a temporary directory. The server CPU
 # column charges the proxy AND the Redis/Memcached behind it to the proxy rows, and
@@ -28,7 +35,9 @@
 #   PIPELINES=1,16    redis-benchmark pipeline depths     TESTS=set,get  redis-benchmark tests
 #   QUICK=1           smoke run: N=20000 REPS=1 IDLE_CONNS=1000 GOBENCHTIME=100ms NOISE=0
 #                     (any of these set explicitly still wins)
-#   SKIP_REDIS=1 SKIP_MEMCACHE=1 SKIP_IDLE=1 SKIP_GOBENCH=1   leave a section out
+#   SKIP_REDIS=1 SKIP_MEMCACHE=1 SKIP_IDLE=1 SKIP_GOBENCH=1 SKIP_CLUSTER=1   leave a section out
+#   ONLY=cluster      run only these sections (comma-separated: redis,memcache,idle,gobench,
+#                     cluster); SECTIONS=... is the same. The SKIP_* variables still apply.
 #   IDLE_CONNS=10000  connections opened by the idle-connection test
 #   IDLE_LIMIT_KIB=24 per-connection goal for dynomite (reported, does not fail the run)
 #   GOBENCHTIME=1s    go test -benchtime
@@ -72,6 +81,16 @@ SERVER_CPU=${SERVER_CPU:-0}; GEN_CPU=${GEN_CPU:-1}; NICE=${NICE:-0}; RT=${RT:-0}
 NOISE=${NOISE:-30}; NOISE_WAIT=${NOISE_WAIT:-10}; NOISE_RETRIES=${NOISE_RETRIES:-1}; NOISE_BUDGET=${NOISE_BUDGET:-300}
 DYNOMITE=${DYNOMITE:-bin/dynomite}
 SKIP_REDIS=${SKIP_REDIS:-0}; SKIP_MEMCACHE=${SKIP_MEMCACHE:-0}; SKIP_IDLE=${SKIP_IDLE:-0}; SKIP_GOBENCH=${SKIP_GOBENCH:-0}
+SKIP_CLUSTER=${SKIP_CLUSTER:-0}
+ONLY=${ONLY:-${SECTIONS:-}}
+if [ -n "$ONLY" ]; then
+  for s in ${ONLY//,/ }; do
+    case $s in redis|memcache|idle|gobench|cluster) ;; *) die "ONLY: unknown section '$s' (redis,memcache,idle,gobench,cluster)" ;; esac
+  done
+  for s in redis memcache idle gobench cluster; do
+    [[ ",$ONLY," == *",$s,"* ]] || printf -v "SKIP_${s^^}" 1
+  done
+fi
 TS=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS=${RESULTS:-bench/results/$TS}
 
@@ -90,14 +109,15 @@ need awk gawk; need timeout coreutils; need taskset util-linux
 if [ "$SKIP_REDIS" != 1 ] || [ "$SKIP_IDLE" != 1 ]; then
   need redis-server redis-server; need redis-cli redis-tools; need nutcracker nutcracker
 fi
-[ "$SKIP_REDIS" = 1 ] || need redis-benchmark redis-tools
+if [ "$SKIP_CLUSTER" != 1 ]; then need redis-server redis-server; need redis-cli redis-tools; fi
+[ "$SKIP_REDIS" = 1 ] && [ "$SKIP_CLUSTER" = 1 ] || need redis-benchmark redis-tools
 if [ "$SKIP_MEMCACHE" != 1 ]; then
   need memcached memcached; need nutcracker nutcracker
   command -v memaslap >/dev/null 2>&1 || command -v memcaslap >/dev/null 2>&1 ||
     die "neither memaslap nor memcaslap found in PATH (Debian/Ubuntu: apt-get install libmemcached-tools)"
 fi
 if [ "$SKIP_IDLE" != 1 ] || [ "$SKIP_GOBENCH" != 1 ]; then need go golang-go; fi
-if [ "$SKIP_REDIS" != 1 ] || [ "$SKIP_MEMCACHE" != 1 ] || [ "$SKIP_IDLE" != 1 ]; then
+if [ "$SKIP_REDIS" != 1 ] || [ "$SKIP_MEMCACHE" != 1 ] || [ "$SKIP_IDLE" != 1 ] || [ "$SKIP_CLUSTER" != 1 ]; then
   [ -x "$DYNOMITE" ] || die "$DYNOMITE not found or not executable: run 'make build' (or use 'make bench')"
   DYNOMITE=$(cd "$(dirname "$DYNOMITE")" && pwd)/$(basename "$DYNOMITE")
 fi
@@ -286,9 +306,68 @@ EOF
   wait_port "$name" "$DYN_PID" "$DYN_PORT"
 }
 
+CLUSTER_TOKEN=101134286   # one node per rack: every node owns the whole ring of its rack
+start_cluster() { # name consistency -> CL_PORT (client port of rack1's node, the coordinator),
+  # CL_COORD, CL_REPLICAS, CL_REDIS (comma-separated PIDs), CL_RPORTS (Redis ports), CL_STACK
+  local name=$1 level=$2 i j probe got ok try
+  local -a rport rpid cport dport sport npid
+  for i in 1 2 3; do
+    start_redis "$name-redis$i"; rport[i]=$REDIS_PORT; rpid[i]=$REDIS_PID
+    free_port CL_P; cport[i]=$CL_P; free_port CL_P; dport[i]=$CL_P; free_port CL_P; sport[i]=$CL_P
+  done
+  for i in 1 2 3; do
+    {
+      echo "dyn_o_mite:"
+      echo "  datacenter: dc1"
+      echo "  rack: rack$i"
+      echo "  listen: 127.0.0.1:${cport[i]}"
+      echo "  dyn_listen: 127.0.0.1:${dport[i]}"
+      echo "  stats_listen: 127.0.0.1:${sport[i]}"
+      echo "  tokens: '$CLUSTER_TOKEN'"
+      echo "  servers:"
+      echo "  - 127.0.0.1:${rport[i]}:1"
+      echo "  data_store: 0"
+      echo "  datastore_connections: 1"
+      echo "  read_consistency: $level"
+      echo "  write_consistency: $level"
+      echo "  dyn_seeds:"
+      for j in 1 2 3; do
+        [ "$j" = "$i" ] || echo "  - 127.0.0.1:${dport[j]}:rack$j:dc1:$CLUSTER_TOKEN"
+      done
+    } >"$TMP/$name-rack$i.yml"
+  done
+  for i in 1 2 3; do
+    start "$name-rack$i" "$DYNOMITE" -c "$TMP/$name-rack$i.yml"; npid[i]=$LAST_PID
+  done
+  for i in 1 2 3; do wait_port "$name-rack$i" "${npid[i]}" "${cport[i]}"; done
+  # Ready when a write through every node is in all three Redis (peer links are up).
+  for ((try = 0; try < 100; try++)); do
+    ok=1
+    for i in 1 2 3; do
+      probe="bench:cluster:probe:$i"
+      got=$(timeout 5 redis-cli -p "${cport[i]}" set "$probe" "v$i" 2>&1)
+      [ "$got" = OK ] || { ok=0; break; }
+      for j in 1 2 3; do
+        got=$(timeout 5 redis-cli -p "${rport[j]}" get "$probe" 2>&1)
+        [ "$got" = "v$i" ] || { ok=0; break 2; }
+      done
+    done
+    [ "$ok" = 1 ] && break
+    sleep 0.1
+  done
+  [ "$ok" = 1 ] || {
+    tail -n 20 "$TMP/logs/$name-rack1.log" >&2
+    die "$name: a write through one node did not reach all three Redis within 10 s (last reply: $got), rack1's log above"
+  }
+  for j in 1 2 3; do timeout 5 redis-cli -p "${rport[j]}" del bench:cluster:probe:1 bench:cluster:probe:2 bench:cluster:probe:3 >/dev/null; done
+  CL_PORT=${cport[1]}; CL_COORD=${npid[1]}; CL_REPLICAS="${npid[2]},${npid[3]}"
+  CL_REDIS="${rpid[1]},${rpid[2]},${rpid[3]}"; CL_RPORTS="${rport[*]}"
+  CL_STACK=("${npid[@]}" "${rpid[@]}")
+}
+
 PB_ARGS=(-C "$GEN_CPU" -n "$N" -c "$CLIENTS" -r "$REPS" -Q "$NOISE" -W "$NOISE_WAIT" -R "$NOISE_RETRIES" -B "$NOISE_BUDGET")
 FAILED=()
-SECTIONS=()   # markdown fragments, in order
+DONE=()   # sections that produced a table, in order
 
 # ---- redis ---------------------------------------------------------------------------
 if [ "$SKIP_REDIS" != 1 ]; then
@@ -302,7 +381,7 @@ if [ "$SKIP_REDIS" != 1 ]; then
   rc=$?
   stop_pids "${stack[@]}"
   if [ "$rc" = 0 ] && [ -s "$RESULTS/redis/summary.md" ]; then
-    SECTIONS+=("redis")
+    DONE+=("redis")
   else
     FAILED+=("redis (proxybench exit $rc)")
   fi
@@ -320,9 +399,124 @@ if [ "$SKIP_MEMCACHE" != 1 ]; then
   rc=$?
   stop_pids "${stack[@]}"
   if [ "$rc" = 0 ] && [ -s "$RESULTS/memcache/summary.md" ]; then
-    SECTIONS+=("memcache")
+    DONE+=("memcache")
   else
     FAILED+=("memcache (proxybench exit $rc)")
+  fi
+fi
+
+# ---- cluster -------------------------------------------------------------------------
+# Upstream's ratios vs direct Redis and the targets of issue 3, per level, depth and test.
+CLUSTER_REF="DC_ONE 1 SET 0.26 0.35
+DC_ONE 1 GET 0.70 0.75
+DC_ONE 16 SET 0.03 0.12
+DC_ONE 16 GET 0.17 0.25
+DC_QUORUM 1 SET 0.26 0.33
+DC_QUORUM 1 GET 0.27 0.33
+DC_QUORUM 16 SET 0.04 0.10
+DC_QUORUM 16 GET 0.03 0.10"
+cluster_table() { # results.tsv -> markdown table (stdout): one row per (depth, test, target)
+  awk -F'\t' -v ref="$CLUSTER_REF" -v order="redis,dc_one,dc_quorum" '
+    function med(key, n,   i, j, tmp, a, m) {   # median of vals[key,1..n], NA skipped
+      m = 0
+      for (i = 1; i <= n; i++) if (vals[key, i] != "NA" && vals[key, i] != "") a[++m] = vals[key, i] + 0
+      if (m == 0) return "NA"
+      for (i = 2; i <= m; i++) { tmp = a[i]; for (j = i - 1; j >= 1 && a[j] > tmp; j--) a[j+1] = a[j]; a[j+1] = tmp }
+      lo[key] = a[1]; hi[key] = a[m]; cnt[key] = m
+      return (m % 2) ? a[(m+1)/2] : (a[m/2] + a[m/2+1]) / 2
+    }
+    function add(key, v) { n[key]++; vals[key, n[key]] = v }
+    function upmax(arr, k, v) { if (v != "NA" && v != "" && (!(k in arr) || v + 0 > arr[k])) arr[k] = v + 0 }
+    function f2(v) { return v == "NA" ? "NA" : sprintf("%.2f", v) }
+    function f1(v) { return v == "NA" ? "NA" : sprintf("%.1f", v) }
+    BEGIN {
+      nr = split(ref, R, "\n")
+      for (i = 1; i <= nr; i++) { split(R[i], f, " "); up[f[1], f[2], f[3]] = f[4]; goal[f[1], f[2], f[3]] = f[5] }
+      nt = split(order, T, ",")
+    }
+    NR == 1 { next }
+    {
+      pl = $2 + 0; cell = pl SUBSEP $4
+      if (!(cell in seen)) { seen[cell] = 1; cells[++nc] = cell }
+      if (!(pl in pseen)) { pseen[pl] = 1; pls[++np] = pl }
+      k = $3 SUBSEP cell
+      add(k "r", $5); add(k "5", $7); add(k "9", $8); add(k "u", $14)
+      split(($15 == "" ? "NA" : $15), g, "/")
+      for (i = 1; i <= 3; i++) add(k "g" i, (g[i] == "" ? "NA" : g[i]))
+      if ($10 ~ /noisy/) noisy[k]++
+      s = $10; sub(/,?noisy/, "", s); if (s != "ok") bad[k] = bad[k] " " s
+      upmax(mfb, k, $12)
+    }
+    END {
+      print "| target | P | test | median rps | min..max | ratio vs redis | upstream | target | vs target | CPU-cost ratio | P16/P1 rps | p50 ms | p99 ms | coordinator us/op | replicas us/op | redis us/op | total us/op | max foreign CPU % | noisy runs | notes |"
+      print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+      # medians first (the P16/P1 column needs depth 1 of the same target and test)
+      for (c = 1; c <= nc; c++) for (t = 1; t <= nt; t++) {
+        k = T[t] SUBSEP cells[c]
+        if ((k "r") in n) { rps[k] = med(k "r", n[k "r"]); rng[k] = (rps[k] == "NA") ? "NA" : sprintf("%.0f..%.0f", lo[k "r"], hi[k "r"]); short[k] = cnt[k "r"] < n[k "r"]; sus[k] = med(k "u", n[k "u"]) }
+      }
+      for (c = 1; c <= nc; c++) {
+        split(cells[c], cp, SUBSEP); pl = cp[1]; test = cp[2]
+        base = rps["redis" SUBSEP cells[c]]; basesu = sus["redis" SUBSEP cells[c]]
+        for (t = 1; t <= nt; t++) {
+          k = T[t] SUBSEP cells[c]
+          if (!((k "r") in n)) continue
+          r = rps[k]; level = toupper(T[t])
+          ratio = (r == "NA" || base == "NA" || base == 0) ? "NA" : r / base
+          u = ((level, pl, test) in up) ? up[level, pl, test] : "-"
+          gl = ((level, pl, test) in goal) ? goal[level, pl, test] : "-"
+          vt = "-"
+          if (gl != "-" && ratio != "NA") { total_goals++; if (ratio + 0 >= gl + 0) { vt = "ok"; met++ } else { vt = "**BELOW**"; below = below " " level "/P" pl "/" test } }
+          d1 = T[t] SUBSEP 1 SUBSEP test; pp = "-"
+          if (pl != 1 && (d1 in rps) && rps[d1] != "NA" && r != "NA" && rps[d1] > 0) {
+            pp = sprintf("%.2f", r / rps[d1])
+            if (r < rps[d1]) { pp = pp " **LOWER**"; lower = lower " " T[t] "/P" pl "/" test }
+          }
+          su = sus[k]
+          cr = (su == "NA" || basesu == "NA" || su == 0) ? "NA" : sprintf("%.2f", basesu / su)
+          if (T[t] == "redis") { gc = "-"; gr = "-"; gd = f2(su) }
+          else { gc = f2(med(k "g1", n[k "g1"])); gr = f2(med(k "g2", n[k "g2"])); gd = f2(med(k "g3", n[k "g3"])) }
+          note = (k in bad) ? "FAILED/partial:" bad[k] : ""
+          if (short[k]) note = note " only " cnt[k "r"] "/" n[k "r"] " runs"
+          printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+            (T[t] == "redis" ? "redis (direct)" : level), pl, test, (r == "NA" ? "NA" : sprintf("%.0f", r)), rng[k],
+            (ratio == "NA" ? "NA" : sprintf("%.2f", ratio)), u, gl, vt, cr, pp,
+            f2(med(k "5", n[k "5"])), f2(med(k "9", n[k "9"])), gc, gr, gd, f2(su),
+            ((k in mfb) ? mfb[k] : "NA"), ((k in noisy) ? noisy[k] : 0) "/" n[k "r"], note
+        }
+      }
+      print ""
+      printf "Targets met: %d of %d cells%s.\n", met, total_goals, (below == "" ? "" : "; below target:" below)
+      printf "Pipelining (depth > 1 vs depth 1, same target and test): %s.\n", (lower == "" ? "never lowered throughput" : "LOWER throughput at" lower)
+    }' "$1"
+}
+
+if [ "$SKIP_CLUSTER" != 1 ]; then
+  log "cluster: starting a direct redis-server and two 3-rack clusters (DC_ONE, DC_QUORUM): 7 redis-server, 6 dynomite (CPU $SERVER_CPU)"
+  start_redis cluster-direct-redis; DIRECT_PORT=$REDIS_PORT; DIRECT_PID=$REDIS_PID
+  start_cluster cluster-one DC_ONE
+  ONE_PORT=$CL_PORT; ONE_PIDS="$CL_COORD/$CL_REPLICAS/$CL_REDIS"; ONE_RPORTS=$CL_RPORTS; stack=("${CL_STACK[@]}")
+  start_cluster cluster-quorum DC_QUORUM
+  Q_PORT=$CL_PORT; Q_PIDS="$CL_COORD/$CL_REPLICAS/$CL_REDIS"; Q_RPORTS=$CL_RPORTS; stack+=("${CL_STACK[@]}" "$DIRECT_PID")
+  run_child "${PB[@]}" "${PB_ARGS[@]}" -m redis -P "$PIPELINES" -t "$TESTS" -o "$RESULTS/cluster" \
+    -G coordinator,replicas,redis \
+    "redis=127.0.0.1:$DIRECT_PORT@$DIRECT_PID" \
+    "dc_one=127.0.0.1:$ONE_PORT@$ONE_PIDS" \
+    "dc_quorum=127.0.0.1:$Q_PORT@$Q_PIDS"
+  rc=$?
+  # Every rack holds a full copy: the key counts of a cluster's three Redis should agree.
+  CLUSTER_KEYS=""
+  for c in "DC_ONE:$ONE_RPORTS" "DC_QUORUM:$Q_RPORTS"; do
+    CLUSTER_KEYS+="${CLUSTER_KEYS:+; }${c%%:*}"
+    for p in ${c#*:}; do CLUSTER_KEYS+=" $(timeout 5 redis-cli -p "$p" dbsize 2>/dev/null || echo '?')"; done
+  done
+  CLUSTER_KEYS+="; direct $(timeout 5 redis-cli -p "$DIRECT_PORT" dbsize 2>/dev/null || echo '?')"
+  stop_pids "${stack[@]}"
+  if [ "$rc" = 0 ] && [ -s "$RESULTS/cluster/results.tsv" ]; then
+    cluster_table "$RESULTS/cluster/results.tsv" >"$RESULTS/cluster.md"
+    DONE+=("cluster")
+  else
+    FAILED+=("cluster (proxybench exit $rc)")
   fi
 fi
 
@@ -343,7 +537,7 @@ if [ "$SKIP_IDLE" != 1 ]; then
     rc=$?
     stop_pids "${stack[@]}"
     if [ "$rc" -le 1 ] && [ -s "$RESULTS/idle.md" ]; then
-      SECTIONS+=("idle")
+      DONE+=("idle")
       [ "$rc" = 1 ] && log "WARNING: dynomite uses more than $IDLE_LIMIT_KIB KiB per idle connection"
     else
       FAILED+=("idle (idleconns exit $rc, see idle.log)")
@@ -358,7 +552,7 @@ if [ "$SKIP_GOBENCH" != 1 ]; then
   run_child go test -run '^$' -bench . -benchmem -benchtime "$GOBENCHTIME" "${GOPKGS[@]}" >"$RESULTS/gobench.txt" 2>&1
   GOBENCH_RC=$?
   cat "$RESULTS/gobench.txt"
-  SECTIONS+=("gobench")
+  DONE+=("gobench")
   [ "$GOBENCH_RC" = 0 ] || FAILED+=("gobench (go test exit $GOBENCH_RC)")
 fi
 
@@ -371,7 +565,7 @@ ver() { "$@" 2>&1 | head -1; }
   echo "- commit: $(git describe --tags --always --dirty 2>/dev/null || echo unknown); $(ver "$DYNOMITE" -V 2>/dev/null || true)"
   echo "- servers/proxies pinned to CPU $SERVER_CPU, load generator to CPU $GEN_CPU; priority: $PRIO_DESC; n=$N clients=$CLIENTS reps=$REPS noise-threshold=${NOISE}%"
   echo "- $(ver redis-server --version | cut -d' ' -f1-3); $(ver nutcracker --version); $(ver memcached -V); $(ver go version)"
-  for s in "${SECTIONS[@]+"${SECTIONS[@]}"}"; do
+  for s in "${DONE[@]+"${DONE[@]}"}"; do
     echo
     case $s in
       redis)
@@ -386,6 +580,17 @@ ver() { "$@" 2>&1 | head -1; }
         echo "ratio = median ops/s / median ops/s of direct memcached. server CPU us/op = CPU time of memcached (direct row) or proxy + memcached (proxy rows) per operation. No latency percentiles from memaslap."
         echo
         cat "$RESULTS/memcache/summary.md" ;;
+      cluster)
+        echo "## Cluster: 1 datacenter, 3 racks (3 redis-server + 3 dynomite), redis-benchmark -c $CLIENTS -n $N -t $TESTS, pipeline $PIPELINES, 3-byte values, 100000 random keys"
+        echo
+        echo "Two clusters side by side, one with read/write_consistency DC_ONE, one with DC_QUORUM, and a direct redis-server, all on CPU $SERVER_CPU; the load goes to rack1's node (the coordinator), runs interleaved with direct Redis in one proxybench run, $REPS repetitions, medians."
+        echo "ratio = median rps / median rps of direct redis in the same cell. upstream = upstream Dynomite's ratio on this kind of machine and target = the goal, both from issue 3; \"vs target\" is ok when ratio >= target. P16/P1 rps = throughput at depth 16 / at depth 1 of the same target and test (**LOWER** when pipelining lowered it)."
+        echo "CPU-cost ratio = total CPU us/op of direct redis / total CPU us/op of the row: the ratio the throughput would have if CPU $SERVER_CPU, which all servers share, were the only limit (at depth 16 direct Redis is often limited by the load generator instead); it depends far less on other work on the machine than the rps ratio."
+        echo "CPU us/op = CPU time per request of the coordinator node, of the two replica nodes together, of the cluster's three redis-server together (direct row: the one redis-server), and their sum. max foreign CPU % = the most CPU used during a run by processes outside that target's (the idle cluster counts as foreign) in % of the machine; noisy runs = runs still over the noise threshold after the retries."
+        echo
+        cat "$RESULTS/cluster.md"
+        echo
+        echo "Keys per rack's Redis after the runs (each cluster's three should agree): $CLUSTER_KEYS." ;;
       idle)
         echo "## Memory per idle client connection ($IDLE_CONNS connections, VmRSS growth / connections)"
         echo

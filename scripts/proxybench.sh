@@ -8,12 +8,17 @@
 # baseline: every row gets a ratio vs that target's median.
 #
 # Usage:
-#   proxybench.sh [options] name=host:port[@PID[,PID...]] [...]
+#   proxybench.sh [options] name=host:port[@PID[,PID...][/PID[,PID...]...]] [...]
 #
 # The optional @PID list names the processes whose CPU time is charged to that
 # target (srv_us/op column), e.g. a proxy AND the Redis behind it:
 #   redis=127.0.0.1:6379@100  proxy=127.0.0.1:22120@200,100
 # A target without @PIDs uses the -p list (if any).
+# Groups separated by '/' are also measured one by one (srv_us/op stays the total of
+# all groups), e.g. a cluster's coordinator, its replicas and their Redis processes:
+#   cl=127.0.0.1:8102@200/201,202/100,101,102   with  -G coordinator,replicas,redis
+# results.tsv then has the per-group us/op in its last column (slash-separated) and
+# the summary a column with their medians.
 #
 # Options:
 #   -n N     requests per run                               (default 200000)
@@ -43,6 +48,7 @@
 #   -R N     retries of a noisy run (needs -Q)              (default 2)
 #   -B SEC   noise-handling budget: once the whole benchmark has run SEC seconds, stop
 #            waiting and retrying (runs continue, still flagged noisy); 0 = no limit (default)
+#   -G LIST  comma-separated names of the PID groups (summary header; default g1,g2,...)
 #   -o DIR   directory for raw outputs + results.tsv + summary.{txt,md} (default mktemp -d)
 #   -A       allow targets outside 127.0.0.0/8 (default: refuse them)
 #   -h       help
@@ -61,18 +67,18 @@ set -u
 
 N=200000; CLIENTS=50; PIPES="1,16"; TESTS="set,get"; REPS=3; KEYSPACE=100000
 VSIZE=3; GEN_CPU=""; RUN_TIMEOUT=120; PAUSE=1; MODE=redis; OUTDIR=""; ALLOW_REMOTE=0
-QUIET=0; QUIET_WAIT=60; RETRIES=2; TPIDS=""; BUDGET=0
+QUIET=0; QUIET_WAIT=60; RETRIES=2; TPIDS=""; BUDGET=0; GLABELS=""
 
 usage() { sed -n '3,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 die() { echo "proxybench: $*" >&2; exit 2; }
 
-while getopts ":n:c:P:t:r:k:d:C:T:s:m:o:Q:W:R:p:B:Ah" opt; do
+while getopts ":n:c:P:t:r:k:d:C:T:s:m:o:Q:W:R:p:B:G:Ah" opt; do
   case $opt in
     n) N=$OPTARG ;; c) CLIENTS=$OPTARG ;; P) PIPES=$OPTARG ;; t) TESTS=$OPTARG ;;
     r) REPS=$OPTARG ;; k) KEYSPACE=$OPTARG ;; d) VSIZE=$OPTARG ;; C) GEN_CPU=$OPTARG ;;
     T) RUN_TIMEOUT=$OPTARG ;; s) PAUSE=$OPTARG ;; m) MODE=$OPTARG ;; o) OUTDIR=$OPTARG ;;
     Q) QUIET=$OPTARG ;; W) QUIET_WAIT=$OPTARG ;; R) RETRIES=$OPTARG ;; p) TPIDS=$OPTARG ;;
-    B) BUDGET=$OPTARG ;;
+    B) BUDGET=$OPTARG ;; G) GLABELS=$OPTARG ;;
     A) ALLOW_REMOTE=1 ;; h) usage; exit 0 ;;
     :) die "option -$OPTARG needs a value" ;; *) die "unknown option -$OPTARG (see -h)" ;;
   esac
@@ -87,13 +93,16 @@ done
 [[ $PAUSE =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "-s must be a number"
 [ "$REPS" -ge 1 ] && [ "$N" -ge 1 ] && [ "$CLIENTS" -ge 1 ] || die "-n, -c, -r must be >= 1"
 case $MODE in redis|memcache) ;; *) die "-m must be redis or memcache" ;; esac
-check_pids() { # $1 comma-separated PIDs, $2 where they came from
-  [[ $1 =~ ^[0-9]+(,[0-9]+)*$ ]] || die "$2 must be a comma-separated list of PIDs (got '$1')"
+check_pids() { # $1 comma-separated PIDs (groups separated by /), $2 where they came from
+  [[ $1 =~ ^[0-9]+([,/][0-9]+)*$ ]] || die "$2 must be a comma-separated list of PIDs, groups separated by / (got '$1')"
   [ -r /proc/stat ] || die "$2: PIDs need /proc (Linux)"
   local p
-  for p in ${1//,/ }; do [ -r "/proc/$p/stat" ] || die "PID $p (from $2) is not running"; done
+  for p in ${1//[,\/]/ }; do [ -r "/proc/$p/stat" ] || die "PID $p (from $2) is not running"; done
 }
-if [ -n "$TPIDS" ]; then check_pids "$TPIDS" -p; TPIDS=${TPIDS//,/ }; fi
+if [ -n "$TPIDS" ]; then
+  [[ $TPIDS != */* ]] || die "-p takes one group of PIDs (give groups per target: name=host:port@A/B)"
+  check_pids "$TPIDS" -p; TPIDS=${TPIDS//,/ }
+fi
 
 # ---- tools ---------------------------------------------------------------------------
 need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found in PATH"; }
@@ -116,24 +125,41 @@ else
 fi
 
 # ---- targets -------------------------------------------------------------------------
-NAMES=(); HOSTS=(); PORTS=(); TP=()
+NAMES=(); HOSTS=(); PORTS=(); TP=(); TG=(); NGROUPS=0
 for arg in "$@"; do
-  [[ $arg =~ ^([A-Za-z0-9_.:+-]+)=(.+):([0-9]+)(@([0-9,]+))?$ ]] || die "target '$arg' is not name=host:port[@PID,...]"
+  [[ $arg =~ ^([A-Za-z0-9_.:+-]+)=(.+):([0-9]+)(@([0-9,/]+))?$ ]] || die "target '$arg' is not name=host:port[@PID,...[/PID,...]]"
   name=${BASH_REMATCH[1]}; host=${BASH_REMATCH[2]}; port=${BASH_REMATCH[3]}; pids=${BASH_REMATCH[5]}
-  if [ -n "$pids" ]; then check_pids "$pids" "target $name"; pids=${pids//,/ }; else pids=$TPIDS; fi
+  groups=""
+  if [ -n "$pids" ]; then
+    check_pids "$pids" "target $name"
+    if [[ $pids == */* ]]; then   # groups: "a b/c d"; the total counts every PID once
+      groups=${pids//,/ }
+      IFS=/ read -r -a gl <<<"$pids"; [ ${#gl[@]} -gt "$NGROUPS" ] && NGROUPS=${#gl[@]}
+      pids=$(tr ',/' '\n\n' <<<"$pids" | awk 'NF && !s[$0]++' | tr '\n' ' '); pids=${pids% }
+    else
+      pids=${pids//,/ }
+    fi
+  else
+    pids=$TPIDS
+  fi
   host=${host#[}; host=${host%]}
   if [ "$ALLOW_REMOTE" -ne 1 ] && ! [[ $host =~ ^127\.[0-9]+\.[0-9]+\.[0-9]+$ || $host == localhost || $host == ::1 ]]; then
     die "target '$arg' is not a loopback address (use -A to allow)"
   fi
   for n in "${NAMES[@]+"${NAMES[@]}"}"; do [ "$n" != "$name" ] || die "duplicate target name '$name'"; done
-  NAMES+=("$name"); HOSTS+=("$host"); PORTS+=("$port"); TP+=("$pids")
+  NAMES+=("$name"); HOSTS+=("$host"); PORTS+=("$port"); TP+=("$pids"); TG+=("$groups")
 done
 NT=${#NAMES[@]}
+if [ "$NGROUPS" -gt 0 ]; then
+  IFS=, read -r -a GL <<<"$GLABELS"
+  for ((g = ${#GL[@]}; g < NGROUPS; g++)); do GL+=("g$((g + 1))"); done
+  GLABELS=$(IFS=/; echo "${GL[*]:0:NGROUPS}")
+fi
 
 [ -n "$OUTDIR" ] || OUTDIR=$(mktemp -d /tmp/proxybench.XXXXXX)
 mkdir -p "$OUTDIR/raw" || die "cannot create $OUTDIR"
 RES="$OUTDIR/results.tsv"
-printf 'rep\tpipeline\ttarget\ttest\trps\tavg_ms\tp50_ms\tp99_ms\tmax_ms\tstatus\tpre_busy\tforeign_cpu\tattempts\tsrv_us_op\n' >"$RES"
+printf 'rep\tpipeline\ttarget\ttest\trps\tavg_ms\tp50_ms\tp99_ms\tmax_ms\tstatus\tpre_busy\tforeign_cpu\tattempts\tsrv_us_op\tsrv_us_op_groups\n' >"$RES"
 CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
 # ---- noise measurement ---------------------------------------------------------------
@@ -159,23 +185,34 @@ quiet_gate() {
   fi
   echo "$b"
 }
-# snapshot in clock ticks: "<machine total> <machine busy> <generator> <targets>".
+# snapshot in clock ticks: "<machine total> <machine busy> <generator> <targets> [<group>/<group>...]".
 # generator = cutime+cstime of this shell (the tool runs as our reaped child);
-# targets = utime+stime of the target's PIDs ($1, space-separated; all their threads).
+# targets = utime+stime of the target's PIDs ($1, space-separated; all their threads);
+# groups ($2, e.g. "1 2/3 4", optional) = the same per PID group.
 snap() {
   [ -n "$1" ] || { echo "NA"; return; }
   local p files=()
   for p in $1; do files+=("/proc/$p/stat"); done
-  awk -v self="/proc/$$/stat" '
+  awk -v self="/proc/$$/stat" -v groups="${2:-}" '
+    BEGIN { ng = (groups == "") ? 0 : split(groups, G, "/")
+            for (g = 1; g <= ng; g++) { m = split(G[g], P, " "); for (i = 1; i <= m; i++) grp["/proc/" P[i] "/stat"] = grp["/proc/" P[i] "/stat"] " " g; gt[g] = 0 } }
     FILENAME == "/proc/stat" { if ($1 == "cpu") { t = 0; for (i = 2; i <= NF; i++) t += $i; tot = t; busy = t - $5 - $6 }; next }
     { line = $0; sub(/^.*\) /, "", line); split(line, f, " ")
-      if (FILENAME == self) gen = f[14] + f[15]; else tgt += f[12] + f[13] }
-    END { printf "%d %d %d %d\n", tot, busy, gen, tgt }' /proc/stat "/proc/$$/stat" "${files[@]}" 2>/dev/null
+      if (FILENAME == self) { gen = f[14] + f[15]; next }
+      tgt += f[12] + f[13]
+      if (FILENAME in grp) { m = split(grp[FILENAME], P, " "); for (i = 1; i <= m; i++) gt[P[i]] += f[12] + f[13] } }
+    END { printf "%d %d %d %d", tot, busy, gen, tgt
+          for (g = 1; g <= ng; g++) printf "%s%d", (g == 1 ? " " : "/"), gt[g]
+          printf "\n" }' /proc/stat "/proc/$$/stat" "${files[@]}" 2>/dev/null
 }
-srv_us_op() { # $1 snap-before $2 snap-after $3 requests -> CPU us of the target's PIDs per request
+srv_us_op() { # $1 snap-before $2 snap-after $3 requests [$4 = g: per group, slash-separated]
+  # -> CPU us of the target's PIDs (or of each group) per request
   [ "$1" != NA ] && [ "$2" != NA ] && [ "$3" -gt 0 ] || { echo NA; return; }
-  awk -v a="$1" -v b="$2" -v n="$3" -v hz="$CLK_TCK" 'BEGIN{split(a,x," "); split(b,y," ")
-    printf "%.2f", (y[4]-x[4]) * 1e6 / hz / n }'
+  awk -v a="$1" -v b="$2" -v n="$3" -v hz="$CLK_TCK" -v per="${4:-}" 'BEGIN{split(a,x," "); split(b,y," ")
+    if (per != "g") { printf "%.2f", (y[4]-x[4]) * 1e6 / hz / n; exit }
+    if (x[5] == "" || y[5] == "") { print "NA"; exit }
+    ng = split(x[5], gx, "/"); split(y[5], gy, "/")
+    for (g = 1; g <= ng; g++) printf "%s%.2f", (g == 1 ? "" : "/"), (gy[g]-gx[g]) * 1e6 / hz / n }'
 }
 foreign_pct() { # $1 snap-before $2 snap-after -> % of machine used by foreign processes
   [ "$1" != NA ] && [ "$2" != NA ] || { echo NA; return; }
@@ -220,7 +257,9 @@ done
        "gen_cpu=${GEN_CPU:-unpinned} run_timeout=${RUN_TIMEOUT}s"
   echo "# noise: threshold=${QUIET}% (0=off) gate_wait=${QUIET_WAIT}s retries=$RETRIES budget=${BUDGET}s" \
        "loadavg_at_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
-  for ((i = 0; i < NT; i++)); do echo "# target ${NAMES[i]} = ${HOSTS[i]}:${PORTS[i]} cpu_pids=${TP[i]:-none}"; done
+  for ((i = 0; i < NT; i++)); do
+    echo "# target ${NAMES[i]} = ${HOSTS[i]}:${PORTS[i]} cpu_pids=${TP[i]:-none}${TG[i]:+ groups($GLABELS)=${TG[i]}}"
+  done
 } | tee "$OUTDIR/header.txt"
 
 # ---- runs ----------------------------------------------------------------------------
@@ -236,16 +275,16 @@ run_tool() { # host port pipeline rawfile test -> exit status of the tool
 }
 
 run_one() { # rep pipeline idx test
-  local rep=$1 pl=$2 name=${NAMES[$3]} h=${HOSTS[$3]} p=${PORTS[$3]} pids=${TP[$3]} test=$4
-  local raw rc pb fb s0 s1 attempt=0 noisy metric st nreq su before
+  local rep=$1 pl=$2 name=${NAMES[$3]} h=${HOSTS[$3]} p=${PORTS[$3]} pids=${TP[$3]} groups=${TG[$3]} test=$4
+  local raw rc pb fb s0 s1 attempt=0 noisy metric st nreq su sg before
   while :; do
     attempt=$((attempt + 1))
     raw="$OUTDIR/raw/r${rep}-P${pl}-${test}-${name}-a${attempt}.txt"
     pb=$(quiet_gate)
-    s0=$(snap "$pids")
+    s0=$(snap "$pids" "$groups")
     run_tool "$h" "$p" "$pl" "$raw" "$test"
     rc=$?
-    s1=$(snap "$pids")
+    s1=$(snap "$pids" "$groups")
     fb=$(foreign_pct "$s0" "$s1")
     noisy=0
     if [ "$QUIET" -gt 0 ]; then
@@ -262,21 +301,23 @@ run_one() { # rep pipeline idx test
   st=$([ "$rc" = 0 ] && echo ok || echo "rc=$rc"); [ "$noisy" = 1 ] && st="$st,noisy"
   nreq=$N   # one test per run
   su=$(srv_us_op "$s0" "$s1" "$nreq")
+  sg=NA; [ -n "$groups" ] && sg=$(srv_us_op "$s0" "$s1" "$nreq" g)
   before=$(wc -l <"$RES")
   if [ "$MODE" = redis ]; then
     # CSV: "test","rps","avg","min","p50","p95","p99","max"
-    awk -F'"' -v rep="$rep" -v pl="$pl" -v t="$name" -v st="$st" -v pb="$pb" -v fb="$fb" -v at="$attempt" -v su="$su" '
+    awk -F'"' -v rep="$rep" -v pl="$pl" -v t="$name" -v st="$st" -v pb="$pb" -v fb="$fb" -v at="$attempt" -v su="$su" -v sg="$sg" '
       $2 != "" && $2 != "test" && $4 ~ /^[0-9.]+$/ {
-        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rep, pl, t, $2, $4, $6, $10, $14, $16, st, pb, fb, at, su; n++ }
-      END { if (n == 0) printf "%s\t%s\t%s\tALL\tNA\tNA\tNA\tNA\tNA\t%s\t%s\t%s\t%s\tNA\n", rep, pl, t, st, pb, fb, at }' "$raw" >>"$RES"
+        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rep, pl, t, $2, $4, $6, $10, $14, $16, st, pb, fb, at, su, sg; n++ }
+      END { if (n == 0) printf "%s\t%s\t%s\tALL\tNA\tNA\tNA\tNA\tNA\t%s\t%s\t%s\t%s\tNA\tNA\n", rep, pl, t, st, pb, fb, at }' "$raw" >>"$RES"
   else
-    awk -v rep="$rep" -v t="$name" -v st="$st" -v pb="$pb" -v fb="$fb" -v at="$attempt" -v su="$su" '
+    awk -v rep="$rep" -v t="$name" -v st="$st" -v pb="$pb" -v fb="$fb" -v at="$attempt" -v su="$su" -v sg="$sg" '
       /get_misses:/ { miss = $2 }
       /TPS:/ { for (k = 1; k <= NF; k++) if ($k == "TPS:") tps = $(k+1) }
       END { if (miss != "" && miss > 0) st = st ",misses=" miss
-            printf "%s\t1\t%s\tMIX\t%s\tNA\tNA\tNA\tNA\t%s\t%s\t%s\t%s\t%s\n", rep, t, (tps == "" ? "NA" : tps), st, pb, fb, at, su }' "$raw" >>"$RES"
+            printf "%s\t1\t%s\tMIX\t%s\tNA\tNA\tNA\tNA\t%s\t%s\t%s\t%s\t%s\t%s\n", rep, t, (tps == "" ? "NA" : tps), st, pb, fb, at, su, sg }' "$raw" >>"$RES"
   fi
-  printf '  rep %d P=%-3s %-18s pre_busy=%3s%% foreign=%3s%% srv_us/op=%s  %s\n' "$rep" "$pl" "$name" "$pb" "$fb" "$su" \
+  printf '  rep %d P=%-3s %-18s pre_busy=%3s%% foreign=%3s%% srv_us/op=%s%s  %s\n' "$rep" "$pl" "$name" "$pb" "$fb" "$su" \
+    "$([ -n "$groups" ] && echo " ($GLABELS: $sg)")" \
     "$(awk -F'\t' -v skip="$before" 'NR > skip {printf "%s=%s(%s) ", $4, $5, $10}' "$RES")"
 }
 
@@ -295,7 +336,7 @@ echo "# total wall time: $(($(date +%s) - start_ts))s; raw outputs in $OUTDIR"
 
 # ---- summary -------------------------------------------------------------------------
 ORDER=$(IFS=,; echo "${NAMES[*]}")
-awk -F'\t' -v order="$ORDER" -v outmd="$OUTDIR/summary.md" '
+awk -F'\t' -v order="$ORDER" -v outmd="$OUTDIR/summary.md" -v ng="$NGROUPS" -v glabels="$GLABELS" '
   function med(key, n,   i, j, tmp, a, m) {   # median of vals[key,1..n] (numeric), insertion sort
     m = 0
     for (i = 1; i <= n; i++) if (vals[key, i] != "NA") a[++m] = vals[key, i] + 0
@@ -314,6 +355,10 @@ awk -F'\t' -v order="$ORDER" -v outmd="$OUTDIR/summary.md" '
     n[k "5"]++; vals[k "5", n[k "5"]] = $7
     n[k "9"]++; vals[k "9", n[k "9"]] = $8
     n[k "u"]++; vals[k "u", n[k "u"]] = ($14 == "" ? "NA" : $14)
+    for (g = 1; g <= ng; g++) {   # per-group us/op ("a/b/c", or NA)
+      split(($15 == "" ? "NA" : $15), gv, "/")
+      n[k "g" g]++; vals[k "g" g, n[k "g" g]] = (gv[g] == "" ? "NA" : gv[g])
+    }
     if ($10 ~ /noisy/) noisy[k]++
     s = $10; sub(/,?noisy/, "", s); if (s != "ok") bad[k] = bad[k] " " s
     upmax(mpb, k, $11); upmax(mfb, k, $12)
@@ -321,9 +366,15 @@ awk -F'\t' -v order="$ORDER" -v outmd="$OUTDIR/summary.md" '
   END {
     nt = split(order, T, ",")
     fmt = "%-18s %4s %-5s %10s %19s %6s %7s %7s %9s %5s %5s %5s  %s\n"
-    printf fmt, "target", "P", "test", "median_rps", "min..max", "ratio", "p50_ms", "p99_ms", "srv_us/op", "pre%", "frgn%", "noisy", "notes"
-    print "| target | P | test | median rps | min..max | ratio vs " T[1] " | p50 ms | p99 ms | server CPU us/op | max pre-run busy % | max foreign CPU % | noisy runs | notes |" > outmd
-    print "|---|---|---|---|---|---|---|---|---|---|---|---|---|" > outmd
+    gh = gmd = gsep = ""
+    if (ng > 0) {   # one more column: the medians of the PID groups
+      fmt = "%-18s %4s %-5s %10s %19s %6s %7s %7s %9s %20s %5s %5s %5s  %s\n"
+      gh = "us/op " glabels; gmd = " CPU us/op " glabels " |"; gsep = "---|"
+    }
+    if (ng > 0) printf fmt, "target", "P", "test", "median_rps", "min..max", "ratio", "p50_ms", "p99_ms", "srv_us/op", gh, "pre%", "frgn%", "noisy", "notes"
+    else printf fmt, "target", "P", "test", "median_rps", "min..max", "ratio", "p50_ms", "p99_ms", "srv_us/op", "pre%", "frgn%", "noisy", "notes"
+    print "| target | P | test | median rps | min..max | ratio vs " T[1] " | p50 ms | p99 ms | server CPU us/op |" gmd " max pre-run busy % | max foreign CPU % | noisy runs | notes |" > outmd
+    print "|---|---|---|---|---|---|---|---|---|" gsep "---|---|---|---|" > outmd
     for (c = 1; c <= nc; c++) {
       split(cells[c], cp, SUBSEP)
       base = med(T[1] SUBSEP cells[c] "r", n[T[1] SUBSEP cells[c] "r"])
@@ -338,8 +389,16 @@ awk -F'\t' -v order="$ORDER" -v outmd="$OUTDIR/summary.md" '
         if (r != "NA" && cnt[k "r"] < n[k "r"]) note = note " only " cnt[k "r"] "/" n[k "r"] " runs"
         pbv = (k in mpb) ? mpb[k] : "NA"; fbv = (k in mfb) ? mfb[k] : "NA"
         nz = ((k in noisy) ? noisy[k] : 0) "/" n[k "r"]
-        printf fmt, T[t], cp[1], cp[2], rs, rng, ratio, p5, p9, su, pbv, fbv, nz, note
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", T[t], cp[1], cp[2], rs, rng, ratio, p5, p9, su, pbv, fbv, nz, note > outmd
+        if (ng > 0) {
+          gs = ""
+          for (g = 1; g <= ng; g++) gs = gs (g == 1 ? "" : "/") med(k "g" g, n[k "g" g])
+          if (gs ~ /^(NA\/)*NA$/) gs = "-"
+          printf fmt, T[t], cp[1], cp[2], rs, rng, ratio, p5, p9, su, gs, pbv, fbv, nz, note
+          printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", T[t], cp[1], cp[2], rs, rng, ratio, p5, p9, su, gs, pbv, fbv, nz, note > outmd
+        } else {
+          printf fmt, T[t], cp[1], cp[2], rs, rng, ratio, p5, p9, su, pbv, fbv, nz, note
+          printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", T[t], cp[1], cp[2], rs, rng, ratio, p5, p9, su, pbv, fbv, nz, note > outmd
+        }
       }
     }
   }' "$RES" | tee "$OUTDIR/summary.txt"
