@@ -709,6 +709,7 @@ func nodeVars(t *testing.T, region, example *tfconfig.Module, dataStore, rack st
 		"read_consistency":    defaultOf(t, example, "read_consistency"),
 		"write_consistency":   defaultOf(t, example, "write_consistency"),
 		"enable_gossip":       defaultOf(t, region, "enable_gossip"),
+		"gossip_port":         defaultOf(t, region, "gossip_port"),
 		"ec2_regions":         defaultOf(t, example, "primary_region") + "," + defaultOf(t, example, "secondary_region"),
 		"remote_peer_address": defaultOf(t, region, "remote_peer_address"),
 	}

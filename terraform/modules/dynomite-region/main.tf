@@ -99,6 +99,7 @@ locals {
     read_consistency    = var.read_consistency
     write_consistency   = var.write_consistency
     enable_gossip       = var.enable_gossip
+    gossip_port         = var.gossip_port
     ec2_regions         = join(",", local.ec2_regions)
     remote_peer_address = var.remote_peer_address
   }) }

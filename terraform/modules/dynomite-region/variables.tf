@@ -237,9 +237,9 @@ variable "enable_gossip" {
 }
 
 variable "gossip_port" {
-  description = "Gossip port opened between peers when enable_gossip is true (memberlist's default)."
+  description = "Gossip port (config gossip_listen, TCP and UDP), opened between peers when enable_gossip is true. The default is the node's own default, the peer port + 2."
   type        = number
-  default     = 7946
+  default     = 8103
 
   validation {
     condition     = var.gossip_port >= 1024 && var.gossip_port <= 65535 && floor(var.gossip_port) == var.gossip_port
