@@ -15,9 +15,9 @@ help: ## list the targets
 build: ## build bin/dynomite (static, CGO_ENABLED=0)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dynomite
 
-test: lint ## the full test suite: lint, unit + integration tests with -race, fuzz smoke, Go benchmarks once
+test: lint ## the full test suite: lint, unit + integration tests with -race, fuzz smoke (2000 inputs per target), Go benchmarks once
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./...
-	$(MAKE) fuzz FUZZTIME=5s
+	$(MAKE) fuzz FUZZTIME=2000x
 	CGO_ENABLED=1 $(GO) test -run '^$$' -bench . -benchtime 1x ./... > /dev/null
 
 bench: build ## proxy vs twemproxy vs direct Redis/Memcached (redis-benchmark, memaslap); prints the table
