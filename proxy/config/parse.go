@@ -320,15 +320,16 @@ func (p *parser) validate() {
 func suggest(name string) string {
 	best, bestD := "", 3
 	for i := range keys {
-		if d := distance(name, keys[i].name); d < bestD {
+		if d := EditDistance(name, keys[i].name); d < bestD {
 			best, bestD = keys[i].name, d
 		}
 	}
 	return best
 }
 
-// distance is the Levenshtein distance between a and b.
-func distance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b, capped at 64
+// (used to suggest a key for a typo; cmd suggests environment variables with it).
+func EditDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		return 64
 	}
