@@ -69,10 +69,8 @@ func (c Config) Validate() error {
 	if _, ok := mdns.IsDomainName(c.Name); !ok || c.Name == "" || c.Name == "." {
 		errs = append(errs, fmt.Errorf("%s: %q is not a domain name", EnvName, c.Name))
 	}
-	if c.Resolver != "" {
-		if _, err := dnsq.ServerAddr(c.Resolver, ""); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", EnvResolver, err))
-		}
+	if err := dnsq.CheckServer(c.Resolver); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", EnvResolver, err))
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("dns timeout %v is negative", c.Timeout))
@@ -91,11 +89,11 @@ func New(cfg Config) (*Provider, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	server, err := dnsq.ServerAddr(cfg.Resolver, cfg.ResolvConf)
+	client, err := dnsq.NewClient(cfg.Resolver, cfg.ResolvConf, cfg.Timeout)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", EnvResolver, err)
 	}
-	return &Provider{name: mdns.Fqdn(cfg.Name), client: dnsq.Client{Server: server, Timeout: cfg.Timeout}}, nil
+	return &Provider{name: mdns.Fqdn(cfg.Name), client: client}, nil
 }
 
 // Name returns "dns_provider".

@@ -85,10 +85,8 @@ func (c Config) Validate() error {
 	} else if _, ok := dns.IsDomainName(c.Name); !ok || c.Name == "." {
 		errs = append(errs, fmt.Errorf("%s: %q is not a domain name", KeyName, c.Name))
 	}
-	if c.Resolver != "" {
-		if _, err := dnsq.ServerAddr(c.Resolver, ""); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", KeyResolver, err))
-		}
+	if err := dnsq.CheckServer(c.Resolver); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", KeyResolver, err))
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("%s: %v is negative", KeyTimeout, c.Timeout))
@@ -107,11 +105,11 @@ func New(cfg Config) (*Provider, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	server, err := dnsq.ServerAddr(cfg.Resolver, cfg.ResolvConf)
+	client, err := dnsq.NewClient(cfg.Resolver, cfg.ResolvConf, cfg.Timeout)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", KeyResolver, err)
 	}
-	return &Provider{name: dns.Fqdn(cfg.Name), client: dnsq.Client{Server: server, Timeout: cfg.Timeout}}, nil
+	return &Provider{name: dns.Fqdn(cfg.Name), client: client}, nil
 }
 
 // Name returns "dns_srv_provider".

@@ -1,6 +1,9 @@
-// Package dnsq sends the DNS queries of the dns and dnssrv seed providers:
-// one question to one configured server over UDP, again over TCP when the
-// UDP answer is truncated, with the answer's rcode turned into an error.
+// Package dnsq is the DNS client the dns and dnssrv seed providers share:
+// the server from their configuration (host[:port], port 53 by default, or
+// the first nameserver of resolv.conf; [CheckServer], [NewClient]), and one
+// question to that server over UDP, again over TCP when the UDP answer is
+// truncated, with the answer's rcode turned into an error ([Client.Query]).
+// The providers prefix its errors with their own setting names.
 package dnsq
 
 import (
@@ -62,6 +65,29 @@ func ServerAddr(addr, resolvConf string) (string, error) {
 		return "", fmt.Errorf("%q is not host[:port]", addr)
 	}
 	return net.JoinHostPort(h, "53"), nil
+}
+
+// CheckServer checks a configured server address as a Validate method
+// does, without reading files or contacting anything: "" (the resolv.conf
+// default) is valid, anything else must be host[:port] (see ServerAddr).
+func CheckServer(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	_, err := ServerAddr(addr, "")
+	return err
+}
+
+// NewClient returns a Client asking the server addr (completed by
+// ServerAddr: "" reads resolvConf now), each exchange bounded by timeout (0
+// means DefaultTimeout). Its errors are ServerAddr's, for the caller to
+// prefix with the setting at fault.
+func NewClient(addr, resolvConf string, timeout time.Duration) (Client, error) {
+	server, err := ServerAddr(addr, resolvConf)
+	if err != nil {
+		return Client{}, err
+	}
+	return Client{Server: server, Timeout: timeout}, nil
 }
 
 // Query asks for name (made fully qualified) of type qtype and returns the

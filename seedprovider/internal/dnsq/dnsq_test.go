@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/require"
@@ -36,6 +37,46 @@ func TestServerAddr(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			got, err := dnsq.ServerAddr(tc.addr, conf)
+			checkErr := dnsq.CheckServer(tc.addr)
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				require.ErrorContains(t, checkErr, tc.err, "CheckServer agrees with ServerAddr")
+				return
+			}
+			require.NoError(t, err)
+			require.NoError(t, checkErr)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestCheckServerReadsNoFile(t *testing.T) {
+	// "" stands for resolv.conf, read only when the client is made.
+	require.NoError(t, dnsq.CheckServer(""))
+}
+
+func TestNewClient(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "resolv.conf")
+	require.NoError(t, os.WriteFile(conf, []byte("search example.com\nnameserver 127.0.0.53\nnameserver 127.0.0.54\n"), 0o600))
+	empty := filepath.Join(dir, "empty.conf")
+	require.NoError(t, os.WriteFile(empty, []byte("search x\n"), 0o600))
+	tests := map[string]struct {
+		addr, resolvConf string
+		timeout          time.Duration
+		want             dnsq.Client
+		err              string
+	}{
+		"an address and a timeout":            {addr: "127.0.0.9", timeout: time.Second, want: dnsq.Client{Server: "127.0.0.9:53", Timeout: time.Second}},
+		"an address ignores resolv.conf":      {addr: "127.0.0.9:5353", resolvConf: filepath.Join(dir, "missing"), want: dnsq.Client{Server: "127.0.0.9:5353"}},
+		"the first nameserver of resolv.conf": {resolvConf: conf, want: dnsq.Client{Server: "127.0.0.53:53"}},
+		"a missing resolv.conf":               {resolvConf: filepath.Join(dir, "missing"), err: "reading " + filepath.Join(dir, "missing")},
+		"a resolv.conf without nameserver":    {resolvConf: empty, err: empty + " lists no nameserver"},
+		"a bad address":                       {addr: "a b", err: "not host[:port]"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := dnsq.NewClient(tc.addr, tc.resolvConf, tc.timeout)
 			if tc.err != "" {
 				require.ErrorContains(t, err, tc.err)
 				return
@@ -71,4 +112,9 @@ func TestQuery(t *testing.T) {
 
 	_, err = c.Query(context.Background(), "fail.test", dns.TypeA)
 	require.ErrorContains(t, err, "REFUSED")
+
+	srv.Delay(300 * time.Millisecond)
+	slow := dnsq.Client{Server: srv.Addr, Timeout: 50 * time.Millisecond}
+	_, err = slow.Query(context.Background(), "a.test", dns.TypeA)
+	require.ErrorContains(t, err, "timeout")
 }
