@@ -70,6 +70,9 @@ func classify(t *testing.T, err error) (kind int, text string) {
 	return 2, err.Error()
 }
 
+// parseFunc is parseReq or parseRep.
+type parseFunc func(t *testing.T, buf []byte) result
+
 // parseReq and parseRep run the parsers on buf; Go's bounds checks catch
 // any read past len(buf), whatever its capacity.
 func parseReq(t *testing.T, buf []byte) result {
@@ -110,7 +113,7 @@ func splits(n int) []int {
 // checkPrefixes: feeding data to the parser as it arrives (any prefix, as
 // if read in pieces) gives either ErrIncomplete, with a consistent size
 // hint, or exactly the result of parsing all of data.
-func checkPrefixes(t *testing.T, data []byte, full result, parse func(*testing.T, []byte) result) {
+func checkPrefixes(t *testing.T, data []byte, full result, parse parseFunc) {
 	for _, k := range splits(len(data)) {
 		if k < 0 {
 			continue
@@ -137,12 +140,18 @@ func checkPrefixes(t *testing.T, data []byte, full result, parse func(*testing.T
 	}
 }
 
-func FuzzParseRequest(f *testing.F) {
-	for _, s := range requestSeeds {
+// fuzzParser seeds f and fuzzes parse with the properties both parsers
+// share: a success consumes 1..len(data) bytes, ErrIncomplete hints a size
+// beyond the buffer (or none), a protocol error consumes nothing, every
+// prefix agrees (checkPrefixes), and the consumed bytes parse alone to the
+// same result. Then, on a success, parsed checks what is particular to the
+// parser; what names the parsed thing in messages.
+func fuzzParser(f *testing.F, seeds []string, what string, parse parseFunc, parsed func(t *testing.T, data []byte, full result)) {
+	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		full := parseReq(t, data)
+		full := parse(t, data)
 		switch full.kind {
 		case 0:
 			require.Positive(t, full.n)
@@ -152,14 +161,17 @@ func FuzzParseRequest(f *testing.F) {
 		case 2:
 			require.Zero(t, full.n)
 		}
-		checkPrefixes(t, data, full, parseReq)
+		checkPrefixes(t, data, full, parse)
 		if full.kind != 0 {
 			return
 		}
+		require.Equal(t, full, parse(t, data[:full.n]), "the consumed bytes parse alone to the same "+what)
+		parsed(t, data, full)
+	})
+}
 
-		again := parseReq(t, data[:full.n])
-		require.Equal(t, full, again, "the consumed bytes parse alone to the same request")
-
+func FuzzParseRequest(f *testing.F) {
+	fuzzParser(f, requestSeeds, "request", parseReq, func(t *testing.T, data []byte, full result) {
 		if len(full.args) == 0 {
 			return
 		}
@@ -173,26 +185,8 @@ func FuzzParseRequest(f *testing.F) {
 }
 
 func FuzzParseReply(f *testing.F) {
-	for _, s := range replySeeds {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		full := parseRep(t, data)
-		switch full.kind {
-		case 0:
-			require.Positive(t, full.n)
-			require.LessOrEqual(t, full.n, len(data))
-		case 1:
-			require.True(t, full.n == 0 || full.n > len(data), "hint %d", full.n)
-		case 2:
-			require.Zero(t, full.n)
-		}
-		checkPrefixes(t, data, full, parseRep)
-		if full.kind != 0 {
-			return
-		}
+	fuzzParser(f, replySeeds, "reply", parseRep, func(t *testing.T, data []byte, full result) {
 		one := data[:full.n]
-		require.Equal(t, full, parseRep(t, one), "the consumed bytes parse alone to the same reply")
 		two := append(bytes.Clone(one), one...)
 		require.Equal(t, full, parseRep(t, two), "a reply ends where the next one starts")
 	})
