@@ -179,85 +179,66 @@ resource "aws_vpc_security_group_egress_rule" "all" {
   cidr_ipv4         = "0.0.0.0/0"
 }
 
-resource "aws_vpc_security_group_ingress_rule" "client_cidr" {
-  for_each          = toset(var.client_cidrs)
-  security_group_id = aws_security_group.node.id
-  description       = "Dynomite clients"
-  ip_protocol       = "tcp"
-  from_port         = var.client_port
-  to_port           = var.client_port
-  cidr_ipv4         = each.value
+# Ingress: who may reach which port. A source is an IPv4 CIDR, a security
+# group, or "self", the nodes' own group (the peers in this datacenter); each
+# port gets one rule per protocol and source.
+locals {
+  ingress = {
+    client = {
+      description = "Dynomite clients"
+      port        = var.client_port
+      protocols   = ["tcp"]
+      sources     = concat(var.client_cidrs, var.client_security_group_ids)
+    }
+    peer = {
+      description = "Dynomite peers"
+      port        = var.peer_port
+      protocols   = ["tcp"]
+      sources     = concat(["self"], var.peer_cidrs)
+    }
+    gossip = {
+      description = "Dynomite gossip"
+      port        = var.gossip_port
+      protocols   = var.enable_gossip ? ["tcp", "udp"] : []
+      sources     = concat(["self"], var.peer_cidrs)
+    }
+    stats = {
+      description = "Dynomite stats (Prometheus)"
+      port        = var.stats_port
+      protocols   = ["tcp"]
+      sources     = concat(var.monitoring_cidrs, var.monitoring_security_group_ids)
+    }
+  }
+
+  # What each source name stands for in a rule.
+  ingress_sources = merge(
+    { for c in distinct(concat(var.client_cidrs, var.peer_cidrs, var.monitoring_cidrs)) : c => { cidr_ipv4 = c, security_group = null, from = c } },
+    { for g in distinct(concat(var.client_security_group_ids, var.monitoring_security_group_ids)) : g => { cidr_ipv4 = null, security_group = g, from = g } },
+    { self = { cidr_ipv4 = null, security_group = aws_security_group.node.id, from = "this datacenter" } },
+  )
+
+  # One rule per port, protocol and source, keyed <port>-<protocol>-<source>
+  # (e.g. peer-tcp-self, client-tcp-10.0.0.0/8).
+  ingress_rules = merge([for name, r in local.ingress : {
+    for p in setproduct(r.protocols, distinct(r.sources)) : "${name}-${p[0]}-${p[1]}" => {
+      description    = "${r.description} from ${local.ingress_sources[p[1]].from}"
+      protocol       = p[0]
+      port           = r.port
+      cidr_ipv4      = local.ingress_sources[p[1]].cidr_ipv4
+      security_group = local.ingress_sources[p[1]].security_group
+    }
+  }]...)
 }
 
-resource "aws_vpc_security_group_ingress_rule" "client_sg" {
-  for_each                     = toset(var.client_security_group_ids)
+resource "aws_vpc_security_group_ingress_rule" "node" {
+  for_each                     = local.ingress_rules
   security_group_id            = aws_security_group.node.id
-  description                  = "Dynomite clients"
-  ip_protocol                  = "tcp"
-  from_port                    = var.client_port
-  to_port                      = var.client_port
-  referenced_security_group_id = each.value
-}
-
-resource "aws_vpc_security_group_ingress_rule" "peer_self" {
-  security_group_id            = aws_security_group.node.id
-  description                  = "Dynomite peers in this datacenter"
-  ip_protocol                  = "tcp"
-  from_port                    = var.peer_port
-  to_port                      = var.peer_port
-  referenced_security_group_id = aws_security_group.node.id
-}
-
-resource "aws_vpc_security_group_ingress_rule" "peer_cidr" {
-  for_each          = toset(var.peer_cidrs)
-  security_group_id = aws_security_group.node.id
-  description       = "Dynomite peers in other datacenters"
-  ip_protocol       = "tcp"
-  from_port         = var.peer_port
-  to_port           = var.peer_port
-  cidr_ipv4         = each.value
-}
-
-resource "aws_vpc_security_group_ingress_rule" "gossip_self" {
-  for_each                     = var.enable_gossip ? toset(["tcp", "udp"]) : toset([])
-  security_group_id            = aws_security_group.node.id
-  description                  = "Dynomite gossip in this datacenter"
-  ip_protocol                  = each.value
-  from_port                    = var.gossip_port
-  to_port                      = var.gossip_port
-  referenced_security_group_id = aws_security_group.node.id
-}
-
-resource "aws_vpc_security_group_ingress_rule" "gossip_cidr" {
-  for_each = var.enable_gossip ? {
-    for p in setproduct(var.peer_cidrs, ["tcp", "udp"]) : "${p[0]}/${p[1]}" => { cidr = p[0], protocol = p[1] }
-  } : {}
-  security_group_id = aws_security_group.node.id
-  description       = "Dynomite gossip from other datacenters"
-  ip_protocol       = each.value.protocol
-  from_port         = var.gossip_port
-  to_port           = var.gossip_port
-  cidr_ipv4         = each.value.cidr
-}
-
-resource "aws_vpc_security_group_ingress_rule" "stats_cidr" {
-  for_each          = toset(var.monitoring_cidrs)
-  security_group_id = aws_security_group.node.id
-  description       = "Dynomite stats (Prometheus)"
-  ip_protocol       = "tcp"
-  from_port         = var.stats_port
-  to_port           = var.stats_port
-  cidr_ipv4         = each.value
-}
-
-resource "aws_vpc_security_group_ingress_rule" "stats_sg" {
-  for_each                     = toset(var.monitoring_security_group_ids)
-  security_group_id            = aws_security_group.node.id
-  description                  = "Dynomite stats (Prometheus)"
-  ip_protocol                  = "tcp"
-  from_port                    = var.stats_port
-  to_port                      = var.stats_port
-  referenced_security_group_id = each.value
+  description                  = each.value.description
+  ip_protocol                  = each.value.protocol
+  from_port                    = each.value.port
+  to_port                      = each.value.port
+  cidr_ipv4                    = each.value.cidr_ipv4
+  referenced_security_group_id = each.value.security_group
 }
 
 # --- Instance profile: ec2:DescribeInstances, nothing else -----------------
