@@ -33,6 +33,8 @@ type subInfo struct {
 	// done is set under fanout.mu once the copy completed for good; only
 	// then may its Reply and Err be read by others.
 	done bool
+	// split: its reply is split into one element per key (f.spans)
+	split bool
 }
 
 // fanout is one client request sent to several replicas, and the decision
@@ -54,6 +56,13 @@ type fanout struct {
 	firstOther  int  // DC_ONE write: first good reply from another rack
 	// DC_ONE read failover candidates, in order
 	failover []*ring.Node
+
+	// multi-key reads decided key by key (keyquorum.go): the number of
+	// keys (0: compare whole replies), each copy's elements (nkeys spans
+	// per copy, by copy index) and the copy whose element each key gets
+	nkeys  int
+	spans  []span
+	choice []int
 }
 
 var fanoutPool = sync.Pool{New: func() any { return new(fanout) }}
@@ -144,12 +153,18 @@ func (c *cluster) fanOut(st *clusterState, r *msg.Request, hint uint, tok ring.T
 			}
 		}
 	case level == DCEachSafeQuorum:
+		if !write {
+			f.nkeys = c.s.perKeyCount(r)
+		}
 		for dc := 0; dc < topo.NumDCs(); dc++ {
 			for rk := 0; rk < topo.NumRacks(dc); rk++ {
 				f.add(topo.Owner(dc, rk, tok), roleCounted, dc, tok, nil)
 			}
 		}
 	default:
+		if !write {
+			f.nkeys = c.s.perKeyCount(r)
+		}
 		for rk := 0; rk < topo.NumRacks(localDC); rk++ {
 			if rk == localRack {
 				f.primary = len(f.subs)
@@ -321,39 +336,62 @@ func (f *fanout) decide(i int) bool {
 			// decide early only on success in every DC; errors wait for all
 			return false
 		}
-		var first []byte
-		for dc := 0; dc < f.st.topo.NumDCs(); dc++ {
-			reply, ok, errSub := f.quorumOf(dc, true)
-			if !ok {
+		// the client gets the local datacenter's reply; the local one is
+		// decided last, so that f.choice is still its own when it is set
+		topo := f.st.topo
+		for dc := 0; dc < topo.NumDCs(); dc++ {
+			if dc == topo.LocalDC() {
+				continue
+			}
+			if _, _, ok, errSub := f.quorumOf(dc, true); !ok {
 				f.quorumFailed(errSub)
 				return true
 			}
-			if first == nil || dc == f.st.topo.LocalDC() {
-				first = reply
-			}
 		}
-		p.SetReply(first)
+		reply, perKey, ok, errSub := f.quorumOf(topo.LocalDC(), true)
+		if !ok {
+			f.quorumFailed(errSub)
+			return true
+		}
+		f.setQuorumReply(reply, perKey)
 		return true
 	default: // DC_QUORUM, DC_SAFE_QUORUM
 		if f.subs[i].role != roleCounted {
 			return false
 		}
 		dc := f.st.topo.LocalDC()
-		if reply, n := f.agreement(dc); n >= f.quorum(dc) {
+		q := f.quorum(dc)
+		if reply, n := f.agreement(dc); n >= q {
 			p.SetReply(reply)
 			return true
+		}
+		if f.nkeys > 0 && f.answered(dc) >= q {
+			// a multi-key read: done early once every key has its quorum
+			if all, _ := f.keyVotes(dc, q, true); all {
+				f.setKeysReply()
+				return true
+			}
 		}
 		if !f.allCountedDone() {
 			return false
 		}
-		reply, ok, errSub := f.quorumOf(dc, f.level == DCSafeQuorum)
+		reply, perKey, ok, errSub := f.quorumOf(dc, f.level == DCSafeQuorum)
 		if !ok {
 			f.quorumFailed(errSub)
 			return true
 		}
-		p.SetReply(reply)
+		f.setQuorumReply(reply, perKey)
 		return true
 	}
+}
+
+// setQuorumReply sets the parent's reply to what quorumOf decided.
+func (f *fanout) setQuorumReply(reply []byte, perKey bool) {
+	if perKey {
+		f.setKeysReply()
+		return
+	}
+	f.parent.SetReply(reply)
 }
 
 func (f *fanout) doneCounted(i int) bool { return f.subs[i].done }
@@ -416,7 +454,10 @@ func (f *fanout) agreement(dc int) ([]byte, int) {
 // quorumOf decides a datacenter once all its counted replies are in.
 // Without agreement DC_QUORUM returns the first good reply (as upstream);
 // safe levels fail. Fewer good replies than the quorum fail at every level.
-func (f *fanout) quorumOf(dc int, safe bool) (reply []byte, ok bool, errSub int) {
+// A multi-key read whose replies split into one element per key is decided
+// key by key the same way (perKey: f.choice holds the result, reply is nil;
+// see keyquorum.go).
+func (f *fanout) quorumOf(dc int, safe bool) (reply []byte, perKey, ok bool, errSub int) {
 	q := f.quorum(dc)
 	good, firstGood, firstErr := 0, -1, -1
 	for i := range f.subs {
@@ -436,15 +477,31 @@ func (f *fanout) quorumOf(dc int, safe bool) (reply []byte, ok bool, errSub int)
 		}
 	}
 	if best, n := f.agreement(dc); n >= q {
-		return best, true, -1
+		return best, false, true, -1
 	}
 	if good < q {
-		return nil, false, firstErr
+		return nil, false, false, firstErr
+	}
+	if f.nkeys > 0 {
+		if all, splittable := f.keyVotes(dc, q, false); splittable {
+			if all {
+				return nil, true, true, -1
+			}
+			if safe {
+				return nil, false, false, -1
+			}
+			for k, c := range f.choice {
+				if c < 0 {
+					f.choice[k] = firstGood
+				}
+			}
+			return nil, true, true, -1
+		}
 	}
 	if safe {
-		return nil, false, -1
+		return nil, false, false, -1
 	}
-	return f.subs[firstGood].req.Reply, true, -1
+	return f.subs[firstGood].req.Reply, false, true, -1
 }
 
 func (f *fanout) quorumFailed(errSub int) {
@@ -495,7 +552,10 @@ func (f *fanout) release() {
 		f.subs[i] = subInfo{}
 	}
 	pool.Put(f.parent)
-	subs, fo := f.subs[:0], f.failover[:0]
-	*f = fanout{subs: subs, failover: fo}
+	subs, fo, spans, choice := f.subs[:0], f.failover[:0], f.spans[:0], f.choice[:0]
+	if cap(spans) > maxKeepSpans {
+		spans, choice = nil, nil
+	}
+	*f = fanout{subs: subs, failover: fo, spans: spans, choice: choice}
 	fanoutPool.Put(f)
 }

@@ -128,19 +128,23 @@ func (c *cluster) multiKey(st *clusterState, r *msg.Request, hint uint, rl, wl L
 			frag.Class = msg.ClassWrite
 		}
 		frag.Cmd, frag.Retrieval = r.Cmd, r.Retrieval
+		// Args are the fragment's own (slices of r.Raw, which r outlives the
+		// fragment with): the per-key quorum of a read reads its keys there
 		if s.opts.Proto == msg.Memcache {
-			fk := make([][]byte, len(idx))
-			for j, ki := range idx {
-				fk[j] = keys[ki]
+			fk := frag.ArgsBuf()
+			for _, ki := range idx {
+				fk = append(fk, keys[ki])
 			}
+			frag.SetArgs(fk)
 			frag.KeepRaw(c.memcacheFragment(frag.RawBuf(), r, fk))
 			frag.Key = fk[0]
 		} else {
-			args := [][]byte{r.Args[0]}
+			args := append(frag.ArgsBuf(), r.Args[0])
 			for _, ki := range idx {
 				a := first + ki*step
 				args = append(args, r.Args[a:a+step]...)
 			}
+			frag.SetArgs(args)
 			frag.KeepRaw(resp.AppendCommand(frag.RawBuf(), args))
 			frag.Key = keys[idx[0]]
 		}
@@ -217,24 +221,30 @@ func (co *coalescer) build(dst []byte) []byte {
 		}
 		return append(dst, "+OK\r\n"...)
 	case coalesceArray:
-		elems := make([][][]byte, len(co.frags))
-		lim := resp.DefaultLimits()
-		for i, f := range co.frags {
-			els, ok := splitArray(f.Reply, &lim)
-			if !ok {
+		// element k of fragment i is spans[starts[i]+k]
+		var (
+			startBuf [16]int
+			spans    []span
+			ok       bool
+		)
+		starts := startBuf[:0]
+		for _, f := range co.frags {
+			starts = append(starts, len(spans))
+			if spans, ok = arraySpans(f.Reply, -1, spans); !ok {
 				return codec.errorLine(dst, "Dynomite: unexpected fragment reply "+strconv.Quote(string(f.Reply[:min(len(f.Reply), 32)])))
 			}
-			elems[i] = els
 		}
+		starts = append(starts, len(spans))
 		dst = append(dst, '*')
 		dst = strconv.AppendInt(dst, int64(len(co.keyFrag)), 10)
 		dst = append(dst, '\r', '\n')
-		for k := range co.keyFrag {
-			els := elems[co.keyFrag[k]]
-			if co.keyPos[k] >= len(els) {
+		for k, fi := range co.keyFrag {
+			at := starts[fi] + co.keyPos[k]
+			if at >= starts[fi+1] {
 				return codec.errorLine(dst[:0], "Dynomite: fragment reply has too few elements")
 			}
-			dst = append(dst, els[co.keyPos[k]]...)
+			sp := spans[at]
+			dst = append(dst, co.frags[fi].Reply[sp.start:sp.end]...)
 		}
 		return dst
 	default: // memcache
@@ -260,32 +270,6 @@ func isErrorReply(kind coalesceKind, reply []byte) bool {
 			strings.HasPrefix(string(reply[:min(len(reply), 6)]), "ERROR")
 	}
 	return reply[0] == '-'
-}
-
-// splitArray returns the elements of a RESP array reply as slices of it.
-func splitArray(reply []byte, lim *resp.Limits) ([][]byte, bool) {
-	if len(reply) < 4 || reply[0] != '*' {
-		return nil, false
-	}
-	end := strings.Index(string(reply[:min(len(reply), 24)]), "\r\n")
-	if end < 0 {
-		return nil, false
-	}
-	n, err := strconv.Atoi(string(reply[1:end]))
-	if err != nil || n < 0 {
-		return nil, false
-	}
-	pos := end + 2
-	out := make([][]byte, 0, n)
-	for i := 0; i < n; i++ {
-		k, err := resp.ParseReply(reply[pos:], lim)
-		if err != nil {
-			return nil, false
-		}
-		out = append(out, reply[pos:pos+k])
-		pos += k
-	}
-	return out, true
 }
 
 // allNodes runs SCRIPT LOAD/FLUSH/EXISTS/KILL on every node of every
