@@ -194,6 +194,7 @@ func (c *cluster) newFanout(st *clusterState, r *msg.Request, hint uint, level L
 	f.c, f.st, f.parent, f.level, f.write, f.hint = c, st, r, level, write, hint
 	f.primary, f.firstOther = -1, -1
 	r.Hold()
+	c.s.fanouts.Add(1)
 	return f
 }
 
@@ -552,6 +553,7 @@ func (f *fanout) release() {
 		f.subs[i] = subInfo{}
 	}
 	pool.Put(f.parent)
+	f.c.s.fanouts.Add(-1)
 	subs, fo, spans, choice := f.subs[:0], f.failover[:0], f.spans[:0], f.choice[:0]
 	if cap(spans) > maxKeepSpans {
 		spans, choice = nil, nil

@@ -182,7 +182,17 @@ func (s *Server) peerReadLoop(nc net.Conn, id uint, inflight chan<- *msg.Request
 		if fr.Buffered() == 0 {
 			fr.Shrink(sessionReadBuf)
 		}
+		if s.stopping.Load() {
+			// the node is stopping: finish the frame under way, read no other
+			if !haveHdr && fr.Buffered() == 0 {
+				return
+			}
+			_ = nc.SetReadDeadline(time.Unix(0, s.drainUntil.Load()))
+		}
 		if err := fr.Fill(need); err != nil {
+			if s.drainRead(nc, haveHdr || fr.Buffered() > 0, err) {
+				continue
+			}
 			if !isClosed(err) {
 				s.log.Warn("closing peer connection", "peer", peer, "err", err)
 			}
@@ -250,6 +260,10 @@ func (s *Server) peerWriteLoop(nc net.Conn, inflight <-chan *msg.Request) {
 		if broken {
 			_ = nc.SetReadDeadline(time.Unix(1, 0))
 		}
+	}
+	if s.stopping.Load() && !broken {
+		s.lingerClose(nc) // the peer reads every reply, then EOF
+		return
 	}
 	nc.Close()
 }

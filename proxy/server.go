@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -43,8 +44,10 @@ type Options struct {
 	FailureLimit int
 	// MaxRequestBytes caps one client request (default 512 MiB + 64 KiB).
 	MaxRequestBytes int
-	// ShutdownGrace bounds how long in-flight requests may take to finish
-	// when the node stops (default Timeout + 1s).
+	// ShutdownGrace bounds the drain when the node stops: how long the
+	// requests already read (and their copies to peers) may take to finish
+	// and their replies to be written (default Timeout + 1s). What is left
+	// then is cut.
 	ShutdownGrace time.Duration
 	// Logger is the node's logger.
 	Logger *slog.Logger
@@ -120,6 +123,11 @@ type Server struct {
 	inFlight    atomic.Int64
 	buffered    atomic.Int64 // bytes of requests in flight (max_buffered_bytes)
 	stopping    atomic.Bool
+	// drainUntil is when a stopping node cuts what is left (unix nanos)
+	drainUntil atomic.Int64
+	// fanouts counts fan-outs with copies outstanding: a stopping node
+	// keeps its peer pools until they are done
+	fanouts     atomic.Int64
 	requirePass []byte
 
 	// limit counters
@@ -250,9 +258,8 @@ func (s *Server) Backend() *backend.Pool { return s.backend }
 // ClientConnections is the number of open client connections.
 func (s *Server) ClientConnections() int64 { return s.clientConns.Load() }
 
-// Serve runs the node until ctx ends, then stops accepting, lets in-flight
-// requests finish within ShutdownGrace, and closes everything. It returns nil
-// on a clean stop.
+// Serve runs the node until ctx ends, then stops gracefully (see
+// [Server.shutdown]) and returns nil on a clean stop.
 func (s *Server) Serve(ctx context.Context) error {
 	if s.ln == nil {
 		if err := s.Listen(); err != nil {
@@ -264,14 +271,16 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.cluster.start()
 	s.log.Info("serving", "listen", s.ln.Addr().String(), "datastore", s.opts.Datastore, "proto", s.opts.Proto.String(),
 		"dyn_listen", s.opts.DynListen, "dc", s.opts.DC, "rack", s.opts.Rack, "peers", len(s.opts.Peers))
+	// every accept loop has returned before shutdown looks at the sessions,
+	// so none is added behind its back
+	var accepting sync.WaitGroup
 	if s.peerLn != nil {
-		go s.acceptPeers()
+		accepting.Go(s.acceptPeers)
 	}
-
 	acceptDone := make(chan error, 1)
 	go func() { acceptDone <- s.acceptLoop(s.ln) }()
 	if s.tlsLn != nil {
-		go func() { _ = s.acceptLoop(s.tlsLn) }()
+		accepting.Go(func() { _ = s.acceptLoop(s.tlsLn) })
 	}
 
 	var err error
@@ -289,6 +298,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err == nil {
 		<-acceptDone
 	}
+	accepting.Wait()
 	s.shutdown()
 	return err
 }
@@ -354,36 +364,116 @@ func isTemporary(err error) bool {
 	return errors.As(err, &t) && t.Temporary()
 }
 
-// shutdown stops every session's reader; their writers finish the requests
-// already in flight. After ShutdownGrace the remaining connections are cut.
+// shutdown drains the node once its listeners are closed (new connections
+// are refused from then on).
+//
+// Every session, client or peer, stops reading at the next request
+// boundary: a request half read is read to its end, nothing after it is
+// read. The requests already read finish, with their copies to peers, and
+// their replies are written and flushed. The session then closes gently
+// (lingerClose): the client reads every reply and then EOF, and a request
+// it sent meanwhile is dropped without resetting the connection. Peers see
+// the same: their copies this node had not read yet fail as on a closed
+// connection, and their fan-outs fail over or decide without this node by
+// their consistency level.
+//
+// Only then are the peer pools and the datastore pool closed, once the
+// fan-outs still replicating (remote datacenters' copies, whose client
+// already has its reply) are done too. ShutdownGrace bounds the whole
+// drain: at the deadline what is still in flight fails with "node is
+// shutting down" (and a connection whose client does not read its replies
+// is cut a second later).
 func (s *Server) shutdown() {
+	start := time.Now()
+	deadline := start.Add(s.opts.ShutdownGrace)
+	s.drainUntil.Store(deadline.UnixNano())
 	s.stopping.Store(true)
 	s.mu.Lock()
+	n := len(s.sessions)
 	for nc := range s.sessions {
+		// wakes a reader blocked between requests; one half-way through a
+		// request re-arms its deadline to finish reading it (drainRead)
 		_ = nc.SetReadDeadline(time.Unix(1, 0))
 	}
 	s.mu.Unlock()
+	s.log.Info("stopping: draining connections", "connections", n, "requests_in_flight", s.inFlight.Load(), "grace", s.opts.ShutdownGrace)
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
+		for s.fanouts.Load() > 0 && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
+		}
 		close(done)
 	}()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
 	select {
 	case <-done:
-	case <-time.After(s.opts.ShutdownGrace):
-		s.log.Warn("shutdown grace period over, closing client connections")
-		s.mu.Lock()
-		for nc := range s.sessions {
-			nc.Close()
-		}
-		s.mu.Unlock()
-		s.backend.Close() // fails whatever is still queued
+	case <-timer.C:
+		s.log.Warn("shutdown grace period over, failing what is still in flight", "requests_in_flight", s.inFlight.Load(),
+			"grace", s.opts.ShutdownGrace)
+		// what is in flight fails with "node is shutting down", which the
+		// sessions still write; a client that does not read is cut a
+		// little later
+		s.backend.Close()
 		s.cluster.close()
-		<-done
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+			s.mu.Lock()
+			for nc := range s.sessions {
+				nc.Close()
+			}
+			s.mu.Unlock()
+			<-done
+		}
 	}
 	s.cluster.close()
 	s.backend.Close()
-	s.log.Info("stopped")
+	s.log.Info("stopped", "drain", time.Since(start).Round(time.Millisecond))
+}
+
+// closeLinger bounds how long a stopping node waits, after its last reply
+// on a connection, for the other side to close (lingerClose).
+const closeLinger = 500 * time.Millisecond
+
+// lingerClose closes a connection whose replies are all written. It shuts
+// the write side first (FIN after the last reply: the other side reads
+// every reply, then EOF), then reads and discards what still comes until
+// the other side closes, for at most closeLinger (and not past the drain
+// deadline). Closing a socket that holds unread input resets the
+// connection, and a reset can destroy replies not yet delivered: that was
+// the "connection reset by peer" clients of a stopping node saw.
+func (s *Server) lingerClose(nc net.Conn) {
+	defer nc.Close()
+	cw, ok := nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	limit := time.Now().Add(closeLinger)
+	if until := time.Unix(0, s.drainUntil.Load()); until.Before(limit) {
+		limit = until
+	}
+	if nc.SetReadDeadline(limit) == nil {
+		_, _ = io.Copy(io.Discard, nc)
+	}
+}
+
+// drainRead is called by a session's reader whose read failed while the
+// node is stopping. It reports whether to read on: the reader holds part
+// of a request (mid) and the drain deadline has not passed, so the read
+// was cut by shutdown's wake-up; it re-arms the read deadline to the drain
+// deadline.
+func (s *Server) drainRead(nc net.Conn, mid bool, err error) bool {
+	var ne net.Error
+	if !s.stopping.Load() || !mid || !errors.As(err, &ne) || !ne.Timeout() {
+		return false
+	}
+	until := s.drainUntil.Load()
+	if time.Now().UnixNano() >= until {
+		return false
+	}
+	return nc.SetReadDeadline(time.Unix(0, until)) == nil
 }
 
 // dispatch routes one client request: straight to the local datastore when

@@ -164,11 +164,14 @@ func (ss *session) readLoop() {
 		if fr.Buffered() == 0 {
 			fr.Shrink(sessionReadBuf)
 		}
-		if s.stopping.Load() {
-			return
+		if s.stopping.Load() && fr.Buffered() == 0 {
+			return // a request boundary: the node is stopping, read no more
 		}
 		ss.armDeadline(fr.Buffered() > 0)
 		if err := fr.Fill(need); err != nil {
+			if s.drainRead(ss.nc, fr.Buffered() > 0, err) {
+				continue // stopping half-way through a request: read its end
+			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && !s.stopping.Load() {
 				s.closedIdle.Add(1)
@@ -206,8 +209,14 @@ func (ss *session) armDeadline(partial bool) {
 		_ = ss.nc.SetReadDeadline(time.Time{})
 		ss.deadline = false
 	}
-	if ss.s.stopping.Load() { // shutdown raced with us: stop at once
-		_ = ss.nc.SetReadDeadline(time.Unix(1, 0))
+	if ss.s.stopping.Load() {
+		// shutdown raced with us (or it is on): stop at once between
+		// requests, read to the drain deadline in the middle of one
+		until := time.Unix(1, 0)
+		if partial {
+			until = time.Unix(0, ss.s.drainUntil.Load())
+		}
+		_ = ss.nc.SetReadDeadline(until)
 	}
 }
 
@@ -248,6 +257,10 @@ func (ss *session) writeLoop() {
 			_ = ss.nc.SetReadDeadline(time.Unix(1, 0))
 			broken = true
 		}
+	}
+	if s.stopping.Load() && !broken {
+		s.lingerClose(ss.nc) // every reply is written: let the client read them
+		return
 	}
 	ss.nc.Close()
 }
