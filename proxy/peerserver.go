@@ -168,7 +168,11 @@ func (s *Server) peerReadLoop(nc net.Conn, id uint, inflight chan<- *msg.Request
 				continue
 			}
 			r.PeerID = h.ID
-			r.CloseAfter = false // a peer link is never closed by a client command
+			// A client command (QUIT) never closes a peer link; a payload
+			// that does not parse does, after its error reply: the codec
+			// dropped the buffered input, so the stream is out of step.
+			malformed := act == actAnswered && r.CloseAfter && r.Class != msg.ClassProxy
+			r.CloseAfter = false
 			if act == actAnswered {
 				r.Done()
 			} else {
@@ -176,6 +180,10 @@ func (s *Server) peerReadLoop(nc net.Conn, id uint, inflight chan<- *msg.Request
 			}
 			inflight <- r
 			r = nil
+			if malformed {
+				s.log.Warn("closing peer connection: unparseable payload", "peer", peer)
+				return
+			}
 			continue
 		}
 	fill:

@@ -81,6 +81,8 @@ type session struct {
 	authed bool
 	// deadline: a read deadline is set on nc
 	deadline bool
+	// readStart: when the request being read began to arrive
+	readStart time.Time
 }
 
 func (s *Server) serveClient(nc net.Conn, id uint) {
@@ -118,6 +120,9 @@ func (ss *session) readLoop() {
 					s.log.Debug("client read failed", "client", ss.nc.RemoteAddr(), "err", err)
 				}
 				return
+			}
+			if act != actMore {
+				ss.readStart = time.Time{} // the next request's clock starts with it
 			}
 			if act != actMore && act != actSkip && s.opts.Proto == msg.Redis {
 				act = ss.checkAuth(r, act)
@@ -200,10 +205,22 @@ func (ss *session) armDeadline(partial bool) {
 	d := o.ClientIdleTimeout
 	if partial {
 		d = o.ClientReadTimeout
+	} else {
+		ss.readStart = time.Time{}
 	}
 	switch {
 	case d > 0:
-		_ = ss.nc.SetReadDeadline(time.Now().Add(d))
+		now := time.Now()
+		deadline := now.Add(d)
+		if partial {
+			// client_read_timeout bounds the whole request, not each read:
+			// a client sending a byte at a time must not hold it forever.
+			if ss.readStart.IsZero() {
+				ss.readStart = now
+			}
+			deadline = ss.readStart.Add(d)
+		}
+		_ = ss.nc.SetReadDeadline(deadline)
 		ss.deadline = true
 	case ss.deadline:
 		_ = ss.nc.SetReadDeadline(time.Time{})

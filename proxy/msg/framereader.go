@@ -59,27 +59,12 @@ func (f *FrameReader) Fill(need int) error {
 	if need > f.max {
 		return ErrFrameTooLarge
 	}
-	// Make room: compact, then grow if the frame does not fit.
-	if f.r > 0 {
-		copy(f.buf, f.buf[f.r:f.w])
-		f.w -= f.r
-		f.r = 0
-	}
-	want := max(need, f.w+1)
-	if want > len(f.buf) {
-		size := max(want, 2*len(f.buf))
-		if size > f.max {
-			size = max(want, f.max)
-		}
-		nb := make([]byte, size)
-		copy(nb, f.buf[:f.w])
-		f.buf = nb
-	}
+	f.compact()
+	f.grow(need)
 	for {
-		if f.w == len(f.buf) { // a skip moved r: compact again
-			copy(f.buf, f.buf[f.r:f.w])
-			f.w -= f.r
-			f.r = 0
+		if f.w == len(f.buf) { // a skip moved r, or the frame outgrew the buffer
+			f.compact()
+			f.grow(need)
 		}
 		n, err := f.rd.Read(f.buf[f.w:])
 		f.w += n
@@ -101,6 +86,42 @@ func (f *FrameReader) Fill(need int) error {
 			return err
 		}
 	}
+}
+
+// growAhead is how far beyond the bytes received the buffer may grow in one
+// step towards a frame's announced size. A length is a promise, not data: a
+// 20-byte header announcing 500 MB must not cost 500 MB before the bytes
+// arrive (Redis fixed the same in CVE-2021-32675). Past it the buffer
+// doubles as data fills it, so it stays under twice what was received.
+const growAhead = 64 << 10
+
+func (f *FrameReader) compact() {
+	if f.r > 0 {
+		copy(f.buf, f.buf[f.r:f.w])
+		f.w -= f.r
+		f.r = 0
+	}
+}
+
+// grow makes room for at least one more byte by doubling the buffer. When
+// need (the whole frame, once its size is known) is larger, it grows towards
+// need, at most growAhead past what is buffered, so that the final buffer is
+// exactly need bytes and the copies add up to less than the frame. Call it
+// after compact.
+func (f *FrameReader) grow(need int) {
+	if max(need, f.w+1) <= len(f.buf) {
+		return
+	}
+	size := 2 * len(f.buf)
+	if need > f.w {
+		size = min(need, max(size, f.w+growAhead))
+	}
+	if size > f.max {
+		size = max(f.w+1, f.max)
+	}
+	nb := make([]byte, size)
+	copy(nb, f.buf[:f.w])
+	f.buf = nb
 }
 
 // Skip discards the next n bytes of the stream, whether already buffered or
