@@ -76,6 +76,25 @@ type NodeStats struct {
 	ReadFailovers, RemoteFailovers, RemoteDropped, QuorumFailures uint64
 	// InFlight is the number of client requests being served.
 	InFlight int64
+	// Limits counts what the client limits refused or closed.
+	Limits LimitStats
+}
+
+// LimitStats counts the clients a limit turned away, by limit.
+type LimitStats struct {
+	// MaxClientConnections: connections refused at max_client_connections.
+	MaxClientConnections uint64
+	// MaxRequestBytes: requests refused (and their connections closed)
+	// for declaring more than max_request_bytes.
+	MaxRequestBytes uint64
+	// MaxBufferedBytes: requests refused at max_buffered_bytes.
+	MaxBufferedBytes uint64
+	// ClientReadTimeout: connections closed with a request that did not
+	// arrive whole within client_read_timeout.
+	ClientReadTimeout uint64
+	// ClientIdleTimeout: connections closed after client_idle_timeout
+	// without a request.
+	ClientIdleTimeout uint64
 }
 
 // Stats returns the node's counters.
@@ -89,6 +108,13 @@ func (s *Server) Stats() NodeStats {
 		RemoteDropped:          s.cluster.remoteDropped.Load(),
 		QuorumFailures:         s.cluster.quorumFailures.Load(),
 		InFlight:               s.inFlight.Load(),
+		Limits: LimitStats{
+			MaxClientConnections: s.rejectedConns.Load(),
+			MaxRequestBytes:      s.rejectedLarge.Load(),
+			MaxBufferedBytes:     s.rejectedBuffered.Load(),
+			ClientReadTimeout:    s.closedSlow.Load(),
+			ClientIdleTimeout:    s.closedIdle.Load(),
+		},
 	}
 }
 

@@ -86,7 +86,7 @@ func TestLimits(t *testing.T) {
 		_, err = c.read(redisReply)
 		require.Error(t, err)
 		require.Equal(t, "+PONG\r\n", a.do(cmd("PING")), "the others keep being served")
-		require.EqualValues(t, 1, n.s.rejectedConns.Load())
+		require.EqualValues(t, 1, n.s.Stats().Limits.MaxClientConnections)
 	})
 
 	t.Run("a request larger than max_request_bytes is refused", func(t *testing.T) {
@@ -97,6 +97,7 @@ func TestLimits(t *testing.T) {
 		_, err = b.read(redisReply)
 		require.Error(t, err, "then the connection closes")
 		require.Equal(t, "$-1\r\n", a.do(cmd("GET", "big")), "nothing was stored")
+		require.EqualValues(t, 1, n.s.Stats().Limits.MaxRequestBytes)
 	})
 
 	t.Run("a client that stops half-way through a request is reaped", func(t *testing.T) {
@@ -107,7 +108,8 @@ func TestLimits(t *testing.T) {
 		_, err := c.read(redisReply)
 		require.Error(t, err)
 		require.Less(t, time.Since(start), 5*time.Second)
-		require.GreaterOrEqual(t, n.s.closedIdle.Load(), uint64(1))
+		require.EqualValues(t, 1, n.s.Stats().Limits.ClientReadTimeout, "counted as a read timeout")
+		require.Zero(t, n.s.Stats().Limits.ClientIdleTimeout, "not as an idle one")
 		require.Equal(t, "+PONG\r\n", a.do(cmd("PING")), "an idle but complete client is not reaped")
 	})
 }
@@ -127,4 +129,5 @@ func TestMaxBufferedBytes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "-ERR Dynomite: node buffer limit reached (max_buffered_bytes), retry later\r\n", string(second))
 	require.Equal(t, "+OK\r\n", c.do(cmd("SET", "x", val)), "once the first is done there is room again")
+	require.EqualValues(t, 1, n.s.Stats().Limits.MaxBufferedBytes)
 }

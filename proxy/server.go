@@ -130,8 +130,9 @@ type Server struct {
 	fanouts     atomic.Int64
 	requirePass []byte
 
-	// limit counters
-	rejectedConns, rejectedBuffered, closedIdle atomic.Uint64
+	// limit counters (NodeStats.Limits)
+	rejectedConns, rejectedBuffered, rejectedLarge atomic.Uint64
+	closedSlow, closedIdle                         atomic.Uint64
 
 	// counters for the stats listener
 	clientConns  atomic.Int64

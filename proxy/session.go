@@ -179,10 +179,15 @@ func (ss *session) readLoop() {
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && !s.stopping.Load() {
-				s.closedIdle.Add(1)
+				if fr.Buffered() > 0 {
+					s.closedSlow.Add(1)
+				} else {
+					s.closedIdle.Add(1)
+				}
 				s.log.Debug("closing slow or idle client", "client", ss.nc.RemoteAddr(), "partial_request", fr.Buffered() > 0)
 			}
 			if errors.Is(err, msg.ErrFrameTooLarge) {
+				s.rejectedLarge.Add(1)
 				r = s.reqs.Get()
 				r.SetReply(s.codec.errorReply(errRequestTooLarge))
 				r.CloseAfter = true

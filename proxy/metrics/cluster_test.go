@@ -263,3 +263,52 @@ func excerpt(body string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestLimitRejectionsAreCounted drives each client limit on a real node
+// and checks dynomite_client_limit_rejections_total, label by label.
+func TestLimitRejectionsAreCounted(t *testing.T) {
+	c := metricstest.StartCluster(t, []string{"dc1/r1/0"}, func(o *proxy.Options) {
+		o.MaxClientConns = 2
+		o.MaxRequestBytes = 64 << 10
+		o.ClientReadTimeout = 200 * time.Millisecond
+		o.ClientIdleTimeout = 600 * time.Millisecond
+	})
+	n := c.Nodes[0]
+	count := func(limit string) float64 {
+		t.Helper()
+		v, ok := metricstest.Sum(t, n.Registry, "dynomite_client_limit_rejections_total", lbl{"limit": limit})
+		require.True(t, ok, "no series for limit %q", limit)
+		return v
+	}
+	for _, l := range []string{"max_client_connections", "max_request_bytes", "max_buffered_bytes", "client_read_timeout", "client_idle_timeout"} {
+		require.Zero(t, count(l), "%s before any client", l)
+	}
+
+	// max_client_connections: a third connection is refused
+	a := metricstest.Dial(t, n.Addr)
+	require.Equal(t, "+PONG\r\n", a.Do("PING"))
+	b := metricstest.Dial(t, n.Addr)
+	require.Equal(t, "+PONG\r\n", b.Do("PING"))
+	third := metricstest.Dial(t, n.Addr)
+	got, err := third.TryDo("PING")
+	require.NoError(t, err)
+	require.Contains(t, got, "max number of clients reached")
+	require.Equal(t, 1.0, count("max_client_connections"))
+
+	// max_request_bytes: a 100 KiB SET is refused and its connection closed
+	got, err = b.TryDo("SET", "big", strings.Repeat("x", 100<<10))
+	require.NoError(t, err)
+	require.Contains(t, got, "request larger than the proxy's limit")
+	require.Equal(t, 1.0, count("max_request_bytes"))
+
+	// client_read_timeout: half a request, then nothing
+	c.Eventually(5*time.Second, "b's session never ended", func() bool { return n.Server.ClientConnections() <= 1 })
+	slow := metricstest.Dial(t, n.Addr)
+	slow.Send("*2\r\n$3\r\nGET\r\n$5\r\nab")
+	c.Eventually(5*time.Second, "the half-sent request was never reaped", func() bool { return count("client_read_timeout") == 1 })
+
+	// client_idle_timeout: a goes quiet
+	c.Eventually(5*time.Second, "the idle client was never reaped", func() bool { return count("client_idle_timeout") >= 1 })
+	require.Equal(t, 1.0, count("client_read_timeout"), "idle connections are not read timeouts")
+	require.Zero(t, count("max_buffered_bytes"))
+}

@@ -12,7 +12,7 @@ import (
 // nodeDescs are the metrics read from the node at scrape time: its own
 // atomic counters, exported as they are (never counted twice).
 type nodeDescs struct {
-	clientConns, clientConnsTotal, inFlight                                 *prometheus.Desc
+	clientConns, clientConnsTotal, inFlight, clientLimits                   *prometheus.Desc
 	dsUp, dsReqs, dsResps, dsErrors, dsConnects                             *prometheus.Desc
 	peerUp, peerAdminDown, peerReqs, peerResps, peerErrors, peerConnects    *prometheus.Desc
 	quorumFailures, readFailovers, remoteFailovers, remoteDropped           *prometheus.Desc
@@ -27,7 +27,8 @@ func desc(name string) *prometheus.Desc {
 func newNodeDescs() nodeDescs {
 	return nodeDescs{
 		clientConns: desc(mClientConnections), clientConnsTotal: desc(mClientConnectionsTotal), inFlight: desc(mClientInFlight),
-		dsUp: desc(mDatastoreUp), dsReqs: desc(mDatastoreRequests), dsResps: desc(mDatastoreResponses),
+		clientLimits: desc(mClientLimits),
+		dsUp:         desc(mDatastoreUp), dsReqs: desc(mDatastoreRequests), dsResps: desc(mDatastoreResponses),
 		dsErrors: desc(mDatastoreErrors), dsConnects: desc(mDatastoreConnects),
 		peerUp: desc(mPeerUp), peerAdminDown: desc(mPeerAdminDown), peerReqs: desc(mPeerRequests),
 		peerResps: desc(mPeerResponses), peerErrors: desc(mPeerErrors), peerConnects: desc(mPeerConnects),
@@ -45,7 +46,7 @@ type nodeCollector struct {
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := &c.descs
-	for _, x := range []*prometheus.Desc{d.clientConns, d.clientConnsTotal, d.inFlight,
+	for _, x := range []*prometheus.Desc{d.clientConns, d.clientConnsTotal, d.inFlight, d.clientLimits,
 		d.dsUp, d.dsReqs, d.dsResps, d.dsErrors, d.dsConnects,
 		d.peerUp, d.peerAdminDown, d.peerReqs, d.peerResps, d.peerErrors, d.peerConnects,
 		d.quorumFailures, d.readFailovers, d.remoteFailovers, d.remoteDropped,
@@ -99,6 +100,10 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(d.clientConns, float64(st.ClientConnections))
 	counter(d.clientConnsTotal, st.ClientConnectionsTotal)
 	gauge(d.inFlight, float64(st.InFlight))
+	lim := &st.Limits
+	for i, v := range [...]uint64{lim.MaxClientConnections, lim.MaxRequestBytes, lim.MaxBufferedBytes, lim.ClientReadTimeout, lim.ClientIdleTimeout} {
+		counter(d.clientLimits, v, Limits[i])
+	}
 
 	ds := st.Datastore
 	gauge(d.dsUp, b2f(ds.Up))

@@ -298,6 +298,16 @@ func TryDial(t testing.TB, addr string) (*Client, error) {
 // Close closes the connection.
 func (cl *Client) Close() { cl.c.Close() }
 
+// Send writes raw bytes as they are (a partial or malformed request); an
+// I/O error fails the test.
+func (cl *Client) Send(raw string) {
+	cl.t.Helper()
+	_ = cl.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := cl.c.Write([]byte(raw)); err != nil {
+		cl.t.Fatal(err)
+	}
+}
+
 // Do sends one command and returns its raw reply; an I/O error fails the
 // test (call it from the test's goroutine).
 func (cl *Client) Do(args ...string) string {
