@@ -86,16 +86,34 @@ cid() {
 }
 
 # verify FILE: a value written through rack 1 (published port 8102) is in
-# every rack's datastore, read there directly.
+# every rack's datastore, read there directly. A cluster that has just come
+# up may still be connecting its peers (or, with DNS discovery, learning
+# them), so a value missing somewhere is tried again with a new key, for
+# VERIFY_WAIT seconds (30); every attempt is logged.
 verify() {
+  local f=$1 attempt=1 deadline=$((SECONDS + ${VERIFY_WAIT:-30}))
+  until verify_once "$f"; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      dump "$f"
+      die "the value is not in every rack (after $attempt attempts)"
+    fi
+    log "attempt $attempt: not in every rack yet; again with a new key"
+    attempt=$((attempt + 1))
+    sleep 1
+  done
+  log "the value is in every rack (attempt $attempt)"
+}
+
+verify_once() {
   local f=$1 key value got ok=1 port=${RACK1_PORT:-8102}
   key="cluster-check-$$-$RANDOM"
   value="v$RANDOM$RANDOM"
   case $(project "$f") in
     dynomite-memcached)
       got=$(memcache_cmd 127.0.0.1 "$port" "set $key 0 0 ${#value}"$'\r\n'"$value")
-      [[ $got == STORED* ]] || die "set through 127.0.0.1:$port answered: $got"
+      [[ $got == STORED* ]] || { log "set through 127.0.0.1:$port answered: $got"; return 1; }
       log "set $key=$value through 127.0.0.1:$port: STORED"
+      sleep 0.2 # DC_ONE: the other racks are written after the reply
       for r in 1 2 3; do
         got=$(docker exec "$(cid "$f" "memcached-rack$r")" bash -c "$(declare -f memcache_cmd); memcache_cmd 127.0.0.1 11211 'get $key'" | sed -n 2p | tr -d '\r')
         report "memcached-rack$r" "$got" "$value" || ok=0
@@ -103,8 +121,9 @@ verify() {
       ;;
     *)
       got=$(redis_cmd "$f" "$port" set "$key" "$value")
-      [ "$got" = OK ] || die "set through 127.0.0.1:$port answered: $got"
+      [ "$got" = OK ] || { log "set through 127.0.0.1:$port answered: $got"; return 1; }
       log "set $key=$value through 127.0.0.1:$port: OK"
+      sleep 0.2 # DC_ONE: the other racks are written after the reply
       local services
       if [ "$(project "$f")" = dynomite-multidc ]; then
         services=(redis-dc1-rack1 redis-dc1-rack2 redis-dc1-rack3 redis-dc2-rack1 redis-dc2-rack2 redis-dc2-rack3)
@@ -117,8 +136,7 @@ verify() {
       done
       ;;
   esac
-  [ "$ok" = 1 ] || { dump "$f"; die "the value is not in every rack"; }
-  log "the value is in every rack"
+  [ "$ok" = 1 ]
 }
 
 report() { # service got want

@@ -4,9 +4,11 @@
 package compose_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,6 +16,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/dynomite-go/dynomite/proxy/config"
+	"github.com/dynomite-go/dynomite/seedprovider"
+	"github.com/dynomite-go/dynomite/seedprovider/dnssrv"
 )
 
 func TestEveryNodeConfigurationLoads(t *testing.T) {
@@ -25,7 +29,12 @@ func TestEveryNodeConfigurationLoads(t *testing.T) {
 			c, err := config.Load(f)
 			require.NoError(t, err)
 			require.Empty(t, c.Warnings)
-			require.NotEmpty(t, c.DynSeeds, "a cluster node has peers")
+			if c.DynSeedProvider == "" || c.DynSeedProvider == "simple_provider" {
+				require.NotEmpty(t, c.DynSeeds, "a cluster node has peers")
+			} else {
+				require.Equal(t, "dns_srv_provider", c.DynSeedProvider, "the compose clusters discover peers through the dns service")
+				require.Empty(t, c.DynSeeds, "with a provider, dyn_seeds would be ignored")
+			}
 			require.Equal(t, "0.0.0.0:22222", c.StatsListen.String(), "Prometheus and the healthcheck use port 22222")
 		})
 	}
@@ -69,10 +78,24 @@ func TestEveryComposeFileWiresItsNodesTogether(t *testing.T) {
 				ds := c.Servers[0].Endpoint.String()
 				host := ds[:strings.LastIndexByte(ds, ':')]
 				require.Contains(t, cf.Services, host, "%s: servers names a service of the file", name)
+				seeds := c.DynSeeds
+				if c.DynSeedProvider == "dns_srv_provider" {
+					seeds = dnsSeeds(t, c.DNSSRVName)
+				}
 				var peers []string
-				for _, s := range c.DynSeeds {
+				for _, s := range seeds {
+					if s.Host == name && c.DynSeedProvider != "" {
+						// a provider's answer includes the node itself; it skips
+						// the entry with its own dc, rack and tokens
+						require.Equal(t, c.DynListen.Port, s.Port, "%s: its own record's port", name)
+						require.Equal(t, c.Rack, s.Rack, "%s: its own record's rack", name)
+						require.Equal(t, c.Datacenter, s.DC, "%s: its own record's datacenter", name)
+						require.Equal(t, c.Tokens, s.Tokens, "%s: its own record's tokens", name)
+						continue
+					}
 					peer, ok := nodes[s.Host]
 					require.True(t, ok, "%s: seed %s is a node of the file", name, s)
+					require.Equal(t, peer.DynListen.Port, s.Port, "%s: seed %s has its node's peer port", name, s)
 					require.Equal(t, peer.Rack, s.Rack, "%s: seed %s has its node's rack", name, s)
 					require.Equal(t, peer.Datacenter, s.DC, "%s: seed %s has its node's datacenter", name, s)
 					require.Equal(t, peer.Tokens, s.Tokens, "%s: seed %s has its node's tokens", name, s)
@@ -115,4 +138,58 @@ func TestPrometheusScrapesEveryNode(t *testing.T) {
 			}
 		}
 	}
+}
+
+// dnsSeeds reads the dns service's records (dns/dynomite.conf, dnsmasq's
+// srv-host and txt-record lines) and returns what dns_srv_provider makes
+// of the SRV record name: a seed per target, its datacenter, rack and
+// tokens parsed from the target's TXT record with the provider's parser.
+// Upstream's TXT record (dns_provider) must list the same seeds.
+func dnsSeeds(t *testing.T, name string) []config.Seed {
+	t.Helper()
+	data, err := os.ReadFile("dns/dynomite.conf")
+	require.NoError(t, err)
+	srv := map[string][][2]string{} // name -> (target, port)
+	txt := map[string][]string{}    // name -> character-strings
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			f := strings.Split(v, ",")
+			switch k {
+			case "srv-host":
+				require.GreaterOrEqual(t, len(f), 3, "srv-host line %q", line)
+				srv[f[0]] = append(srv[f[0]], [2]string{f[1], f[2]})
+			case "txt-record":
+				for _, q := range f[1:] {
+					txt[f[0]] = append(txt[f[0]], strings.Trim(q, `"`))
+				}
+			}
+		}
+	}
+	require.NotEmpty(t, srv[name], "dns/dynomite.conf has no SRV record %s", name)
+	var seeds []config.Seed
+	for _, e := range srv[name] {
+		n, err := dnssrv.ParseTXT(txt[e[0]])
+		require.NoError(t, err, "TXT record of %s", e[0])
+		port, err := strconv.Atoi(e[1])
+		require.NoError(t, err)
+		seeds = append(seeds, config.Seed{Host: e[0], Port: port, DC: n.DC, Rack: n.Rack, Tokens: n.Tokens})
+	}
+	// upstream's record: one TXT string of "host:port:rack:dc:tokens|..."
+	// (its entries hold commas only between tokens, which the split above
+	// cut: join them again)
+	upstream, err := seedprovider.ParseList(strings.Join(txt["_dynomite.dynomite.local"], ","))
+	require.NoError(t, err)
+	key := func(s config.Seed) string { return fmt.Sprint(s.Host, s.Port, s.DC, s.Rack, s.Tokens) }
+	var a, b []string
+	for _, s := range seeds {
+		a = append(a, key(s))
+	}
+	for _, s := range upstream {
+		b = append(b, key(s))
+	}
+	slices.Sort(a)
+	slices.Sort(b)
+	require.Equal(t, a, b, "the TXT record of dns_provider lists the nodes the SRV record does")
+	return seeds
 }
