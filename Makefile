@@ -15,10 +15,13 @@ help: ## list the targets
 build: ## build bin/dynomite (static, CGO_ENABLED=0)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dynomite
 
-test: lint ## the full test suite: lint, unit + integration tests with -race, fuzz smoke (2000 inputs per target), Go benchmarks once
+test: lint ## everything: lint, unit + integration tests with -race, fuzz smoke, Go benchmarks once, compose files (compose-check), containers (test-containers), terraform (tf-check)
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./...
-	$(MAKE) fuzz FUZZTIME=2000x
+	$(MAKE) --no-print-directory fuzz FUZZTIME=2000x
 	CGO_ENABLED=1 $(GO) test -run '^$$' -bench . -benchtime 1x ./... > /dev/null
+	$(MAKE) --no-print-directory compose-check
+	$(MAKE) --no-print-directory test-containers
+	$(MAKE) --no-print-directory tf-check
 
 bench: build ## proxy vs twemproxy vs direct Redis/Memcached (redis-benchmark, memaslap); prints the table
 	scripts/bench.sh
@@ -69,8 +72,9 @@ up: images ## start a local cluster (COMPOSE_FILE, default: 3 racks of Redis) an
 down: ## remove every local cluster of compose/: containers, networks, volumes
 	compose/cluster.sh down
 
-compose-check: ## check every compose file (docker-compose config -q)
+compose-check: ## check every compose file: docker-compose config -q, and the compose-go test (itest/composefiles; no daemon needed)
 	compose/cluster.sh check
+	cd itest && CGO_ENABLED=1 $(GO) test -race -count=1 ./composefiles/
 
 .PHONY: tf-check tf-validate
 
@@ -81,9 +85,21 @@ tf-validate: ## terraform init + validate of terraform/ with a locally built AWS
 	scripts/tf-tools.sh validate
 
 # Integration suites in containers (itest/README.md), a Go module of their own.
-.PHONY: itest
+.PHONY: itest itest-suites test-containers
 
 itest: ## integration suites with testcontainers-go (itest/): replication, node loss, partition, rolling restart, discovery
 	@if $${DOCKER:-docker} info >/dev/null 2>&1; then $(MAKE) --no-print-directory images; \
 	else echo "itest: no Docker daemon answers: images not built; the suites skip (they fail under CI=true)"; fi
-	cd itest && CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 25m -v ./...
+	$(MAKE) --no-print-directory itest-suites
+
+itest-suites: ## the itest suites with the images as they are (make itest builds them first)
+	cd itest && CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 25m -v .
+
+test-containers: ## with a Docker daemon: images, the compose check (make up, a write in every rack, make down), the itest suites; skips without one (fails under CI=true)
+	@if ! $${DOCKER:-docker} info >/dev/null 2>&1; then \
+	  if [ "$${CI:-}" = true ]; then echo "test-containers: FAIL: no Docker daemon answers (CI=true)" >&2; exit 1; fi; \
+	  echo "test-containers: SKIP: no Docker daemon answers; the compose check and the itest suites need one" >&2; exit 0; \
+	fi
+	$(MAKE) --no-print-directory images
+	compose/ci-check.sh
+	$(MAKE) --no-print-directory itest-suites

@@ -60,9 +60,20 @@ go_install() {
   log "built $name in $((SECONDS - t0))s"
 }
 
+# install_tools builds terraform and tflint unless present. A lock on the
+# tools folder lets .ci/run start this in the background while the tests run:
+# a later `check` waits for that build instead of starting a second one.
 install_tools() {
+  mkdir -p "$TF_TOOLS_DIR"
+  exec 9>"$TF_TOOLS_DIR/.install.lock"
+  if ! flock -n 9; then
+    log "waiting for another tf-tools install to finish (lock $TF_TOOLS_DIR/.install.lock)"
+    flock 9
+  fi
   go_install "$BIN" github.com/hashicorp/terraform "$TERRAFORM_VERSION"
   go_install "$BIN" github.com/terraform-linters/tflint "$TFLINT_VERSION"
+  flock -u 9
+  exec 9>&-
 }
 
 check() {
