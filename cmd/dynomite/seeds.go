@@ -143,7 +143,7 @@ func runSeeds(ctx context.Context, cfg *config.Config, info env.Info, p seedprov
 		// gos_interval is honoured as written; upstream also rate-limits to
 		// 30 s, which would make a 1 s interval in a test cluster useless.
 		MinInterval: -1,
-		Logger:      log.With("component", "seeds", "provider", p.Name()),
+		Logger:      log, // the refresher adds component=seedprovider and provider
 		OnChange: func(s seedprovider.Snapshot) {
 			peers := peersFrom(cfg, info, s.Seeds)
 			if err := srv.UpdatePeers(peers); err != nil {
