@@ -19,8 +19,9 @@ COPY scripts/images/dynomite/passwd /etc/passwd
 COPY scripts/images/dynomite/group /etc/group
 COPY bin/image/dynomite /usr/bin/dynomite
 USER 65532:65532
-# 8101 peers, 8102 clients, 22222 stats (/health, /metrics).
-EXPOSE 8101 8102 22222
+# 8101 peers, 8102 clients, 22222 stats (/health, /metrics), 8103 gossip
+# (TCP and UDP, only with enable_gossip: true).
+EXPOSE 8101 8102 22222 8103 8103/udp
 # The stats listener on port 22222 answers /health: 200 once the datastore
 # is connected. A node whose stats_listen uses another port needs
 # `dynomite health --addr 127.0.0.1:PORT` as its healthcheck.
