@@ -159,6 +159,12 @@ func (c *EntryErrors) Err() error {
 	return errors.Join(errs...)
 }
 
+// AddressOnly reports whether s carries only an address: no datacenter,
+// rack or tokens. Only a provider told that gossip is on returns such seeds
+// (dns_srv_provider for an SRV target without a TXT record); the node joins
+// the address's gossip and takes the rest from the peer's gossip metadata.
+func AddressOnly(s Seed) bool { return s.DC == "" && s.Rack == "" && len(s.Tokens) == 0 }
+
 // ParseSeed parses one entry "host:port:rack:dc:tokens [name]"; it is
 // [config.ParseSeed]. Nothing is resolved.
 func ParseSeed(entry string) (Seed, error) { return config.ParseSeed(entry) }

@@ -38,7 +38,10 @@ import (
 // also own the membership: each change replaces the ring's peers with every
 // member but this node, dead ones included (upstream keeps the nodes it marks
 // down), then marks the dead ones down. Keeping one owner for membership
-// means two sources never fight over the ring.
+// means two sources never fight over the ring. With a provider, gossip may
+// only complete its entries that lack datacenter, rack and tokens (SRV
+// targets without TXT records; see membership.go), and the node joins gossip
+// through the provider's addresses.
 
 // gossipRunning is the node's running gossip, for the metrics.
 var gossipRunning atomic.Pointer[gossip.Gossip]
@@ -122,6 +125,13 @@ func resolveIP(ctx context.Context, host string) (string, error) {
 // cluster (others see this node leave at once) and waits for the gossip's
 // goroutines; it is a no-op when gossip is off.
 func startGossip(ctx context.Context, cfg *config.Config, srv *proxy.Server, log *slog.Logger) (stop func(), err error) {
+	return startGossipWith(ctx, cfg, srv, log, nil)
+}
+
+// startGossipWith is startGossip for a node whose seed provider's view mem
+// holds: gossip's members complete mem's address-only seeds, and mem joins
+// gossip through the provider's addresses (see membership).
+func startGossipWith(ctx context.Context, cfg *config.Config, srv *proxy.Server, log *slog.Logger, mem *membership) (stop func(), err error) {
 	if !cfg.EnableGossip {
 		return func() {}, nil
 	}
@@ -160,12 +170,18 @@ func startGossip(ctx context.Context, cfg *config.Config, srv *proxy.Server, log
 	}
 	gc.Self = gossip.Meta{Name: p.self, DC: nodeDC(cfg), Rack: nodeRack(cfg), Tokens: cfg.Tokens, State: state}
 	a := &gossipApplier{srv: srv, log: log, self: p.self, membership: p.membership, applied: map[string]bool{}}
+	if mem != nil {
+		a.onMembers = mem.setMembers
+	}
 	gc.OnChange = a.apply
 	g, err := gossip.New(gc, log)
 	if err != nil {
 		return nil, err
 	}
 	gossipRunning.Store(g)
+	if mem != nil {
+		mem.useGossip(gossipJoiner(ctx, g), p.bind.Port-cfg.DynListen.Port, p.self)
+	}
 	mode := "liveness"
 	if p.membership {
 		mode = "membership and liveness"
@@ -194,6 +210,9 @@ type gossipApplier struct {
 	log        *slog.Logger
 	self       string
 	membership bool
+	// onMembers, when set, receives every view first (the other members):
+	// the seed provider's membership completes address-only seeds with it
+	onMembers func([]gossip.Member)
 
 	mu      sync.Mutex
 	applied map[string]bool // ring peer name → alive as last applied
@@ -207,6 +226,9 @@ func (a *gossipApplier) apply(members []gossip.Member) {
 		if m.Name != a.self {
 			others = append(others, m)
 		}
+	}
+	if a.onMembers != nil {
+		a.onMembers(others)
 	}
 	if a.membership {
 		peers := make([]proxy.Peer, 0, len(others))

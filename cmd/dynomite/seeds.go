@@ -97,7 +97,8 @@ func newProvider(ctx context.Context, cfg *config.Config, info env.Info) (seedpr
 		}
 		return seedprovider.Resolving(p, nil), nil
 	case dnssrv.Name:
-		return dnssrv.New(dnssrv.Config{Name: cfg.DNSSRVName, Resolver: cfg.DNSSRVResolver, Timeout: cfg.DNSSRVTimeout})
+		// with gossip, a target without a TXT record is completed from gossip
+		return dnssrv.New(dnssrv.Config{Name: cfg.DNSSRVName, Resolver: cfg.DNSSRVResolver, Timeout: cfg.DNSSRVTimeout, AddressOnly: cfg.EnableGossip})
 	case ec2.Name:
 		port := cfg.EC2PeerPort
 		if !cfg.IsSet("ec2_peer_port") && cfg.DynListen.Port != 0 {
@@ -137,21 +138,15 @@ func peersFrom(cfg *config.Config, info env.Info, seeds []seedprovider.Seed) []p
 
 // runSeeds polls the provider every gos_interval and applies each new
 // membership to the running node.
-func runSeeds(ctx context.Context, cfg *config.Config, info env.Info, p seedprovider.Provider, srv *proxy.Server, log *slog.Logger) error {
+// membership applies each view to the node (completed by gossip, when on).
+func runSeeds(ctx context.Context, cfg *config.Config, p seedprovider.Provider, mem *membership, log *slog.Logger) error {
 	r, err := seedprovider.NewRefresher(p, seedprovider.RefresherConfig{
 		Interval: cfg.GosInterval,
 		// gos_interval is honoured as written; upstream also rate-limits to
 		// 30 s, which would make a 1 s interval in a test cluster useless.
 		MinInterval: -1,
 		Logger:      log, // the refresher adds component=seedprovider and provider
-		OnChange: func(s seedprovider.Snapshot) {
-			peers := peersFrom(cfg, info, s.Seeds)
-			if err := srv.UpdatePeers(peers); err != nil {
-				log.Error("seed provider membership refused", "provider", p.Name(), "err", err)
-				return
-			}
-			log.Info("membership updated", "provider", p.Name(), "peers", len(peers))
-		},
+		OnChange:    func(s seedprovider.Snapshot) { mem.setSeeds(s.Seeds) },
 	})
 	if err != nil {
 		return err

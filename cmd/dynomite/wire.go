@@ -144,7 +144,11 @@ func serve(ctx context.Context, cfg *config.Config, f *flags, log *slog.Logger, 
 	if f.admin > 0 {
 		log.Info("admin operation mode", "x", f.admin)
 	}
-	stopGossip, err := startGossip(ctx, cfg, srv, log)
+	var mem *membership
+	if provider != nil {
+		mem = newMembership(cfg, info, srv, log)
+	}
+	stopGossip, err := startGossipWith(ctx, cfg, srv, log, mem)
 	if err != nil {
 		return err
 	}
@@ -155,7 +159,7 @@ func serve(ctx context.Context, cfg *config.Config, f *flags, log *slog.Logger, 
 	go func() { errc <- stats.Serve(sctx) }()
 	go func() { errc <- srv.Serve(sctx) }()
 	if provider != nil {
-		go func() { _ = runSeeds(sctx, cfg, info, provider, srv, log) }()
+		go func() { _ = runSeeds(sctx, cfg, provider, mem, log) }()
 	}
 	first := <-errc
 	cancel()

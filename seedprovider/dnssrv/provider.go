@@ -23,7 +23,9 @@
 //
 // A target that does not exist (NXDOMAIN), has no address, no TXT record, a
 // bad TXT record, or two matching TXT records, is skipped and reported as a
-// [seedprovider.EntryError] named after the target and port. A query that
+// [seedprovider.EntryError] named after the target and port; with
+// [Config.AddressOnly] (gossip on) a target without a TXT record is kept
+// as an address-only seed instead. A query that
 // gets no answer (timeout, SERVFAIL, REFUSED) fails the whole poll, so the
 // caller keeps its last view instead of dropping healthy peers.
 package dnssrv
@@ -74,6 +76,12 @@ type Config struct {
 	// ResolvConf is where Resolver defaults from; "" = /etc/resolv.conf.
 	// Not a key; tests set it.
 	ResolvConf string `yaml:"-"`
+	// AddressOnly keeps the targets that have no TXT record, as seeds
+	// with only an address (no datacenter, rack or tokens; see
+	// [seedprovider.AddressOnly]): with enable_gossip the node learns the
+	// rest from the peer's gossip. Not a key: the node sets it when gossip
+	// is on. A TXT record that is there but wrong is still an entry error.
+	AddressOnly bool `yaml:"-"`
 }
 
 // Validate checks the configuration without contacting anything. Its
@@ -96,8 +104,9 @@ func (c Config) Validate() error {
 
 // Provider reads the seeds from SRV and TXT records.
 type Provider struct {
-	name   string
-	client dnsq.Client
+	name        string
+	client      dnsq.Client
+	addressOnly bool
 }
 
 // New returns a Provider. With no Resolver it reads ResolvConf now.
@@ -109,7 +118,7 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", KeyResolver, err)
 	}
-	return &Provider{name: dns.Fqdn(cfg.Name), client: client}, nil
+	return &Provider{name: dns.Fqdn(cfg.Name), client: client, addressOnly: cfg.AddressOnly}, nil
 }
 
 // Name returns "dns_srv_provider".
@@ -278,18 +287,27 @@ func (p *Provider) lookup(ctx context.Context, t *target) error {
 	txts := t.glueTXT
 	if len(txts) == 0 {
 		r, err := p.client.Query(ctx, t.name, dns.TypeTXT)
-		if errors.Is(err, dnsq.ErrNotFound) {
+		if errors.Is(err, dnsq.ErrNotFound) && !p.addressOnly {
 			skipAll(err)
 			return nil
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, dnsq.ErrNotFound) {
 			return err
 		}
-		for _, rr := range r.Answer {
-			if v, ok := rr.(*dns.TXT); ok {
-				txts = append(txts, v.Txt)
+		if r != nil {
+			for _, rr := range r.Answer {
+				if v, ok := rr.(*dns.TXT); ok {
+					txts = append(txts, v.Txt)
+				}
 			}
 		}
+	}
+	if len(txts) == 0 && p.addressOnly {
+		// gossip will tell where it sits and which tokens it holds
+		for _, port := range t.ports {
+			t.seeds = append(t.seeds, seedprovider.Seed{Host: ip.String(), Port: port, Name: host})
+		}
+		return nil
 	}
 	if len(txts) == 0 {
 		skipAll(errors.New("no TXT record with dc, rack and tokens"))

@@ -285,6 +285,50 @@ func TestSeeds(t *testing.T) {
 	}
 }
 
+// With gossip on, a target without a TXT record is kept with its address
+// only; the node takes its datacenter, rack and tokens from gossip. A TXT
+// record that is present but wrong still skips the target.
+func TestAddressOnlyTargetsWithGossip(t *testing.T) {
+	srv := dnstest.Start(t)
+	zone(t, srv, 1)
+	srv.Add(t,
+		srvName+" 60 IN SRV 0 0 8101 notxt.c.test.", "notxt.c.test. 60 IN A 127.0.0.2",
+		srvName+" 60 IN SRV 0 0 8111 notxt.c.test.",
+		srvName+" 60 IN SRV 0 0 8101 badtxt.c.test.", "badtxt.c.test. 60 IN A 127.0.0.3", `badtxt.c.test. 60 IN TXT "v=spf1 -all"`,
+		srvName+" 60 IN SRV 0 0 8101 gone.c.test.",
+	)
+	p, err := dnssrv.New(dnssrv.Config{Name: srvName, Resolver: srv.Addr, Timeout: 300 * time.Millisecond, AddressOnly: true})
+	require.NoError(t, err)
+	seeds, err := p.Seeds(context.Background())
+	require.True(t, seedprovider.Partial(err), "%v", err)
+	var bad []string
+	for _, e := range seedprovider.Entries(err) {
+		bad = append(bad, e.Entry)
+	}
+	require.ElementsMatch(t, []string{"badtxt.c.test TXT v=spf1 -all", "badtxt.c.test:8101", "gone.c.test:8101"}, bad)
+
+	var full, addrOnly []string
+	for _, s := range seeds {
+		if seedprovider.AddressOnly(s) {
+			addrOnly = append(addrOnly, s.Addr()+" "+s.Name)
+		} else {
+			full = append(full, s.String())
+		}
+	}
+	require.Equal(t, []string{"127.0.0.1:8101:r2:dc1:1000 n1.c.test"}, full)
+	require.ElementsMatch(t, []string{"127.0.0.2:8101 notxt.c.test", "127.0.0.2:8111 notxt.c.test"}, addrOnly)
+	norm, err := seedprovider.Normalize(seeds)
+	require.NoError(t, err, "address-only seeds pass the refresher's checks")
+	require.Len(t, norm, 3)
+
+	// without gossip the same target is skipped, as before
+	seeds, err = provider(t, srv).Seeds(context.Background())
+	require.True(t, seedprovider.Partial(err))
+	for _, s := range seeds {
+		require.False(t, seedprovider.AddressOnly(s), "%v", s)
+	}
+}
+
 func containsOne(list []string, sub string) bool {
 	for _, s := range list {
 		if strings.Contains(s, sub) {
