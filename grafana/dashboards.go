@@ -435,6 +435,8 @@ func Node() *Dashboard {
 	l.add(timeseries("Client bytes", "Request and reply bytes per second.", "Bps",
 		q(`sum(`+rate("dynomite_client_request_bytes_total")+`)`, "requests"),
 		q(`sum(`+rate("dynomite_client_response_bytes_total")+`)`, "replies")), 12, 8)
+	l.add(timeseries("Clients turned away by a limit", "Connections refused or closed and requests refused, per second, by the limit's key (max_client_connections, max_request_bytes, max_buffered_bytes, client_read_timeout, client_idle_timeout).", "ops",
+		q(`sum by (limit) (`+rate("dynomite_client_limit_rejections_total")+`)`, "{{limit}}")), 24, 6)
 
 	l.row("Datastore")
 	l.add(timeseries("Datastore requests and replies", "Requests to the local datastore (from clients and peers) and its replies.", "reqps",
