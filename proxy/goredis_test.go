@@ -1,0 +1,87 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/tlsconf"
+	"github.com/dynomite-go/dynomite/proxy/tlsconf/tlstest"
+)
+
+// go-redis, as an application would use it, against the client TLS
+// listener with requirepass and client certificates: the right password
+// and certificates work; a wrong password, none, an untrusted CA, an
+// expired server certificate and a missing or expired client certificate
+// each fail with their own error, and the node keeps serving.
+func TestGoRedisOverTLSWithAuth(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := tlstest.GenerateCA(dir)
+	require.NoError(t, err)
+	other, err := tlstest.GenerateCA(t.TempDir())
+	require.NoError(t, err)
+	srvCert, err := tlstest.GenerateLeaf(ca, "127.0.0.1")
+	require.NoError(t, err)
+	clientCert, err := tlstest.GenerateLeaf(ca, "app")
+	require.NoError(t, err)
+	now := time.Now()
+	expired, err := ca.Issue(tlstest.Options{Names: []string{"127.0.0.1"}, NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-time.Hour)})
+	require.NoError(t, err)
+
+	rd := startRedis(t)
+	listener := func(cert *tlstest.Leaf, clientCA string) string {
+		cfg, _, err := tlsconf.ClientListenerConfig(cert.CertFile, cert.KeyFile, clientCA)
+		require.NoError(t, err)
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		startNode(t, msg.Redis, rd.addr, func(o *Options) { o.ClientTLSListen, o.ClientTLS, o.RequirePass = addr, cfg, "s3cret" })
+		return addr
+	}
+	good := listener(srvCert, ca.CertFile)
+	stale := listener(expired, "")
+
+	ctx := context.Background()
+	client := func(addr, password string, tc *tls.Config) *redis.Client {
+		c := redis.NewClient(&redis.Options{Addr: addr, Password: password, TLSConfig: tc, MaxRetries: -1, DialTimeout: 2 * time.Second})
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	mtls := &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1", Certificates: []tls.Certificate{clientCert.TLSCertificate()}}
+
+	app := client(good, "s3cret", mtls)
+	require.NoError(t, app.Set(ctx, "k", "over tls", 0).Err())
+	got, err := app.Get(ctx, "k").Result()
+	require.NoError(t, err)
+	require.Equal(t, "over tls", got)
+
+	for name, tc := range map[string]struct {
+		addr, password string
+		tls            *tls.Config
+		want           string
+	}{
+		"wrong password":         {good, "nope", mtls, "WRONGPASS"},
+		"no password":            {good, "", mtls, "NOAUTH"},
+		"untrusted server CA":    {good, "s3cret", &tls.Config{RootCAs: other.Pool(), ServerName: "127.0.0.1", Certificates: mtls.Certificates}, "certificate signed by unknown authority"},
+		"no client certificate":  {good, "s3cret", &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}, "certificate required"},
+		"expired server cert":    {stale, "s3cret", &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}, "expired"},
+		"plain client, TLS port": {good, "s3cret", nil, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := client(tc.addr, tc.password, tc.tls).Get(ctx, "k").Err()
+			require.Error(t, err)
+			require.NotEqual(t, redis.Nil, err)
+			if tc.want != "" {
+				require.Contains(t, err.Error(), tc.want)
+			}
+			// the application's connection is unaffected
+			got, err := app.Get(ctx, "k").Result()
+			require.NoError(t, err)
+			require.Equal(t, "over tls", got)
+		})
+	}
+}
