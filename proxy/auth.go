@@ -12,13 +12,23 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/resp"
 )
 
-// Client authentication (requirepass). Redis clients authenticate with
-// AUTH <password>, AUTH default <password> or HELLO <ver> AUTH default
-// <password>; until then every command but AUTH, HELLO and QUIT gets
-// -NOAUTH. The password is compared in constant time and never forwarded:
-// the node authenticates to its own Redis with datastore_password.
-// Memcached has no authentication in its ASCII protocol: memcached clients
-// authenticate with a TLS client certificate (client_tls_ca_file).
+// Client authentication (requirepass, client_users). Redis clients
+// authenticate with AUTH <password> or AUTH default <password> (requirepass),
+// AUTH <user> <password> (a client_users entry), or the same credentials in
+// HELLO <ver> AUTH <user> <password>; until then every command but AUTH,
+// HELLO and QUIT gets -NOAUTH. Passwords are compared in constant time, as
+// SHA-256 digests, and never forwarded: the node authenticates to its own
+// Redis with datastore_password. An unknown user and a wrong password get
+// the same reply. Memcached has no authentication in its ASCII protocol:
+// memcached clients authenticate with a TLS client certificate
+// (client_tls_ca_file).
+
+// User is a named user of client_users: its name and the SHA-256 digest of
+// its password.
+type User struct {
+	Name   string
+	Digest [sha256.Size]byte
+}
 
 var (
 	replyNoAuth    = []byte("-NOAUTH Authentication required.\r\n")
@@ -33,6 +43,26 @@ func passwordOK(want, got []byte) bool {
 	return subtle.ConstantTimeCompare(w[:], g[:]) == 1
 }
 
+// credentialsOK checks a user (nil or "default": requirepass) and password.
+func (s *Server) credentialsOK(user, pw []byte) bool {
+	got := sha256.Sum256(pw)
+	want := s.defaultPW
+	if user != nil && string(user) != "default" {
+		if d, ok := s.users[string(user)]; ok {
+			want = &d
+		} else {
+			want = nil
+		}
+	}
+	if want == nil {
+		// compare anyway, so that an unknown user costs what a known one does
+		var none [sha256.Size]byte
+		subtle.ConstantTimeCompare(none[:], got[:])
+		return false
+	}
+	return subtle.ConstantTimeCompare(want[:], got[:]) == 1
+}
+
 // checkAuth runs before a Redis request is dispatched. It answers AUTH,
 // strips the AUTH clause of HELLO once verified, and refuses everything
 // else on a connection that has not authenticated.
@@ -41,7 +71,7 @@ func (ss *session) checkAuth(r *msg.Request, act action) action {
 		return act
 	}
 	name := r.Args[0]
-	pass := ss.s.requirePass
+	on := ss.s.authOn
 	switch {
 	case strings.EqualFold(string(name), "auth"):
 		var user, pw []byte
@@ -55,9 +85,9 @@ func (ss *session) checkAuth(r *msg.Request, act action) action {
 			return actAnswered
 		}
 		switch {
-		case pass == nil:
+		case !on:
 			r.AdoptReply(replyNoPass)
-		case (user == nil || string(user) == "default") && passwordOK(pass, pw):
+		case ss.s.credentialsOK(user, pw):
 			ss.authed = true
 			r.AdoptReply(redisOK)
 		default:
@@ -75,7 +105,7 @@ func (ss *session) checkAuth(r *msg.Request, act action) action {
 				return actAnswered
 			}
 			user, pw := r.Args[i+1], r.Args[i+2]
-			if pass == nil || string(user) != "default" || !passwordOK(pass, pw) {
+			if !on || !ss.s.credentialsOK(user, pw) {
 				r.AdoptReply(replyWrongPass)
 				return actAnswered
 			}
@@ -92,7 +122,7 @@ func (ss *session) checkAuth(r *msg.Request, act action) action {
 	case strings.EqualFold(string(name), "quit"):
 		return act
 	}
-	if pass != nil && !ss.authed {
+	if on && !ss.authed {
 		r.AdoptReply(replyNoAuth)
 		r.CloseAfter = false
 		return actAnswered

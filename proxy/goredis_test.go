@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
 	"testing"
@@ -39,7 +40,10 @@ func TestGoRedisOverTLSWithAuth(t *testing.T) {
 		cfg, _, err := tlsconf.ClientListenerConfig(cert.CertFile, cert.KeyFile, clientCA)
 		require.NoError(t, err)
 		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-		startNode(t, msg.Redis, rd.addr, func(o *Options) { o.ClientTLSListen, o.ClientTLS, o.RequirePass = addr, cfg, "s3cret" })
+		startNode(t, msg.Redis, rd.addr, func(o *Options) {
+			o.ClientTLSListen, o.ClientTLS, o.RequirePass = addr, cfg, "s3cret"
+			o.Users = []User{{Name: "app", Digest: sha256.Sum256([]byte("app-pw"))}}
+		})
 		return addr
 	}
 	good := listener(srvCert, ca.CertFile)
@@ -58,6 +62,16 @@ func TestGoRedisOverTLSWithAuth(t *testing.T) {
 	got, err := app.Get(ctx, "k").Result()
 	require.NoError(t, err)
 	require.Equal(t, "over tls", got)
+
+	// a named user (client_users), as go-redis sends it: HELLO 3 AUTH, then AUTH
+	named := redis.NewClient(&redis.Options{Addr: good, Username: "app", Password: "app-pw", TLSConfig: mtls, MaxRetries: -1})
+	t.Cleanup(func() { named.Close() })
+	got, err = named.Get(ctx, "k").Result()
+	require.NoError(t, err)
+	require.Equal(t, "over tls", got)
+	wrongUser := redis.NewClient(&redis.Options{Addr: good, Username: "app", Password: "s3cret", TLSConfig: mtls, MaxRetries: -1})
+	t.Cleanup(func() { wrongUser.Close() })
+	require.ErrorContains(t, wrongUser.Get(ctx, "k").Err(), "WRONGPASS", "requirepass is not app's password")
 
 	for name, tc := range map[string]struct {
 		addr, password string

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/sha256"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,54 @@ func TestClientAuthentication(t *testing.T) {
 	rd2 := startRedis(t)
 	n2 := startNode(t, msg.Redis, rd2.addr, nil)
 	require.True(t, strings.HasPrefix(dial(t, n2.addr).do(cmd("AUTH", "x")), "-ERR AUTH <password> called without any password configured"))
+}
+
+func TestNamedUsers(t *testing.T) {
+	const wrongPass = "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+	users := []User{{Name: "alice", Digest: sha256.Sum256([]byte("alice-pw"))}, {Name: "app", Digest: sha256.Sum256([]byte("app-pw"))}}
+	rd := startRedis(t)
+
+	t.Run("beside requirepass", func(t *testing.T) {
+		n := startNode(t, msg.Redis, rd.addr, func(o *Options) { o.RequirePass, o.Users = "root-pw", users })
+		c := dial(t, n.addr)
+		for _, st := range []struct {
+			name, want string
+			req        []byte
+		}{
+			{"commands before AUTH are refused", "-NOAUTH Authentication required.\r\n", cmd("GET", "a")},
+			{"a user with another user's password", wrongPass, cmd("AUTH", "alice", "app-pw")},
+			{"a user with requirepass", wrongPass, cmd("AUTH", "alice", "root-pw")},
+			{"an unknown user", wrongPass, cmd("AUTH", "mallory", "alice-pw")},
+			{"a user's password without the user", wrongPass, cmd("AUTH", "alice-pw")},
+			{"still refused", "-NOAUTH Authentication required.\r\n", cmd("GET", "a")},
+			{"AUTH alice", "+OK\r\n", cmd("AUTH", "alice", "alice-pw")},
+			{"then commands run", "+OK\r\n", cmd("SET", "a", "1")},
+			{"AUTH as another user on the same connection", "+OK\r\n", cmd("AUTH", "app", "app-pw")},
+			{"requirepass still works", "+OK\r\n", cmd("AUTH", "root-pw")},
+		} {
+			require.Equal(t, st.want, c.do(st.req), st.name)
+		}
+		h := dial(t, n.addr)
+		require.Equal(t, wrongPass, h.do(cmd("HELLO", "2", "AUTH", "app", "alice-pw")))
+		got := h.do(cmd("HELLO", "2", "AUTH", "app", "app-pw"))
+		require.True(t, strings.HasPrefix(got, "*14\r\n$6\r\nserver\r\n"), "HELLO AUTH as a named user: %q", got)
+		require.Equal(t, "$1\r\n1\r\n", h.do(cmd("GET", "a")))
+	})
+
+	t.Run("without requirepass, clients must be one of the users", func(t *testing.T) {
+		n := startNode(t, msg.Redis, rd.addr, func(o *Options) { o.Users = users })
+		c := dial(t, n.addr)
+		require.Equal(t, "-NOAUTH Authentication required.\r\n", c.do(cmd("GET", "a")))
+		require.Equal(t, wrongPass, c.do(cmd("AUTH", "alice-pw")), "there is no default user")
+		require.Equal(t, wrongPass, c.do(cmd("AUTH", "default", "")))
+		require.Equal(t, "+OK\r\n", c.do(cmd("AUTH", "alice", "alice-pw")))
+		require.Equal(t, "$1\r\n1\r\n", c.do(cmd("GET", "a")))
+	})
+
+	t.Run("default is requirepass's", func(t *testing.T) {
+		_, err := New(Options{Proto: msg.Redis, Listen: "127.0.0.1:0", Datastore: rd.addr, Users: []User{{Name: "default"}}})
+		require.ErrorContains(t, err, `client_users: user "default"`)
+	})
 }
 
 func TestDatastorePasswordMismatchIsReported(t *testing.T) {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -76,6 +77,10 @@ type Options struct {
 	// Security and limits (issue 9).
 	// RequirePass is the password Redis clients must AUTH with ("" = none).
 	RequirePass string
+	// Users are further named users Redis clients may AUTH as (AUTH <name>
+	// <password>, HELLO ... AUTH <name> <password>). With users and no
+	// RequirePass, clients must authenticate as one of them.
+	Users []User
 	// DatastorePassword is sent to the local Redis on every connection.
 	DatastorePassword string
 	// MaxClientConns caps client connections (0 = unlimited).
@@ -129,6 +134,11 @@ type Server struct {
 	// keeps its peer pools until they are done
 	fanouts     atomic.Int64
 	requirePass []byte
+	// authOn: clients must authenticate (requirepass or users); defaultPW
+	// is requirepass's digest (nil without one), users the named ones'
+	authOn    bool
+	defaultPW *[sha256.Size]byte
+	users     map[string][sha256.Size]byte
 
 	// limit counters (NodeStats.Limits)
 	rejectedConns, rejectedBuffered, rejectedLarge atomic.Uint64
@@ -174,6 +184,18 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.RequirePass != "" {
 		s.requirePass = []byte(opts.RequirePass)
+		d := sha256.Sum256(s.requirePass)
+		s.defaultPW, s.authOn = &d, true
+	}
+	if opts.Proto == msg.Redis && len(opts.Users) > 0 {
+		s.users = make(map[string][sha256.Size]byte, len(opts.Users))
+		for _, u := range opts.Users {
+			if u.Name == "" || u.Name == "default" {
+				return nil, fmt.Errorf("client_users: user %q: the name must be set and not default (requirepass's)", u.Name)
+			}
+			s.users[u.Name] = u.Digest
+		}
+		s.authOn = true
 	}
 	var initConn func(net.Conn) error
 	if opts.DatastorePassword != "" && opts.Proto == msg.Redis {

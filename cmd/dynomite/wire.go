@@ -64,6 +64,7 @@ func options(cfg *config.Config, log *slog.Logger) proxy.Options {
 		RemotePeerConns: cfg.RemotePeerConnections,
 
 		RequirePass:       cfg.RequirePass,
+		Users:             users(cfg.ClientUsers),
 		DatastorePassword: cfg.DatastorePassword,
 		MaxClientConns:    cfg.MaxClientConnections,
 		MaxRequestBytes:   cfg.MaxRequestBytes,
@@ -223,3 +224,12 @@ func (l logControl) SetVerbosity(v int) bool {
 }
 
 func (l logControl) Adjust(delta int) { l.level.Set(l.level.Level() - slog.Level(delta)) }
+
+// users converts client_users for the proxy.
+func users(in []config.User) []proxy.User {
+	out := make([]proxy.User, len(in))
+	for i, u := range in {
+		out[i] = proxy.User{Name: u.Name, Digest: u.Digest}
+	}
+	return out
+}

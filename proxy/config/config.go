@@ -114,6 +114,7 @@ type Config struct {
 
 	// Our keys (security and limits); see keys_ours.go.
 	RequirePass, DatastorePassword                       string        `yaml:"-"`
+	ClientUsers                                          []User        `yaml:"-"`
 	ClientTLSListen                                      Endpoint      `yaml:"client_tls_listen"`
 	ClientTLSCertFile, ClientTLSKeyFile, ClientTLSCAFile string        `yaml:"-"`
 	PeerTLSCertFile, PeerTLSKeyFile, PeerTLSCAFile       string        `yaml:"-"`

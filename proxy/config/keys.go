@@ -47,6 +47,10 @@ type warner interface{ warnFor(s string) string }
 // lister is a list value; Describe prints one entry per line.
 type lister interface{ items() []string }
 
+// redacter is a value holding secrets: a problem with it shows redact(s)
+// instead of what the file says.
+type redacter interface{ redact(s string) string }
+
 const maxInt32 = math.MaxInt32
 
 // keys is the key table, in the order Describe prints it. Defaults come from

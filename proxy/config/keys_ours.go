@@ -1,12 +1,15 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Keys upstream does not have (security and limits, issue 9). They are flat,
@@ -15,6 +18,10 @@ var ourKeys = []key{
 	// Password clients must give with AUTH (or HELLO ... AUTH). Empty: no
 	// authentication.
 	{name: "requirepass", val: func(c *Config) value { return secretVal{&c.RequirePass} }},
+	// Named users Redis clients may authenticate as (AUTH <user> <password>,
+	// HELLO ... AUTH <user> <password>), beside requirepass (user
+	// "default"): one "name:password" or "name:#<sha256 hex>" per entry.
+	{name: "client_users", seq: true, val: func(c *Config) value { return usersVal{&c.ClientUsers} }},
 	// Password this node sends to its own Redis on every connection.
 	{name: "datastore_password", val: func(c *Config) value { return secretVal{&c.DatastorePassword} }},
 	// Optional TLS client listener, beside `listen`.
@@ -76,6 +83,68 @@ func (v secretVal) String() string {
 	}
 	return "(set, not shown)"
 }
+
+// User is one entry of client_users: a name and the SHA-256 digest of its
+// password (the password itself is not kept).
+type User struct {
+	Name   string
+	Digest [sha256.Size]byte
+}
+
+// usersVal is client_users: "name:password" or "name:#<sha256 hex>" per
+// entry. Neither Describe nor an error message shows a password.
+type usersVal struct{ p *[]User }
+
+func (v usersVal) set(s string) error {
+	name, pw, ok := strings.Cut(s, ":")
+	switch {
+	case !ok || pw == "":
+		return errors.New(`is not "name:password" or "name:#<sha256 hex>"`)
+	case name == "":
+		return errors.New("has an empty user name")
+	case strings.ContainsFunc(name, unicode.IsSpace):
+		return fmt.Errorf("user %q has a blank in its name", name)
+	case name == "default":
+		return errors.New(`user "default" is requirepass's: set requirepass instead`)
+	}
+	u := User{Name: name}
+	if hexDigest, hashed := strings.CutPrefix(pw, "#"); hashed {
+		b, err := hex.DecodeString(hexDigest)
+		if err != nil || len(b) != sha256.Size {
+			return fmt.Errorf("user %q: a hashed password is # and 64 hex digits (the SHA-256 of the password)", name)
+		}
+		copy(u.Digest[:], b)
+	} else {
+		u.Digest = sha256.Sum256([]byte(pw))
+	}
+	for _, o := range *v.p {
+		if o.Name == name {
+			return fmt.Errorf("user %q is listed twice", name)
+		}
+	}
+	*v.p = append(*v.p, u)
+	return nil
+}
+
+func (v usersVal) check() error { return nil }
+
+// redact: a value that failed to parse is shown without its password.
+func (v usersVal) redact(s string) string {
+	if name, _, ok := strings.Cut(s, ":"); ok {
+		return name + ":(not shown)"
+	}
+	return "(not shown)"
+}
+
+func (v usersVal) items() []string {
+	out := make([]string, len(*v.p))
+	for i, u := range *v.p {
+		out[i] = u.Name + ":(password not shown)"
+	}
+	return out
+}
+
+func (v usersVal) String() string { return strings.Join(v.items(), ", ") }
 
 // optIntVal is a number where 0 keeps the default (upstream's UNSET_NUM).
 type optIntVal struct {

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -292,6 +294,24 @@ func keyCases() []keyCase {
 // ourKeyCases covers the keys upstream does not have (keys_ours.go).
 func ourKeyCases() []keyCase {
 	var cs []keyCase
+	pwDigest := sha256.Sum256([]byte("pw-b"))
+	cs = append(cs,
+		keyCase{name: "client_users takes name:password and name:#sha256, shows no password", key: "client_users",
+			value: "\n  - alice:pw-a\n  - bob:#" + hex.EncodeToString(pwDigest[:]),
+			want:  "alice:(password not shown), bob:(password not shown)",
+			check: func(t *testing.T, c *Config) {
+				require.Len(t, c.ClientUsers, 2)
+				require.Equal(t, "alice", c.ClientUsers[0].Name)
+				require.Equal(t, sha256.Sum256([]byte("pw-a")), c.ClientUsers[0].Digest)
+				require.Equal(t, pwDigest, c.ClientUsers[1].Digest, "a hashed password is kept as given")
+			}},
+		keyCase{name: "client_users takes a single entry as a one-entry list", key: "client_users", value: "carol:pw", want: "carol:(password not shown)"},
+		keyCase{name: "client_users rejects an entry without a password, without showing it", key: "client_users", value: "alice", err: `client_users: "(not shown)" is not "name:password"`},
+		keyCase{name: "client_users rejects an empty name", key: "client_users", value: "':pw'", err: "has an empty user name"},
+		keyCase{name: "client_users rejects a bad digest and does not show it", key: "client_users", value: "'dave:#abc'", err: `client_users: "dave:(not shown)" user "dave": a hashed password is # and 64 hex digits`},
+		keyCase{name: "client_users leaves default to requirepass", key: "client_users", value: "default:pw", err: "set requirepass instead"},
+		keyCase{name: "client_users rejects a user listed twice", key: "client_users", value: "\n  - eve:a\n  - eve:b", err: `user "eve" is listed twice`},
+	)
 	for _, key := range []string{"requirepass", "datastore_password", "stats_admin_token"} {
 		cs = append(cs,
 			keyCase{name: key + " takes a secret and does not print it", key: key, value: "s3cret", want: "(set, not shown)"},

@@ -287,7 +287,11 @@ func (p *parser) apply(k *key, n *yaml.Node) {
 		return // upstream's UNSET_NUM: 0 keeps the default
 	}
 	if err := v.set(s); err != nil {
-		p.problem(n.Line, k.name, s, err.Error())
+		shown := s
+		if r, ok := v.(redacter); ok {
+			shown = r.redact(s)
+		}
+		p.problem(n.Line, k.name, shown, err.Error())
 		return
 	}
 	if w, ok := v.(warner); ok {
