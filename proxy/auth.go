@@ -43,6 +43,9 @@ func passwordOK(want, got []byte) bool {
 	return subtle.ConstantTimeCompare(w[:], g[:]) == 1
 }
 
+// authRequired: requirepass or client_users is set.
+func (s *Server) authRequired() bool { return s.defaultPW != nil || len(s.users) > 0 }
+
 // credentialsOK checks a user (nil or "default": requirepass) and password.
 func (s *Server) credentialsOK(user, pw []byte) bool {
 	got := sha256.Sum256(pw)
@@ -71,7 +74,7 @@ func (ss *session) checkAuth(r *msg.Request, act action) action {
 		return act
 	}
 	name := r.Args[0]
-	on := ss.s.authOn
+	on := ss.s.authRequired()
 	switch {
 	case strings.EqualFold(string(name), "auth"):
 		var user, pw []byte

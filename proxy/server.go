@@ -132,11 +132,9 @@ type Server struct {
 	drainUntil atomic.Int64
 	// fanouts counts fan-outs with copies outstanding: a stopping node
 	// keeps its peer pools until they are done
-	fanouts     atomic.Int64
-	requirePass []byte
-	// authOn: clients must authenticate (requirepass or users); defaultPW
-	// is requirepass's digest (nil without one), users the named ones'
-	authOn    bool
+	fanouts atomic.Int64
+	// defaultPW is requirepass's digest (nil without one), users the named
+	// users' (client_users); with either, clients must authenticate
 	defaultPW *[sha256.Size]byte
 	users     map[string][sha256.Size]byte
 
@@ -183,9 +181,8 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("data_store: unknown protocol %d", opts.Proto)
 	}
 	if opts.RequirePass != "" {
-		s.requirePass = []byte(opts.RequirePass)
-		d := sha256.Sum256(s.requirePass)
-		s.defaultPW, s.authOn = &d, true
+		d := sha256.Sum256([]byte(opts.RequirePass))
+		s.defaultPW = &d
 	}
 	if opts.Proto == msg.Redis && len(opts.Users) > 0 {
 		s.users = make(map[string][sha256.Size]byte, len(opts.Users))
@@ -195,7 +192,6 @@ func New(opts Options) (*Server, error) {
 			}
 			s.users[u.Name] = u.Digest
 		}
-		s.authOn = true
 	}
 	var initConn func(net.Conn) error
 	if opts.DatastorePassword != "" && opts.Proto == msg.Redis {

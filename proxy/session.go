@@ -179,12 +179,13 @@ func (ss *session) readLoop() {
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && !s.stopping.Load() {
-				if fr.Buffered() > 0 {
+				partial := fr.Buffered() > 0
+				if partial {
 					s.closedSlow.Add(1)
 				} else {
 					s.closedIdle.Add(1)
 				}
-				s.log.Debug("closing slow or idle client", "client", ss.nc.RemoteAddr(), "partial_request", fr.Buffered() > 0)
+				s.log.Debug("closing slow or idle client", "client", ss.nc.RemoteAddr(), "partial_request", partial)
 			}
 			if errors.Is(err, msg.ErrFrameTooLarge) {
 				s.rejectedLarge.Add(1)

@@ -121,17 +121,13 @@ func resolveIP(ctx context.Context, host string) (string, error) {
 }
 
 // startGossip starts gossip when enable_gossip is on and applies what it
-// learns to srv (see the comment at the top of this file). stop leaves the
-// cluster (others see this node leave at once) and waits for the gossip's
-// goroutines; it is a no-op when gossip is off.
-func startGossip(ctx context.Context, cfg *config.Config, srv *proxy.Server, log *slog.Logger) (stop func(), err error) {
-	return startGossipWith(ctx, cfg, srv, log, nil)
-}
-
-// startGossipWith is startGossip for a node whose seed provider's view mem
-// holds: gossip's members complete mem's address-only seeds, and mem joins
-// gossip through the provider's addresses (see membership).
-func startGossipWith(ctx context.Context, cfg *config.Config, srv *proxy.Server, log *slog.Logger, mem *membership) (stop func(), err error) {
+// learns to srv (see the comment at the top of this file). With a seed
+// provider, mem holds its view: gossip's members complete mem's
+// address-only seeds, and mem joins gossip through the provider's
+// addresses (see membership); mem is nil without a provider. stop leaves
+// the cluster (others see this node leave at once) and waits for the
+// gossip's goroutines; it is a no-op when gossip is off.
+func startGossip(ctx context.Context, cfg *config.Config, srv *proxy.Server, log *slog.Logger, mem *membership) (stop func(), err error) {
 	if !cfg.EnableGossip {
 		return func() {}, nil
 	}

@@ -116,7 +116,7 @@ func inProcessNode(t *testing.T, yml string, log *slog.Logger) (srv *proxy.Serve
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
-	stop, err := startGossip(ctx, cfg, srv, log)
+	stop, err := startGossip(ctx, cfg, srv, log, nil)
 	require.NoError(t, err)
 	g := gossipRunning.Load()
 	killed := false

@@ -104,16 +104,12 @@ func (m *membership) setSeeds(seeds []seedprovider.Seed) {
 	}
 }
 
-// isSelfAddr tells this node's own address-only entry: its peer address.
+// isSelfAddr tells this node's own address-only entry: its peer address,
+// as gossip names this node, as the file and environment give it, or on
+// gossip_advertise's host.
 func (m *membership) isSelfAddr(s seedprovider.Seed) bool {
-	if m.self != "" && s.Addr() == m.self {
-		return true
-	}
-	if s.Port != m.cfg.DynListen.Port {
-		return false
-	}
-	return s.Host == m.cfg.DynListen.Host || (m.info.PrivateIP != "" && s.Host == m.info.PrivateIP) ||
-		(m.cfg.GossipAdvertise.Host != "" && s.Host == m.cfg.GossipAdvertise.Host)
+	return (m.self != "" && s.Addr() == m.self) || isSelfAddr(m.cfg, m.info, s) ||
+		(m.cfg.GossipAdvertise.Host != "" && s.Host == m.cfg.GossipAdvertise.Host && s.Port == m.cfg.DynListen.Port)
 }
 
 // setMembers takes gossip's view (this node excluded).

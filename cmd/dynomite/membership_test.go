@@ -119,7 +119,7 @@ func srvNode(t *testing.T, yml string, log *slog.Logger) (*proxy.Server, func())
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = srv.Serve(ctx) }()
 	mem := newMembership(cfg, env.Info{}, srv, log)
-	stop, err := startGossipWith(ctx, cfg, srv, log, mem)
+	stop, err := startGossip(ctx, cfg, srv, log, mem)
 	require.NoError(t, err)
 	go func() { defer wg.Done(); _ = runSeeds(ctx, cfg, p, mem, log) }()
 	done := false

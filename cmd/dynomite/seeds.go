@@ -116,11 +116,13 @@ func newProvider(ctx context.Context, cfg *config.Config, info env.Info) (seedpr
 // isSelf tells this node's own entry in a provider's answer: its peer
 // address, or its place and tokens.
 func isSelf(cfg *config.Config, info env.Info, s seedprovider.Seed) bool {
-	port := cfg.DynListen.Port
-	if s.Port == port && (s.Host == cfg.DynListen.Host || (info.PrivateIP != "" && s.Host == info.PrivateIP)) {
-		return true
-	}
-	return s.DC == cfg.Datacenter && s.Rack == cfg.Rack && slices.Equal(s.Tokens, cfg.Tokens)
+	return isSelfAddr(cfg, info, s) || (s.DC == cfg.Datacenter && s.Rack == cfg.Rack && slices.Equal(s.Tokens, cfg.Tokens))
+}
+
+// isSelfAddr tells an entry with this node's peer address: dyn_listen's
+// host, or the private IP the environment reported, with dyn_listen's port.
+func isSelfAddr(cfg *config.Config, info env.Info, s seedprovider.Seed) bool {
+	return s.Port == cfg.DynListen.Port && (s.Host == cfg.DynListen.Host || (info.PrivateIP != "" && s.Host == info.PrivateIP))
 }
 
 // peersFrom turns a provider's seeds into the proxy's peers.
@@ -136,9 +138,9 @@ func peersFrom(cfg *config.Config, info env.Info, seeds []seedprovider.Seed) []p
 	return out
 }
 
-// runSeeds polls the provider every gos_interval and applies each new
-// membership to the running node.
-// membership applies each view to the node (completed by gossip, when on).
+// runSeeds polls the provider every gos_interval and hands each new view
+// to mem, which applies it to the running node (completed by gossip, when
+// on).
 func runSeeds(ctx context.Context, cfg *config.Config, p seedprovider.Provider, mem *membership, log *slog.Logger) error {
 	r, err := seedprovider.NewRefresher(p, seedprovider.RefresherConfig{
 		Interval: cfg.GosInterval,

@@ -149,7 +149,7 @@ func serve(ctx context.Context, cfg *config.Config, f *flags, log *slog.Logger, 
 	if provider != nil {
 		mem = newMembership(cfg, info, srv, log)
 	}
-	stopGossip, err := startGossipWith(ctx, cfg, srv, log, mem)
+	stopGossip, err := startGossip(ctx, cfg, srv, log, mem)
 	if err != nil {
 		return err
 	}

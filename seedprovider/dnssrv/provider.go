@@ -287,14 +287,15 @@ func (p *Provider) lookup(ctx context.Context, t *target) error {
 	txts := t.glueTXT
 	if len(txts) == 0 {
 		r, err := p.client.Query(ctx, t.name, dns.TypeTXT)
-		if errors.Is(err, dnsq.ErrNotFound) && !p.addressOnly {
-			skipAll(err)
-			return nil
-		}
-		if err != nil && !errors.Is(err, dnsq.ErrNotFound) {
+		switch {
+		case errors.Is(err, dnsq.ErrNotFound):
+			if !p.addressOnly {
+				skipAll(err)
+				return nil
+			}
+		case err != nil:
 			return err
-		}
-		if r != nil {
+		default:
 			for _, rr := range r.Answer {
 				if v, ok := rr.(*dns.TXT); ok {
 					txts = append(txts, v.Txt)
