@@ -112,13 +112,19 @@ func (e *Env) Network(name string, fixed bool) *Net {
 	var res client.NetworkCreateResult
 	for try := 0; try < 20; try++ {
 		if fixed {
-			// 172.30.0.0/16 .. 172.31.255.0/24: outside Docker's default
-			// pools' first picks and the compose files' 172.29.53.0/24.
-			subnet = netip.PrefixFrom(netip.AddrFrom4([4]byte{172, byte(30 + rand.IntN(2)), byte(rand.IntN(256)), 0}), 24)
+			// A /24 of 10.213.0.0/16: Docker's default pools
+			// (172.17-31.0.0/16, then 192.168.0.0/16 in /20s) never hand
+			// it to the suites' other networks, which take a /16 each, and
+			// the compose files use 172.29.53.0/24. (172.30/172.31 were
+			// used before: with a dozen networks open at once Docker
+			// reaches them.)
+			subnet = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 213, byte(rand.IntN(256)), 0}), 24)
 			opts.IPAM = &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet, IPRange: netip.PrefixFrom(netip.AddrFrom4([4]byte{subnet.Addr().As4()[0], subnet.Addr().As4()[1], subnet.Addr().As4()[2], 128}), 25)}}}
 		}
 		res, err = e.cli.NetworkCreate(e.ctx, full, opts)
-		if err == nil || !fixed || !strings.Contains(err.Error(), "overlap") {
+		// another run's fixed subnet: the daemon says "overlap" or
+		// "conflicts with network", depending on its version
+		if err == nil || !fixed || !(strings.Contains(err.Error(), "overlap") || strings.Contains(err.Error(), "conflicts with network")) {
 			break
 		}
 	}
