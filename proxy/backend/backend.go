@@ -18,9 +18,13 @@
 //     never wait for a connection (except the first use with preconnect off).
 //   - Reconnect: exponential backoff from 100ms, doubling, capped by
 //     `server_retry_timeout`.
-//   - Timeout: when requests are outstanding and no reply has arrived for
-//     `timeout`, the connection is closed and everything on it fails with
-//     [msg.ErrDatastoreTimeout] (as upstream does).
+//   - Timeout: when requests are outstanding and the datastore has made no
+//     progress for `timeout`, the connection is closed and everything on it
+//     fails with [msg.ErrDatastoreTimeout] (as upstream does). Progress is
+//     any byte read from the datastore, or a chunk of a large request it
+//     accepted: a 24 MiB reply that is still streaming in, or a 24 MiB value
+//     the datastore is still reading, is a slow transfer, not a dead
+//     datastore, and failing it would mark a working connection broken.
 //   - Auto-eject: with `auto_eject_hosts`, `server_failure_limit` consecutive
 //     failures (dial errors, timeouts, broken connections) eject the datastore
 //     for `server_retry_timeout`: requests fail fast and no dial is attempted
@@ -37,6 +41,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -100,6 +105,9 @@ const (
 	readBufSize  = 16 << 10
 	writeBufSize = 16 << 10
 	largeReply   = 64 << 10
+	// writeChunk: a request larger than this is written in chunks, each one
+	// the datastore accepts counting as progress for the watchdog.
+	writeChunk = 1 << 20
 )
 
 // Stats are cumulative counters of a pool.
@@ -279,7 +287,10 @@ type conn struct {
 	orphan *msg.Request
 
 	outstanding atomic.Int64
-	progress    atomic.Int64 // unix nanos of the last reply or 0→1 transition
+	// progress is the unix nanos of the last sign of life while requests
+	// are outstanding: the 0→1 transition, any byte read (stampReader), a
+	// chunk of a large request written (writeRaw). The watchdog reads it.
+	progress atomic.Int64
 }
 
 func newConn(p *Pool, id int) *conn {
@@ -491,7 +502,7 @@ func (c *conn) writeLoop(nc net.Conn, dead chan struct{}, kill func(error)) {
 			}
 		}
 		if r.NoReply {
-			if _, err := bw.Write(r.Raw); err != nil {
+			if err := c.writeRaw(bw, r.Raw); err != nil {
 				r.Fail(msg.ErrDatastoreClosed)
 				kill(err)
 				return
@@ -507,7 +518,7 @@ func (c *conn) writeLoop(nc net.Conn, dead chan struct{}, kill func(error)) {
 				c.orphan = r // serve fails it with the cause
 				return
 			}
-			if _, err := bw.Write(r.Raw); err != nil {
+			if err := c.writeRaw(bw, r.Raw); err != nil {
 				kill(err)
 				return
 			}
@@ -521,11 +532,41 @@ func (c *conn) writeLoop(nc net.Conn, dead chan struct{}, kill func(error)) {
 	}
 }
 
+// writeRaw writes a request's bytes; a large one goes in chunks, and each
+// chunk the datastore accepts is progress (it is reading, only slowly).
+func (c *conn) writeRaw(bw *bufio.Writer, raw []byte) error {
+	for len(raw) > writeChunk {
+		if _, err := bw.Write(raw[:writeChunk]); err != nil {
+			return err
+		}
+		c.progress.Store(time.Now().UnixNano())
+		raw = raw[writeChunk:]
+	}
+	_, err := bw.Write(raw)
+	return err
+}
+
+// stampReader records the time of every read that returned bytes: the
+// datastore is alive and sending, even when the reply it sends is too
+// large to complete within `timeout`.
+type stampReader struct {
+	r  io.Reader
+	at *atomic.Int64
+}
+
+func (s *stampReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if n > 0 {
+		s.at.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
 // errUnexpectedReply: the datastore sent bytes when nothing was outstanding.
 var errUnexpectedReply = errors.New("datastore sent data with no request outstanding")
 
 func (c *conn) readLoop(nc net.Conn, kill func(error)) {
-	fr := msg.NewFrameReader(nc, readBufSize, c.p.opts.MaxReply)
+	fr := msg.NewFrameReader(&stampReader{r: nc, at: &c.progress}, readBufSize, c.p.opts.MaxReply)
 	var head *msg.Request
 	defer func() { c.head = head }()
 	need := 0
@@ -555,8 +596,7 @@ func (c *conn) readLoop(nc net.Conn, kill func(error)) {
 				need = n
 			}
 			if complete {
-				c.outstanding.Add(-1)
-				c.progress.Store(time.Now().UnixNano())
+				c.outstanding.Add(-1) // progress was stamped when its bytes arrived
 				c.p.replies.Add(1)
 				c.p.recordSuccess()
 				if obs := c.p.opts.Observe; obs != nil {

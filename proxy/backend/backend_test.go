@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -254,4 +256,80 @@ func TestCloseFailsQueuedRequestsExactlyOnce(t *testing.T) {
 		default:
 		}
 	}
+}
+
+// pipeStore is a datastore at the end of a net.Pipe: nothing is buffered
+// between the pool and it, so the test decides exactly how fast bytes move.
+// serve runs once per connection the pool dials.
+func pipeStore(t *testing.T, serve func(c net.Conn)) func(context.Context, string, string) (net.Conn, error) {
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	return func(context.Context, string, string) (net.Conn, error) {
+		client, store := net.Pipe()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer store.Close()
+			serve(store)
+		}()
+		return client, nil
+	}
+}
+
+// A reply that takes longer than `timeout` to stream in, but whose bytes
+// keep arriving, is a slow transfer: it completes, and nothing times out.
+func TestAReplyStillStreamingInIsNotATimeout(t *testing.T) {
+	const chunk, chunks = 32 << 10, 96 // 3 MiB, one chunk every 10 ms: about 1 s
+	dial := pipeStore(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		if _, err := br.ReadBytes('\n'); err != nil {
+			return
+		}
+		part := bytes.Repeat([]byte("x"), chunk)
+		for i := 0; i < chunks; i++ {
+			if _, err := c.Write(part); err != nil {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		_, _ = c.Write([]byte("\n"))
+		_, _ = io.Copy(io.Discard, c)
+	})
+	p := newPool(t, "pipe", func(o *Options) { o.Conns = 1; o.Timeout = 400 * time.Millisecond; o.Dial = dial })
+	waitUp(t, p)
+	start := time.Now()
+	r := do(p, "big", 0)
+	require.NoError(t, r.Err)
+	require.Len(t, r.Reply, chunk*chunks+1)
+	require.Greater(t, time.Since(start), 400*time.Millisecond, "the transfer must outlast the timeout for this test to mean anything")
+	require.Zero(t, p.Stats().Timeouts)
+}
+
+// A request that takes longer than `timeout` to write, because the
+// datastore reads it slowly, is not a timeout either: each chunk it takes
+// is progress.
+func TestARequestStillBeingReadIsNotATimeout(t *testing.T) {
+	const size = 24 << 20 // read 256 KiB every 10 ms: about 1 s
+	dial := pipeStore(t, func(c net.Conn) {
+		buf := make([]byte, 256<<10)
+		got := 0
+		for got < size+1 {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			got += n
+			time.Sleep(10 * time.Millisecond)
+		}
+		_, _ = c.Write([]byte("ok\n"))
+		_, _ = io.Copy(io.Discard, c)
+	})
+	p := newPool(t, "pipe", func(o *Options) { o.Conns = 1; o.Timeout = 400 * time.Millisecond; o.Dial = dial })
+	waitUp(t, p)
+	start := time.Now()
+	r := do(p, strings.Repeat("v", size), 0)
+	require.NoError(t, r.Err)
+	require.Equal(t, "ok\n", string(r.Reply))
+	require.Greater(t, time.Since(start), 400*time.Millisecond, "the transfer must outlast the timeout for this test to mean anything")
+	require.Zero(t, p.Stats().Timeouts)
 }
