@@ -295,14 +295,24 @@ func TestAReplyStillStreamingInIsNotATimeout(t *testing.T) {
 		_, _ = c.Write([]byte("\n"))
 		_, _ = io.Copy(io.Discard, c)
 	})
-	p := newPool(t, "pipe", func(o *Options) { o.Conns = 1; o.Timeout = 400 * time.Millisecond; o.Dial = dial })
+	r := slowTransfer(t, dial, "big")
+	require.Len(t, r.Reply, chunk*chunks+1)
+}
+
+// slowTransfer sends payload through a pool with a 400 ms timeout to a
+// store that moves bytes slowly, and requires that it succeed although the
+// transfer outlasts the timeout, with no timeout counted.
+func slowTransfer(t *testing.T, dial func(context.Context, string, string) (net.Conn, error), payload string) *msg.Request {
+	t.Helper()
+	const timeout = 400 * time.Millisecond
+	p := newPool(t, "pipe", func(o *Options) { o.Conns = 1; o.Timeout = timeout; o.Dial = dial })
 	waitUp(t, p)
 	start := time.Now()
-	r := do(p, "big", 0)
+	r := do(p, payload, 0)
 	require.NoError(t, r.Err)
-	require.Len(t, r.Reply, chunk*chunks+1)
-	require.Greater(t, time.Since(start), 400*time.Millisecond, "the transfer must outlast the timeout for this test to mean anything")
+	require.Greater(t, time.Since(start), timeout, "the transfer must outlast the timeout for this test to mean anything")
 	require.Zero(t, p.Stats().Timeouts)
+	return r
 }
 
 // A request that takes longer than `timeout` to write, because the
@@ -324,12 +334,6 @@ func TestARequestStillBeingReadIsNotATimeout(t *testing.T) {
 		_, _ = c.Write([]byte("ok\n"))
 		_, _ = io.Copy(io.Discard, c)
 	})
-	p := newPool(t, "pipe", func(o *Options) { o.Conns = 1; o.Timeout = 400 * time.Millisecond; o.Dial = dial })
-	waitUp(t, p)
-	start := time.Now()
-	r := do(p, strings.Repeat("v", size), 0)
-	require.NoError(t, r.Err)
+	r := slowTransfer(t, dial, strings.Repeat("v", size))
 	require.Equal(t, "ok\n", string(r.Reply))
-	require.Greater(t, time.Since(start), 400*time.Millisecond, "the transfer must outlast the timeout for this test to mean anything")
-	require.Zero(t, p.Stats().Timeouts)
 }
