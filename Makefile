@@ -15,8 +15,9 @@ help: ## list the targets
 build: ## build bin/dynomite (static, CGO_ENABLED=0)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dynomite
 
-test: lint ## everything: lint, unit + integration tests with -race, fuzz smoke, Go benchmarks once, compose files (compose-check), containers (test-containers), terraform (tf-check)
+test: lint ## everything: lint, unit + integration tests with -race (both modules), fuzz smoke, Go benchmarks once, compose files (compose-check), containers (test-containers), terraform (tf-check)
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory test-module
 	$(MAKE) --no-print-directory fuzz FUZZTIME=2000x
 	CGO_ENABLED=1 $(GO) test -run '^$$' -bench . -benchtime 1x ./... > /dev/null
 	$(MAKE) --no-print-directory compose-check
@@ -35,13 +36,22 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	    echo "fuzz $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-lint: ## gofmt, go vet, package dependency rules
+lint: ## gofmt, go vet (dynomite and tests/ modules), package dependency rules, no test-only module in go.mod
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd tests && $(GO) vet ./...
 	scripts/depcheck.sh
 
-tidy-check: ## fail when go.mod/go.sum are not tidy
+tidy-check: ## fail when go.mod/go.sum of the dynomite or the tests/ module are not tidy
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum
+	cd tests && $(GO) mod tidy && git diff --exit-code go.mod go.sum
+
+# The tests whose dependencies (PromQL parser, Grafana's schema, HCL,
+# go-redis) the dynomite module must not require: a module of their own
+# (tests/README.md), run with -race as part of make test.
+.PHONY: test-module
+test-module: ## the tests/ module with -race: grafana/, terraform/ and compose/ checks, go-redis end to end
+	cd tests && CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./...
 
 run: build ## one node in front of a local redis-server (ports 8102 client, 22122 redis, 22222 stats)
 	scripts/run-single.sh redis
@@ -78,7 +88,7 @@ compose-check: ## check every compose file: docker-compose config -q, and the co
 
 .PHONY: tf-check tf-validate
 
-tf-check: ## terraform fmt -check, tflint, Go test of terraform/ (builds terraform 1.5.7 and tflint once)
+tf-check: ## terraform fmt -check, tflint, Go test of terraform/ (tests/terraform; builds terraform 1.5.7 and tflint once)
 	scripts/tf-tools.sh check
 
 tf-validate: ## terraform init + validate of terraform/ with a locally built AWS provider (20-30 min once)

@@ -1,8 +1,9 @@
 // Package grafana generates the Grafana dashboards in dashboards/ (the
-// committed JSON is what Grafana loads; TestDashboardsUpToDate checks it
-// matches this code, `go test ./grafana -run UpToDate -update` rewrites
-// it). Its tests also check the provisioning files and the Prometheus alert
-// rules in alerts/, and run every dashboard query against a real Prometheus
+// committed JSON is what Grafana loads). Its tests are in the tests/ module
+// (tests/grafana): TestDashboardsUpToDate checks that the JSON matches this
+// code, and `cd tests && go test ./grafana -run UpToDate -update` rewrites
+// it; the others check the provisioning files and the Prometheus alert rules
+// in alerts/, and run every dashboard query against a real Prometheus
 // scraping a real cluster.
 package grafana
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Package dependency rules (STYLE.md §3): leaves import nothing from the repo
-# except proxy/msg; cmd imports only proxy packages.
+# except proxy/msg; cmd imports only proxy packages. And the test-only modules
+# stay out of go.mod.
 set -euo pipefail
 mod=github.com/dynomite-go/dynomite
 fail=0
@@ -16,4 +17,23 @@ check() { # pkg allowed-regex
 for leaf in config ring msg; do check $mod/proxy/$leaf '^$'; done
 for leaf in resp memcache; do check $mod/proxy/$leaf "^$mod/proxy/msg\$"; done
 check $mod/proxy/backend "^$mod/proxy/msg\$"
+
+# Modules only tests use live in the tests/ module (tests/README.md), so that
+# the dynomite module's go.mod lists what the binary runs plus a few test
+# helpers (testify, goleak). Fail when one of them is required here again:
+# move the test that wants it to tests/ instead.
+testonly=(
+  github.com/prometheus/prometheus
+  github.com/grafana/grafana-foundation-sdk/go
+  github.com/hashicorp/hcl/v2
+  github.com/hashicorp/terraform-config-inspect
+  github.com/zclconf/go-cty
+  github.com/redis/go-redis/v9
+)
+required=$(awk '/^require \($/ {b = 1; next} b && /^\)/ {b = 0; next} b {print $1} /^require [^(]/ {print $2}' go.mod)
+for m in "${testonly[@]}"; do
+  if grep -qxF "$m" <<<"$required"; then
+    echo "depcheck: go.mod requires $m, a test-only module: its tests belong in tests/ (tests/go.mod)"; fail=1
+  fi
+done
 exit $fail

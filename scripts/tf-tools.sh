@@ -5,7 +5,8 @@
 # in $TF_TOOLS_DIR and is reused while the versions below stay the same.
 #
 #   scripts/tf-tools.sh install    terraform and tflint into $TF_TOOLS_DIR/bin
-#   scripts/tf-tools.sh check      install, terraform fmt -check, tflint, go test ./terraform/   (make tf-check)
+#   scripts/tf-tools.sh check      install, terraform fmt -check, tflint, the Go test of terraform/
+#                                  (tests/terraform, in the tests/ module)   (make tf-check)
 #   scripts/tf-tools.sh provider   the AWS provider into $TF_TOOLS_DIR/mirror (20-30 min on 2 cores, once)
 #   scripts/tf-tools.sh validate   provider, then terraform init + validate of every module and example
 #                                  in a scratch copy of terraform/ (make tf-validate)
@@ -87,8 +88,8 @@ check() {
   "$BIN/terraform" fmt -check -recursive -diff terraform/
   log "tflint --recursive (bundled terraform rules, terraform/.tflint.hcl)"
   (cd terraform && "$BIN/tflint" --recursive --config "$PWD/.tflint.hcl" --format compact)
-  log "go test ./terraform/"
-  "$GO" test -count=1 ./terraform/
+  log "go test ./terraform/ (in tests/)"
+  (cd tests && "$GO" test -count=1 ./terraform/)
   log "tf-check passed in $((SECONDS - t0))s (after the tools)"
 }
 

@@ -37,7 +37,7 @@ func TestDashboardsUpToDate(t *testing.T) {
 	for name, want := range files {
 		got, err := os.ReadFile(filepath.Join("dashboards", name))
 		require.NoError(t, err)
-		require.Equal(t, string(want), string(got), "dashboards/%s is stale: go test ./grafana -run UpToDate -update", name)
+		require.Equal(t, string(want), string(got), "dashboards/%s is stale: cd tests && go test ./grafana -run UpToDate -update", name)
 	}
 }
 

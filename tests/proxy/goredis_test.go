@@ -1,4 +1,7 @@
-package proxy
+// Package proxy_test runs go-redis, a test-only dependency kept out of the
+// dynomite module, against nodes built with the proxy package's exported
+// API.
+package proxy_test
 
 import (
 	"context"
@@ -11,6 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dynomite-go/dynomite/proxy"
+	"github.com/dynomite-go/dynomite/proxy/metrics/metricstest"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/tlsconf"
 	"github.com/dynomite-go/dynomite/proxy/tlsconf/tlstest"
@@ -35,15 +40,15 @@ func TestGoRedisOverTLSWithAuth(t *testing.T) {
 	expired, err := ca.Issue(tlstest.Options{Names: []string{"127.0.0.1"}, NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-time.Hour)})
 	require.NoError(t, err)
 
-	rd := startRedis(t)
+	rd := metricstest.StartRedis(t)
 	listener := func(cert *tlstest.Leaf, clientCA string) string {
 		cfg, _, err := tlsconf.ClientListenerConfig(cert.CertFile, cert.KeyFile, clientCA)
 		require.NoError(t, err)
-		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-		startNode(t, msg.Redis, rd.addr, func(o *Options) {
-			o.ClientTLSListen, o.ClientTLS, o.RequirePass = addr, cfg, "s3cret"
-			o.Users = []User{{Name: "app", Digest: sha256.Sum256([]byte("app-pw"))}}
-		})
+		addr := fmt.Sprintf("127.0.0.1:%d", metricstest.FreePort(t))
+		startNode(t, proxy.Options{Proto: msg.Redis, Listen: "127.0.0.1:0", Datastore: rd.Addr, DatastoreConns: 2,
+			Timeout: 2 * time.Second, RetryTimeout: 500 * time.Millisecond, Preconnect: true, FailureLimit: 3,
+			ClientTLSListen: addr, ClientTLS: cfg, RequirePass: "s3cret",
+			Users: []proxy.User{{Name: "app", Digest: sha256.Sum256([]byte("app-pw"))}}})
 		return addr
 	}
 	good := listener(srvCert, ca.CertFile)
@@ -98,4 +103,26 @@ func TestGoRedisOverTLSWithAuth(t *testing.T) {
 			require.Equal(t, "over tls", got)
 		})
 	}
+}
+
+// startNode runs one node in front of its datastore until the test ends,
+// and waits until it has connected to the datastore.
+func startNode(t *testing.T, o proxy.Options) {
+	t.Helper()
+	s, err := proxy.New(o)
+	require.NoError(t, err)
+	require.NoError(t, s.Listen())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(15 * time.Second):
+			t.Error("node did not stop within 15s")
+		}
+	})
+	require.Eventually(t, s.Backend().Up, 10*time.Second, 10*time.Millisecond, "node never connected to its datastore")
 }

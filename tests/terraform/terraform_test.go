@@ -48,7 +48,7 @@ const (
 	exampleDir   = "examples/two-region"
 	tagsFile     = regionModule + "/tags.tf"
 	// goTagsFile holds the seed provider's tag key constants, relative to
-	// this directory. The test imports the package for the values and reads
+	// terraform/, where the test runs (main_test.go). The test imports the package for the values and reads
 	// the file for the list of Tag* constants, so a new one is not missed.
 	goTagsFile = "../seedprovider/ec2/tags.go"
 )
