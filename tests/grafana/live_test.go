@@ -75,13 +75,33 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 	end := time.Now()
 	t.Logf("load: %d requests, %d error replies", load.ok.Load()+load.errs.Load(), load.errs.Load())
 
+	// The alert rules run in Prometheus 2.42 without evaluation errors, and
+	// the outages made some pend. Checked now, a few seconds after the nodes
+	// went down, not after the panel queries below: on a loaded machine
+	// those take over a minute, and the rules' for: 1m would have passed.
+	// Polled here, in the test goroutine (ruleStates fails the test).
+	deadline := time.Now().Add(30 * time.Second)
+	active := prom.ruleStates(t)
+	for active["DynomitePeerUnreachable"] == "inactive" || active["DynomiteNodeDown"] == "inactive" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the node and peer rules never left inactive: %v", active)
+		}
+		time.Sleep(200 * time.Millisecond)
+		active = prom.ruleStates(t)
+	}
+	require.Len(t, active, 6)
+	require.Equal(t, "pending", active["DynomitePeerUnreachable"], "peers 3 and 4 are down (for: 1m not over yet)")
+	require.Equal(t, "pending", active["DynomiteNodeDown"])
+	t.Logf("alert states after the run: %v", active)
+
 	// every query of every panel
 	var checked []string
 	nonZero := regexp.MustCompile(`dynomite_(remote_dc_dropped|remote_dc_failover|quorum_failures|read_failover)|dynomite_datastore_errors_total|1 - dynomite_peer_up|dynomite_peer_up\{[^}]*\} == 0`)
+	dashboards := loadDashboards(t)
 	for _, pq := range allQueries(t) {
 		name := fmt.Sprintf("%s / %s / %s", strings.TrimSuffix(pq.dashboard, ".json"), pq.panel, pq.ref)
 		expr := expand(pq.expr, rateInterval)
-		d := loadDashboards(t)[pq.dashboard]
+		d := dashboards[pq.dashboard]
 		var isInstant bool
 		for _, p := range d.Panels {
 			for _, tg := range p.Targets {
@@ -111,7 +131,7 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 
 	// template variables: label_values(selector, label)
 	lv := regexp.MustCompile(`^label_values\((.*), (\w+)\)$`)
-	for name, d := range loadDashboards(t) {
+	for name, d := range dashboards {
 		for _, v := range d.Templating.List {
 			if v.Type != "query" {
 				continue
@@ -128,31 +148,6 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 		}
 	}
 
-	// the alert rules run in Prometheus 2.42 without evaluation errors, and
-	// the outages made some fire or pend
-	var rules struct {
-		Data struct {
-			Groups []struct {
-				Rules []struct {
-					Name, Health, LastError, State string
-				} `json:"rules"`
-			} `json:"groups"`
-		} `json:"data"`
-	}
-	prom.get(t, "/api/v1/rules", nil, &rules)
-	n := 0
-	active := map[string]string{}
-	for _, g := range rules.Data.Groups {
-		for _, r := range g.Rules {
-			n++
-			require.Equal(t, "ok", r.Health, "rule %s: %s", r.Name, r.LastError)
-			active[r.Name] = r.State
-		}
-	}
-	require.Equal(t, 6, n)
-	require.Equal(t, "pending", active["DynomitePeerUnreachable"], "peers 3 and 4 are down (for: 1m not over yet)")
-	require.Equal(t, "pending", active["DynomiteNodeDown"])
-	t.Logf("alert states after the run: %v", active)
 }
 
 func ts(t time.Time) string { return strconv.FormatFloat(float64(t.UnixNano())/1e9, 'f', 3, 64) }
@@ -200,6 +195,30 @@ func (p *promServer) get(t *testing.T, path string, q url.Values, v any) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, res.StatusCode, "%s?%s: %s", path, q.Encode(), body)
 	require.NoError(t, json.Unmarshal(body, v), string(body))
+}
+
+// ruleStates returns the state of every alert rule by name (inactive,
+// pending, firing), failing the test on a rule that does not evaluate.
+func (p *promServer) ruleStates(t *testing.T) map[string]string {
+	t.Helper()
+	var rules struct {
+		Data struct {
+			Groups []struct {
+				Rules []struct {
+					Name, Health, LastError, State string
+				} `json:"rules"`
+			} `json:"groups"`
+		} `json:"data"`
+	}
+	p.get(t, "/api/v1/rules", nil, &rules)
+	states := map[string]string{}
+	for _, g := range rules.Data.Groups {
+		for _, r := range g.Rules {
+			require.Equal(t, "ok", r.Health, "rule %s: %s", r.Name, r.LastError)
+			states[r.Name] = r.State
+		}
+	}
+	return states
 }
 
 func (p *promServer) query(t *testing.T, path string, q url.Values) promData {
