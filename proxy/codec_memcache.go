@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"sync"
 
@@ -67,6 +68,7 @@ func (c *memcacheCodec) fill(r *msg.Request, m *memcache.Request) {
 	}
 	r.Cmd = uint16(m.Cmd)
 	r.Class = m.Class
+	r.Flags = m.Cmd.Flags()
 	r.NoReply = m.NoReply
 	r.Retrieval = m.Retrieval
 	if len(r.Args) > 0 {
@@ -137,4 +139,69 @@ func (c *memcacheCodec) errorLine(dst []byte, text string) []byte {
 		}
 	}
 	return append(dst, '\r', '\n')
+}
+
+// The keys of a memcache request are its Args; a retrieval's reply is its
+// hits' VALUE blocks in key order, then END.
+
+func (c *memcacheCodec) keys(r *msg.Request, dst [][]byte) [][]byte {
+	return append(dst[:0], r.Args...)
+}
+
+func (c *memcacheCodec) keyCount(r *msg.Request) int { return len(r.Args) }
+
+func (c *memcacheCodec) fragment(frag, r *msg.Request, keys [][]byte, idx []int) {
+	fk := frag.ArgsBuf()
+	for _, ki := range idx {
+		fk = append(fk, keys[ki])
+	}
+	frag.SetArgs(fk)
+	frag.KeepRaw(memcache.AppendFragment(frag.RawBuf(), memcache.Cmd(r.Cmd), r.Raw, fk))
+	frag.Key = fk[0]
+}
+
+func (c *memcacheCodec) coalesce(dst []byte, co *coalescer) []byte {
+	frags := make([][]byte, len(co.frags))
+	for i, f := range co.frags {
+		frags[i] = f.Reply
+	}
+	out, err := memcache.AppendCoalesced(dst, co.keys, frags)
+	if err != nil {
+		return c.errorLine(dst[:0], "Dynomite: "+err.Error())
+	}
+	return out
+}
+
+func (c *memcacheCodec) isErrorReply(reply []byte) bool {
+	if len(reply) == 0 {
+		return true
+	}
+	return bytes.HasPrefix(reply, []byte("SERVER_ERROR")) ||
+		bytes.HasPrefix(reply, []byte("CLIENT_ERROR")) ||
+		bytes.HasPrefix(reply, []byte("ERROR"))
+}
+
+// splitReply reads the keys from r's Args: a fragment's are its own.
+func (c *memcacheCodec) splitReply(reply []byte, r *msg.Request, dst []span) bool {
+	return retrievalSpans(reply, r.Args, dst)
+}
+
+func (c *memcacheCodec) openElems(dst []byte, _ int) []byte { return dst }
+
+func (c *memcacheCodec) closeElems(dst []byte) []byte { return append(dst, "END\r\n"...) }
+
+// retrievalSpans sets dst[j] to the VALUE block of keys[j] in reply, empty
+// for a miss. memcached answers the hits in the order of the keys asked for.
+func retrievalSpans(reply []byte, keys [][]byte, dst []span) bool {
+	pos := 0
+	for j, k := range keys {
+		key, next, ok := memcache.NextValue(reply, pos)
+		if ok && bytes.Equal(key, k) {
+			dst[j] = span{pos, next}
+			pos = next
+			continue
+		}
+		dst[j] = span{pos, pos}
+	}
+	return memcache.IsEnd(reply[pos:])
 }

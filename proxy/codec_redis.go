@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"errors"
+	"strconv"
+	"strings"
 
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/resp"
@@ -87,7 +89,7 @@ func (c *redisCodec) classify(r *msg.Request) (action, int, error) {
 		r.KeepReply(resp.AppendError(r.ReplyBuf(), err.Error()))
 		return actAnswered, 0, nil
 	}
-	r.Cmd, r.Class = id, cmd.Class
+	r.Cmd, r.Class, r.Flags = id, cmd.Class, cmd.Flags
 	r.Key = cmd.Key(r.Args)
 	if cmd.Class == msg.ClassProxy {
 		return c.answer(r, cmd)
@@ -97,19 +99,19 @@ func (c *redisCodec) classify(r *msg.Request) (action, int, error) {
 
 // answer handles the commands the proxy answers itself.
 func (c *redisCodec) answer(r *msg.Request, cmd *resp.Command) (action, int, error) {
-	switch cmd.Name {
-	case "quit":
+	switch cmd.Answer {
+	case resp.AnswerQuit:
 		r.AdoptReply(redisOK)
 		r.CloseAfter = true
-	case "echo":
+	case resp.AnswerEcho:
 		if len(r.Args) != 2 {
 			r.KeepReply(resp.AppendError(r.ReplyBuf(), "ERR wrong number of arguments for 'echo' command"))
 		} else {
 			r.KeepReply(resp.AppendBulk(r.ReplyBuf(), r.Args[1]))
 		}
-	case "dyno_config:conn_consistency":
+	case resp.AnswerConnConsistency:
 		return actConfig, 0, nil
-	case "hello":
+	case resp.AnswerHello:
 		// The datastore connections are shared and speak RESP2; a client may
 		// not switch them to RESP3.
 		if len(r.Args) > 1 && string(r.Args[1]) != "2" {
@@ -118,7 +120,7 @@ func (c *redisCodec) answer(r *msg.Request, cmd *resp.Command) (action, int, err
 		}
 		r.Class = msg.ClassLocal
 		return actForward, 0, nil
-	default:
+	default: // AnswerLocal
 		// COMMAND and its subcommands describe the local datastore.
 		r.Class = msg.ClassLocal
 		return actForward, 0, nil
@@ -172,4 +174,133 @@ func (c *redisCodec) errorReply(err error) []byte {
 
 func (c *redisCodec) errorLine(dst []byte, text string) []byte {
 	return resp.AppendError(dst, "ERR "+text)
+}
+
+// keys, keyCount, fragment, coalesce, splitReply: where a command's keys
+// are and how its replies look is in the command table (resp.Command).
+
+func (c *redisCodec) keys(r *msg.Request, dst [][]byte) [][]byte {
+	cmd := resp.CommandByID(r.Cmd)
+	if cmd == nil {
+		return dst[:0]
+	}
+	return cmd.Keys(r.Args, dst)
+}
+
+func (c *redisCodec) keyCount(r *msg.Request) int {
+	cmd := resp.CommandByID(r.Cmd)
+	if cmd == nil {
+		return 0
+	}
+	return cmd.KeyCount(r.Args)
+}
+
+// fragment re-encodes r with the command name and, for each key, the
+// arguments of its step (MSET: the key and its value).
+func (c *redisCodec) fragment(frag, r *msg.Request, keys [][]byte, idx []int) {
+	cmd := resp.CommandByID(r.Cmd)
+	args := append(frag.ArgsBuf(), r.Args[0])
+	for _, ki := range idx {
+		a := cmd.FirstKey + ki*cmd.KeyStep
+		args = append(args, r.Args[a:a+cmd.KeyStep]...)
+	}
+	frag.SetArgs(args)
+	frag.KeepRaw(resp.AppendCommand(frag.RawBuf(), args))
+	frag.Key = keys[idx[0]]
+}
+
+func (c *redisCodec) coalesce(dst []byte, co *coalescer) []byte {
+	switch co.parent.Flags.Coalesce() {
+	case msg.CoalesceSum:
+		var sum int64
+		for _, f := range co.frags {
+			n, err := strconv.ParseInt(strings.TrimSpace(string(f.Reply[1:])), 10, 64)
+			if f.Reply[0] != ':' || err != nil {
+				return c.unexpectedFragment(dst, f.Reply)
+			}
+			sum += n
+		}
+		dst = append(dst, ':')
+		dst = strconv.AppendInt(dst, sum, 10)
+		return append(dst, '\r', '\n')
+	case msg.CoalesceStatus:
+		for _, f := range co.frags {
+			if string(f.Reply) != "+OK\r\n" {
+				return append(dst, f.Reply...)
+			}
+		}
+		return append(dst, "+OK\r\n"...)
+	default: // msg.CoalesceArray
+		// element k of fragment i is spans[starts[i]+k]
+		var (
+			startBuf [16]int
+			spans    []span
+			ok       bool
+		)
+		starts := startBuf[:0]
+		for _, f := range co.frags {
+			starts = append(starts, len(spans))
+			if spans, ok = arraySpans(f.Reply, -1, spans); !ok {
+				return c.unexpectedFragment(dst, f.Reply)
+			}
+		}
+		starts = append(starts, len(spans))
+		dst = c.openElems(dst, len(co.keyFrag))
+		for k, fi := range co.keyFrag {
+			at := starts[fi] + co.keyPos[k]
+			if at >= starts[fi+1] {
+				return c.errorLine(dst[:0], "Dynomite: fragment reply has too few elements")
+			}
+			sp := spans[at]
+			dst = append(dst, co.frags[fi].Reply[sp.start:sp.end]...)
+		}
+		return dst
+	}
+}
+
+func (c *redisCodec) unexpectedFragment(dst, reply []byte) []byte {
+	return c.errorLine(dst, "Dynomite: unexpected fragment reply "+strconv.Quote(string(reply[:min(len(reply), 32)])))
+}
+
+func (c *redisCodec) isErrorReply(reply []byte) bool {
+	return len(reply) == 0 || reply[0] == '-'
+}
+
+func (c *redisCodec) splitReply(reply []byte, _ *msg.Request, dst []span) bool {
+	_, ok := arraySpans(reply, len(dst), dst[:0])
+	return ok
+}
+
+func (c *redisCodec) openElems(dst []byte, n int) []byte {
+	dst = append(dst, '*')
+	dst = strconv.AppendInt(dst, int64(n), 10)
+	return append(dst, '\r', '\n')
+}
+
+func (c *redisCodec) closeElems(dst []byte) []byte { return dst }
+
+// arraySpans appends to dst the spans of the elements of reply, which must
+// be exactly one RESP array (of want elements unless want < 0).
+func arraySpans(reply []byte, want int, dst []span) ([]span, bool) {
+	if len(reply) < 4 || reply[0] != '*' {
+		return dst, false
+	}
+	n, pos := 0, 1
+	for ; pos < len(reply) && pos < 24 && reply[pos] >= '0' && reply[pos] <= '9'; pos++ {
+		n = n*10 + int(reply[pos]-'0')
+	}
+	if pos == 1 || pos+1 >= len(reply) || reply[pos] != '\r' || reply[pos+1] != '\n' || want >= 0 && n != want {
+		return dst, false
+	}
+	pos += 2
+	lim := resp.DefaultLimits()
+	for i := 0; i < n; i++ {
+		k, err := resp.ParseReply(reply[pos:], &lim)
+		if err != nil {
+			return dst, false
+		}
+		dst = append(dst, span{pos, pos + k})
+		pos += k
+	}
+	return dst, pos == len(reply)
 }

@@ -88,7 +88,7 @@ func (c *cluster) route(r *msg.Request, hint uint, rl, wl Level) {
 			return
 		}
 	}
-	if s.opts.AdminMode == 1 && r.Class == msg.ClassMultiKey || s.opts.AdminMode == 1 && isDelete(s, r) {
+	if s.opts.AdminMode == 1 && (r.Class == msg.ClassMultiKey || r.Flags.Has(msg.FlagDelete)) {
 		c.adminDelete(st, r, hint)
 		return
 	}
@@ -104,7 +104,7 @@ func (c *cluster) route(r *msg.Request, hint uint, rl, wl Level) {
 			return
 		}
 		// every key has the same replicas: route it whole
-		write = s.isWriteMulti(r)
+		write = r.Flags.Has(msg.FlagWrite)
 		level = rl
 		if write {
 			level = wl
@@ -133,7 +133,7 @@ func (c *cluster) fanOut(st *clusterState, r *msg.Request, hint uint, tok ring.T
 	localDC, localRack := topo.LocalDC(), topo.LocalRack()
 	f := c.newFanout(st, r, hint, level, write)
 
-	localRackOnly := !write && r.Class == msg.ClassRead && c.s.localRackOnly(r)
+	localRackOnly := !write && r.Flags.Has(msg.FlagLocalRackOnly)
 	switch {
 	case !write && (level == DCOne || localRackOnly):
 		owner := topo.Owner(localDC, localRack, tok)
@@ -218,7 +218,7 @@ func (f *fanout) start() {
 func (f *fanout) add(n *ring.Node, role uint8, dc int, tok ring.Token, next []int) {
 	sub := f.c.s.reqs.Get()
 	sub.AdoptRaw(f.parent.Raw)
-	sub.Cmd, sub.Class, sub.Retrieval, sub.Key = f.parent.Cmd, f.parent.Class, f.parent.Retrieval, f.parent.Key
+	sub.Cmd, sub.Class, sub.Flags, sub.Retrieval, sub.Key = f.parent.Cmd, f.parent.Class, f.parent.Flags, f.parent.Retrieval, f.parent.Key
 	sub.Notify = f
 	sub.Tag = int32(len(f.subs))
 	sub.PeerType = peerReq

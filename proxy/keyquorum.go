@@ -2,16 +2,14 @@ package proxy
 
 import (
 	"bytes"
-	"strconv"
 
-	"github.com/dynomite-go/dynomite/proxy/memcache"
 	"github.com/dynomite-go/dynomite/proxy/msg"
-	"github.com/dynomite-go/dynomite/proxy/resp"
 )
 
 // Per-key quorum of multi-key reads.
 //
-// A multi-key read (MGET; memcache get, gets, gat, gats with several keys),
+// A multi-key read (MGET; memcache get and gets with several keys: the reads
+// whose replies are one element per key, msg.CoalesceArray),
 // whole or as one fragment of a fragmented request, is one request per rack.
 // Comparing the racks' whole replies finds no majority as soon as racks lack
 // different keys, which is normal after a restart since nothing repairs, and
@@ -45,65 +43,18 @@ type span struct{ start, end int }
 // few thousand keys across three racks); larger ones are dropped.
 const maxKeepSpans = 8 << 10
 
-// mgetCmd is MGET's index in the RESP command table.
-var mgetCmd, _ = resp.Lookup([]byte("mget"))
-
 // perKeyCount returns how many keys r reads when it is a multi-key read
-// whose quorum is decided key by key, else 0. Args of a fragment hold its
-// keys too (multiKey sets them).
+// whose quorum is decided key by key (its reply is one element per key:
+// msg.CoalesceArray), else 0. Args of a fragment hold its keys too
+// (multiKey sets them).
 func (s *Server) perKeyCount(r *msg.Request) int {
-	if s.opts.Proto == msg.Memcache {
-		if r.Retrieval && len(r.Args) > 1 {
-			return len(r.Args)
-		}
+	if r.Flags.Coalesce() != msg.CoalesceArray {
 		return 0
 	}
-	if r.Cmd == mgetCmd && len(r.Args) > 2 {
-		return len(r.Args) - 1
+	if n := s.codec.keyCount(r); n > 1 {
+		return n
 	}
 	return 0
-}
-
-// arraySpans appends to dst the spans of the elements of reply, which must
-// be exactly one RESP array (of want elements unless want < 0).
-func arraySpans(reply []byte, want int, dst []span) ([]span, bool) {
-	if len(reply) < 4 || reply[0] != '*' {
-		return dst, false
-	}
-	n, pos := 0, 1
-	for ; pos < len(reply) && pos < 24 && reply[pos] >= '0' && reply[pos] <= '9'; pos++ {
-		n = n*10 + int(reply[pos]-'0')
-	}
-	if pos == 1 || pos+1 >= len(reply) || reply[pos] != '\r' || reply[pos+1] != '\n' || want >= 0 && n != want {
-		return dst, false
-	}
-	pos += 2
-	lim := resp.DefaultLimits()
-	for i := 0; i < n; i++ {
-		k, err := resp.ParseReply(reply[pos:], &lim)
-		if err != nil {
-			return dst, false
-		}
-		dst = append(dst, span{pos, pos + k})
-		pos += k
-	}
-	return dst, pos == len(reply)
-}
-
-// retrievalSpans sets dst[j] to the VALUE block of keys[j] in reply, empty
-// for a miss. memcached answers the hits in the order of the keys asked for.
-func retrievalSpans(reply []byte, keys [][]byte, dst []span) bool {
-	pos := 0
-	for j, k := range keys {
-		key, next, ok := memcache.NextValue(reply, pos)
-		if ok && bytes.Equal(key, k) {
-			dst[j] = span{pos, next}
-			pos = next
-			continue
-		}
-		dst[j] = span{pos, pos}
-	}
-	return memcache.IsEnd(reply[pos:])
 }
 
 // good reports whether sub i is a counted copy of dc that answered.
@@ -145,14 +96,7 @@ func (f *fanout) splitAnswered(dc int) bool {
 			continue
 		}
 		sp := f.spans[i*nk : (i+1)*nk]
-		reply := f.subs[i].req.Reply
-		ok := false
-		if f.c.s.opts.Proto == msg.Memcache {
-			ok = retrievalSpans(reply, f.parent.Args, sp)
-		} else {
-			_, ok = arraySpans(reply, nk, sp[:0])
-		}
-		if !ok {
+		if !f.c.s.codec.splitReply(f.subs[i].req.Reply, f.parent, sp) {
 			return false
 		}
 		f.subs[i].split = true
@@ -206,18 +150,10 @@ func (f *fanout) keyVotes(dc, q int, stopEarly bool) (all, splittable bool) {
 // setKeysReply builds the parent's reply from f.choice.
 func (f *fanout) setKeysReply() {
 	p := f.parent
-	dst := p.ReplyBuf()
-	memcache := f.c.s.opts.Proto == msg.Memcache
-	if !memcache {
-		dst = append(dst, '*')
-		dst = strconv.AppendInt(dst, int64(f.nkeys), 10)
-		dst = append(dst, '\r', '\n')
-	}
+	codec := f.c.s.codec
+	dst := codec.openElems(p.ReplyBuf(), f.nkeys)
 	for k, i := range f.choice {
 		dst = append(dst, f.elem(i, k)...)
 	}
-	if memcache {
-		dst = append(dst, "END\r\n"...)
-	}
-	p.KeepReply(dst)
+	p.KeepReply(codec.closeElems(dst))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dynomite-go/dynomite/proxy/memcache"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/resp"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
@@ -259,6 +260,7 @@ func BenchmarkQuorumMGETKeyByKey(b *testing.B) {
 		args = append(args, "key:"+strconv.Itoa(k))
 	}
 	raw := cmd(args...)
+	mgetCmd, mget := resp.Lookup([]byte("mget"))
 	replies := make([][]byte, 3)
 	for rk := range replies {
 		elems := make([]string, nkeys)
@@ -278,7 +280,7 @@ func BenchmarkQuorumMGETKeyByKey(b *testing.B) {
 	want = "*" + strconv.Itoa(nkeys) + "\r\n" + want
 	parse := func(p *msg.Request) {
 		p.SetRaw(raw)
-		p.Cmd, p.Class = mgetCmd, msg.ClassMultiKey
+		p.Cmd, p.Class, p.Flags = mgetCmd, mget.Class, mget.Flags
 		a := p.ArgsBuf()
 		for pos := 0; len(a) < len(args); {
 			// the args are only counted and compared: any slices of Raw do

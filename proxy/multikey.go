@@ -5,52 +5,30 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/dynomite-go/dynomite/proxy/memcache"
 	"github.com/dynomite-go/dynomite/proxy/msg"
-	"github.com/dynomite-go/dynomite/proxy/resp"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
-// Multi-key commands (reference §8.3): MGET, DEL, EXISTS, MSET, UNLINK and
-// memcache get/gets/gat are split into one fragment per replica set — the
+// Multi-key commands (msg.FlagMultiKey in the command tables: MGET, DEL,
+// EXISTS, MSET, UNLINK and memcache get/gets/gat/gats) are split into one fragment per replica set — the
 // keys whose owners are the same in every rack of every datacenter (upstream
 // splits by the local rack's ring only, so racks with other token layouts
 // got keys on the wrong node) — each routed like a single-key request at the
 // connection's consistency level, and reassembled in key order. Values of
-// any size work (upstream rejects payloads larger than one mbuf).
-
-type coalesceKind uint8
-
-const (
-	coalesceArray    coalesceKind = iota // MGET: one element per key, in order
-	coalesceSum                          // DEL, EXISTS, UNLINK: sum of integers
-	coalesceOK                           // MSET: +OK when every fragment says so
-	coalesceMemcache                     // get/gets/gat: VALUE blocks, one END
-)
+// any size work (upstream rejects payloads larger than one mbuf). The codec
+// builds the fragments and the client's reply; how the replies combine is
+// the command's msg.Coalesce kind.
 
 type coalescer struct {
 	c      *cluster
 	parent *msg.Request
-	kind   coalesceKind
 
 	mu        sync.Mutex
 	remaining int
 	frags     []*msg.Request
-	keys      [][]byte // memcache: the keys in request order
+	keys      [][]byte // the parent's keys in request order
 	keyFrag   []int    // per original key: its fragment
 	keyPos    []int    // per original key: its index in the fragment
-}
-
-// isWriteMulti tells DEL/MSET/UNLINK (writes) from MGET/EXISTS/get (reads).
-func (s *Server) isWriteMulti(r *msg.Request) bool {
-	if s.opts.Proto == msg.Memcache {
-		return false
-	}
-	switch resp.CommandByID(r.Cmd).Name {
-	case "mget", "exists":
-		return false
-	}
-	return true
 }
 
 // replicaSignature identifies the set of nodes that hold tok.
@@ -69,35 +47,14 @@ func replicaSignature(topo *ring.Topology, tok ring.Token, buf []*ring.Node, sb 
 func (c *cluster) multiKey(st *clusterState, r *msg.Request, hint uint, rl, wl Level) bool {
 	s := c.s
 	topo := st.topo
-	var (
-		keys  [][]byte
-		step  = 1 // args per key in the fragment (MSET: key and value)
-		first = 1 // index of the first key in Args
-		kind  coalesceKind
-	)
-	if s.opts.Proto == msg.Memcache {
-		keys, kind = r.Args, coalesceMemcache
-	} else {
-		cmd := resp.CommandByID(r.Cmd)
-		switch cmd.Name {
-		case "mget":
-			kind = coalesceArray
-		case "mset":
-			kind, step = coalesceOK, 2
-		default:
-			kind = coalesceSum
-		}
-		for i := first; i < len(r.Args); i += step {
-			keys = append(keys, r.Args[i])
-		}
-	}
+	keys := s.codec.keys(r, nil)
 	if len(keys) <= 1 {
 		return false
 	}
 	buf := make([]*ring.Node, 0, 16)
 	var sb strings.Builder
 	groups := map[string]int{}
-	co := &coalescer{c: c, parent: r, kind: kind, keys: keys, keyFrag: make([]int, len(keys)), keyPos: make([]int, len(keys))}
+	co := &coalescer{c: c, parent: r, keys: keys, keyFrag: make([]int, len(keys)), keyPos: make([]int, len(keys))}
 	var members [][]int // fragment → original key indices
 	for i, k := range keys {
 		sig := ""
@@ -116,58 +73,27 @@ func (c *cluster) multiKey(st *clusterState, r *msg.Request, hint uint, rl, wl L
 	if len(members) == 1 {
 		return false
 	}
-	write := s.isWriteMulti(r)
+	class := msg.ClassRead
+	if r.Flags.Has(msg.FlagWrite) {
+		class = msg.ClassWrite
+	}
 	r.Hold()
 	co.remaining = len(members)
 	for _, idx := range members {
 		frag := s.reqs.Get()
 		frag.Notify = co
 		frag.Tag = int32(len(co.frags))
-		frag.Class = msg.ClassRead
-		if write {
-			frag.Class = msg.ClassWrite
-		}
-		frag.Cmd, frag.Retrieval = r.Cmd, r.Retrieval
+		frag.Class = class
+		frag.Cmd, frag.Flags, frag.Retrieval = r.Cmd, r.Flags, r.Retrieval
 		// Args are the fragment's own (slices of r.Raw, which r outlives the
 		// fragment with): the per-key quorum of a read reads its keys there
-		if s.opts.Proto == msg.Memcache {
-			fk := frag.ArgsBuf()
-			for _, ki := range idx {
-				fk = append(fk, keys[ki])
-			}
-			frag.SetArgs(fk)
-			frag.KeepRaw(c.memcacheFragment(frag.RawBuf(), r, fk))
-			frag.Key = fk[0]
-		} else {
-			args := append(frag.ArgsBuf(), r.Args[0])
-			for _, ki := range idx {
-				a := first + ki*step
-				args = append(args, r.Args[a:a+step]...)
-			}
-			frag.SetArgs(args)
-			frag.KeepRaw(resp.AppendCommand(frag.RawBuf(), args))
-			frag.Key = keys[idx[0]]
-		}
+		s.codec.fragment(frag, r, keys, idx)
 		co.frags = append(co.frags, frag)
 	}
 	for _, frag := range co.frags {
 		c.route(frag, hint, rl, wl)
 	}
 	return true
-}
-
-func (c *cluster) memcacheFragment(dst []byte, r *msg.Request, keys [][]byte) []byte {
-	cmd := memcache.Cmd(r.Cmd)
-	if cmd == memcache.CmdGat || cmd == memcache.CmdGats {
-		// gat <exptime> <key>*: the exptime is the token after the command
-		fields := strings.Fields(string(r.Raw[:min(len(r.Raw), 64)]))
-		exptime := []byte("0")
-		if len(fields) > 1 {
-			exptime = []byte(fields[1])
-		}
-		return memcache.AppendGat(dst, cmd, exptime, keys)
-	}
-	return memcache.AppendGet(dst, cmd, keys)
 }
 
 // SubDone collects one fragment; the last one builds the client's reply.
@@ -196,80 +122,11 @@ func (co *coalescer) build(dst []byte) []byte {
 		if f.Err != nil {
 			return append(dst, codec.errorReply(f.Err)...)
 		}
-		if isErrorReply(co.kind, f.Reply) {
+		if codec.isErrorReply(f.Reply) {
 			return append(dst, f.Reply...)
 		}
 	}
-	switch co.kind {
-	case coalesceSum:
-		var sum int64
-		for _, f := range co.frags {
-			n, err := strconv.ParseInt(strings.TrimSpace(string(f.Reply[1:])), 10, 64)
-			if f.Reply[0] != ':' || err != nil {
-				return codec.errorLine(dst, "Dynomite: unexpected fragment reply "+strconv.Quote(string(f.Reply[:min(len(f.Reply), 32)])))
-			}
-			sum += n
-		}
-		dst = append(dst, ':')
-		dst = strconv.AppendInt(dst, sum, 10)
-		return append(dst, '\r', '\n')
-	case coalesceOK:
-		for _, f := range co.frags {
-			if string(f.Reply) != "+OK\r\n" {
-				return append(dst, f.Reply...)
-			}
-		}
-		return append(dst, "+OK\r\n"...)
-	case coalesceArray:
-		// element k of fragment i is spans[starts[i]+k]
-		var (
-			startBuf [16]int
-			spans    []span
-			ok       bool
-		)
-		starts := startBuf[:0]
-		for _, f := range co.frags {
-			starts = append(starts, len(spans))
-			if spans, ok = arraySpans(f.Reply, -1, spans); !ok {
-				return codec.errorLine(dst, "Dynomite: unexpected fragment reply "+strconv.Quote(string(f.Reply[:min(len(f.Reply), 32)])))
-			}
-		}
-		starts = append(starts, len(spans))
-		dst = append(dst, '*')
-		dst = strconv.AppendInt(dst, int64(len(co.keyFrag)), 10)
-		dst = append(dst, '\r', '\n')
-		for k, fi := range co.keyFrag {
-			at := starts[fi] + co.keyPos[k]
-			if at >= starts[fi+1] {
-				return codec.errorLine(dst[:0], "Dynomite: fragment reply has too few elements")
-			}
-			sp := spans[at]
-			dst = append(dst, co.frags[fi].Reply[sp.start:sp.end]...)
-		}
-		return dst
-	default: // memcache
-		frags := make([][]byte, len(co.frags))
-		for i, f := range co.frags {
-			frags[i] = f.Reply
-		}
-		out, err := memcache.AppendCoalesced(dst, co.keys, frags)
-		if err != nil {
-			return codec.errorLine(dst[:0], "Dynomite: "+err.Error())
-		}
-		return out
-	}
-}
-
-func isErrorReply(kind coalesceKind, reply []byte) bool {
-	if len(reply) == 0 {
-		return true
-	}
-	if kind == coalesceMemcache {
-		return strings.HasPrefix(string(reply[:min(len(reply), 13)]), "SERVER_ERROR") ||
-			strings.HasPrefix(string(reply[:min(len(reply), 13)]), "CLIENT_ERROR") ||
-			strings.HasPrefix(string(reply[:min(len(reply), 6)]), "ERROR")
-	}
-	return reply[0] == '-'
+	return codec.coalesce(dst, co)
 }
 
 // allNodes runs SCRIPT LOAD/FLUSH/EXISTS/KILL on every node of every
@@ -287,28 +144,15 @@ func (c *cluster) allNodes(st *clusterState, r *msg.Request, hint uint) {
 	f.start()
 }
 
-// isDelete: DEL or memcache delete (admin mode 1 runs them locally).
-func isDelete(s *Server, r *msg.Request) bool {
-	if s.opts.Proto == msg.Memcache {
-		return memcache.Cmd(r.Cmd) == memcache.CmdDelete
-	}
-	cmd := resp.CommandByID(r.Cmd)
-	return cmd != nil && cmd.Name == "del"
-}
-
 // adminDelete (-x 1): deletes run on the local datastore only, and only for
 // keys this node owns in its rack (upstream admin_req_forward_local_datastore).
 func (c *cluster) adminDelete(st *clusterState, r *msg.Request, hint uint) {
-	if !isDelete(c.s, r) {
+	if !r.Flags.Has(msg.FlagDelete) {
 		c.fail(r, "Dynomite: Invalid request in Dynomite's admin mode")
 		return
 	}
 	topo := st.topo
-	keys := r.Args[1:]
-	if c.s.opts.Proto == msg.Memcache {
-		keys = r.Args
-	}
-	for _, k := range keys {
+	for _, k := range c.s.codec.keys(r, nil) {
 		if tok, ok := topo.KeyToken(k); ok && !topo.Owner(topo.LocalDC(), topo.LocalRack(), tok).Local {
 			c.fail(r, "Dynomite: Invalid request in Dynomite's admin mode")
 			return
@@ -317,17 +161,13 @@ func (c *cluster) adminDelete(st *clusterState, r *msg.Request, hint uint) {
 	c.s.backend.Send(r, hint)
 }
 
-// verifyScript: every key of EVAL/EVALSHA must have the same replicas
+// verifyScript: every key of a script must have the same replicas
 // (upstream: "Keys in the script cannot span multiple nodes").
 func (s *Server) verifyScript(st *clusterState, r *msg.Request) bool {
-	if s.opts.Proto != msg.Redis {
+	if !r.Flags.Has(msg.FlagScript) {
 		return true
 	}
-	cmd := resp.CommandByID(r.Cmd)
-	if cmd == nil || (cmd.Name != "eval" && cmd.Name != "evalsha") {
-		return true
-	}
-	keys := cmd.Keys(r.Args, nil)
+	keys := s.codec.keys(r, nil)
 	if len(keys) <= 1 {
 		return true
 	}
@@ -347,14 +187,4 @@ func (s *Server) verifyScript(st *clusterState, r *msg.Request) bool {
 		}
 	}
 	return true
-}
-
-// localRackOnly: HGETALL, HKEYS, HVALS and the scans read from the local
-// rack's owner only, at every level (upstream).
-func (s *Server) localRackOnly(r *msg.Request) bool {
-	if s.opts.Proto != msg.Redis {
-		return false
-	}
-	cmd := resp.CommandByID(r.Cmd)
-	return cmd != nil && cmd.LocalRackOnly
 }

@@ -499,7 +499,7 @@ func (s *Server) drainRead(nc net.Conn, mid bool, err error) bool {
 // the ring holds only this node, else through the cluster router.
 func (s *Server) dispatch(r *msg.Request, hint uint, rl, wl Level) {
 	if s.cluster.state.Load().single && s.cluster.nodeState.Load() == int32(StateNormal) {
-		if s.opts.AdminMode == 1 && (r.Class == msg.ClassMultiKey || isDelete(s, r)) {
+		if s.opts.AdminMode == 1 && (r.Class == msg.ClassMultiKey || r.Flags.Has(msg.FlagDelete)) {
 			s.cluster.adminDelete(s.cluster.state.Load(), r, hint)
 			return
 		}

@@ -58,6 +58,33 @@ type codec interface {
 	// errorLine appends an error reply carrying text ("-ERR text" or
 	// "SERVER_ERROR text").
 	errorLine(dst []byte, text string) []byte
+
+	// The cluster code splits and joins requests and replies through the
+	// methods below, so that it never asks which protocol it serves
+	// (multikey.go, keyquorum.go). Which requests they apply to is in the
+	// request's flags ([msg.FlagMultiKey], [msg.Flags.Coalesce]).
+
+	// keys appends r's keys to dst[:0], in request order.
+	keys(r *msg.Request, dst [][]byte) [][]byte
+	// keyCount returns len(keys(r, nil)) without building the list.
+	keyCount(r *msg.Request) int
+	// fragment makes frag the request r restricted to keys[i] for each i
+	// in idx, in that order (keys as keys(r) returns them): its Args, Raw
+	// and Key. frag's Args may alias r.Raw, which outlives frag.
+	fragment(frag, r *msg.Request, keys [][]byte, idx []int)
+	// coalesce appends to dst the reply to co.parent built from the replies
+	// of its fragments, none of which failed or is an error reply.
+	coalesce(dst []byte, co *coalescer) []byte
+	// isErrorReply reports whether a datastore reply is an error.
+	isErrorReply(reply []byte) bool
+	// splitReply sets dst[k] to the span of key k's element in reply, a
+	// reply to r (len(dst) keys, with [msg.CoalesceArray]); false when
+	// reply is not one element per key (an error reply, say).
+	splitReply(reply []byte, r *msg.Request, dst []span) bool
+	// openElems and closeElems frame a reply made of n elements, one per
+	// key, appended between them.
+	openElems(dst []byte, n int) []byte
+	closeElems(dst []byte) []byte
 }
 
 const (

@@ -1,5 +1,7 @@
 package memcache
 
+import "github.com/dynomite-go/dynomite/proxy/msg"
+
 // Cmd identifies a memcached ASCII command. Its value is the command's index
 // in this package's command table, which is what msg.Request.Cmd carries.
 type Cmd uint8
@@ -25,33 +27,65 @@ const (
 	CmdQuit
 )
 
-var cmdNames = [...]string{
-	CmdUnknown: "unknown",
-	CmdGet:     "get",
-	CmdGets:    "gets",
-	CmdGat:     "gat",
-	CmdGats:    "gats",
-	CmdSet:     "set",
-	CmdAdd:     "add",
-	CmdReplace: "replace",
-	CmdAppend:  "append",
-	CmdPrepend: "prepend",
-	CmdCas:     "cas",
-	CmdIncr:    "incr",
-	CmdDecr:    "decr",
-	CmdTouch:   "touch",
-	CmdDelete:  "delete",
-	CmdVersion: "version",
-	CmdQuit:    "quit",
+// Command is one entry of the command table: how the proxy routes a
+// memcached command. Entries are immutable and shared.
+type Command struct {
+	// Name is the command's wire name ("get", "set"...).
+	Name string
+	// Class is how the command is routed with one key. A retrieval with
+	// several keys is [msg.ClassMultiKey], and gat/gats without a key are
+	// [msg.ClassLocal]: ParseRequest decides those by the key count.
+	Class msg.Class
+	// Flags are what the router needs to know beyond Class (see
+	// [msg.Flags]); the codec copies them onto each request.
+	Flags msg.Flags
 }
 
-// String returns the command's wire name ("get", "set"...).
-func (c Cmd) String() string {
-	if int(c) < len(cmdNames) {
-		return cmdNames[c]
-	}
-	return "unknown"
+const (
+	read  = msg.FlagRead
+	write = msg.FlagWrite
+	// retrievals may name several keys: split per owner, their VALUE blocks
+	// coalesced in key order with one END
+	multi   = msg.FlagMultiKey | msg.FlagCoalesceArray
+	keyless = msg.FlagKeyless
+)
+
+// table is indexed by Cmd. gat and gats are writes with any number of keys:
+// they set the expiry, which every replica must agree on.
+var table = [...]Command{
+	CmdUnknown: {Name: "unknown"},
+	CmdGet:     {"get", msg.ClassRead, read | multi},
+	CmdGets:    {"gets", msg.ClassRead, read | multi},
+	CmdGat:     {"gat", msg.ClassWrite, write | multi},
+	CmdGats:    {"gats", msg.ClassWrite, write | multi},
+	CmdSet:     {"set", msg.ClassWrite, write},
+	CmdAdd:     {"add", msg.ClassWrite, write},
+	CmdReplace: {"replace", msg.ClassWrite, write},
+	CmdAppend:  {"append", msg.ClassWrite, write},
+	CmdPrepend: {"prepend", msg.ClassWrite, write},
+	CmdCas:     {"cas", msg.ClassWrite, write},
+	CmdIncr:    {"incr", msg.ClassWrite, write},
+	CmdDecr:    {"decr", msg.ClassWrite, write},
+	CmdTouch:   {"touch", msg.ClassWrite, write},
+	CmdDelete:  {"delete", msg.ClassWrite, write | msg.FlagDelete},
+	// the local memcached answers version; quit closes the connection
+	CmdVersion: {"version", msg.ClassLocal, keyless},
+	CmdQuit:    {"quit", msg.ClassProxy, keyless},
 }
+
+// Command returns c's table entry (CmdUnknown's for an unknown c).
+func (c Cmd) Command() *Command {
+	if int(c) < len(table) {
+		return &table[c]
+	}
+	return &table[CmdUnknown]
+}
+
+// Flags returns c's routing flags.
+func (c Cmd) Flags() msg.Flags { return c.Command().Flags }
+
+// String returns the command's wire name ("get", "set"...).
+func (c Cmd) String() string { return c.Command().Name }
 
 // Storage reports whether c is followed by a data block (set, add, replace,
 // append, prepend, cas).

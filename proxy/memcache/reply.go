@@ -223,6 +223,27 @@ func AppendGat(dst []byte, cmd Cmd, exptime []byte, keys [][]byte) []byte {
 	return append(dst, "\r\n"...)
 }
 
+// AppendFragment appends to dst the request for keys only that is otherwise
+// request (a get, gets, gat or gats ParseRequest accepted as cmd): a
+// fragment of a multi-key retrieval. gat and gats keep request's exptime.
+func AppendFragment(dst []byte, cmd Cmd, request []byte, keys [][]byte) []byte {
+	if cmd != CmdGat && cmd != CmdGats {
+		return AppendGet(dst, cmd, keys)
+	}
+	line := request
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	_, e := token(line, 0)
+	s, e := token(line, e)
+	exptime := line[s:e]
+	if s == e {
+		exptime = []byte("0")
+	}
+	return AppendGat(dst, cmd, exptime, keys)
+}
+
 // AppendCoalesced appends to dst the reply to a retrieval request for keys,
 // built from the replies to its fragments (frags, each a complete retrieval
 // reply as ParseReply delimits it): the fragments' VALUE blocks, unchanged,

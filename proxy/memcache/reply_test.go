@@ -139,6 +139,25 @@ func checkReplyPrefixes(t testing.TB, buf []byte, retrieval bool, lim *Limits) {
 	}
 }
 
+func TestAppendFragmentKeepsTheCommandAndExptime(t *testing.T) {
+	keys := [][]byte{[]byte("b"), []byte("d")}
+	for name, tc := range map[string]struct {
+		cmd       Cmd
+		req, want string
+	}{
+		"get":                    {CmdGet, "get a b c d\r\n", "get b d\r\n"},
+		"gets":                   {CmdGets, "gets a b c d\r\n", "gets b d\r\n"},
+		"gat keeps its exptime":  {CmdGat, "gat 100 a b c d\r\n", "gat 100 b d\r\n"},
+		"gats past extra spaces": {CmdGats, "gats   -1  a b\r\n", "gats -1 b d\r\n"},
+		"gat without a CR":       {CmdGat, "gat 7 a b\n", "gat 7 b d\r\n"},
+		"gat without an exptime": {CmdGat, "gat\r\n", "gat 0 b d\r\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			require.Equal(t, tc.want, string(AppendFragment(nil, tc.cmd, []byte(tc.req), keys)))
+		})
+	}
+}
+
 func TestAppendGet(t *testing.T) {
 	keys := [][]byte{[]byte("a"), []byte("bb")}
 	require.Equal(t, "get a bb\r\n", string(AppendGet(nil, CmdGet, keys)))

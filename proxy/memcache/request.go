@@ -219,15 +219,16 @@ func ParseRequest(buf []byte, req *Request, lim *Limits) (n int, err error) {
 	case "delete":
 		cmd = CmdDelete
 	case "version":
-		req.Cmd, req.Class = CmdVersion, msg.ClassLocal
-		return n, nil
+		cmd = CmdVersion
 	case "quit":
-		req.Cmd, req.Class = CmdQuit, msg.ClassProxy
-		return n, nil
+		cmd = CmdQuit
 	default:
 		return n, clientError(ReplyError, false, 0)
 	}
-	req.Cmd = cmd
+	req.Cmd, req.Class = cmd, cmd.Command().Class
+	if cmd.Flags().Has(msg.FlagKeyless) { // version, quit: nothing to parse
+		return n, nil
+	}
 	if cmd.Retrieval() {
 		return parseRetrieval(line, pos, n, req)
 	}
@@ -246,7 +247,6 @@ func ParseRequest(buf []byte, req *Request, lim *Limits) (n int, err error) {
 		na++
 		pos = e
 	}
-	req.Class = msg.ClassWrite
 	switch cmd {
 	case CmdCas:
 		if na != 5 && na != 6 {
@@ -370,12 +370,9 @@ func parseRetrieval(line []byte, pos, n int, req *Request) (int, error) {
 	switch {
 	case len(req.Keys) > 1:
 		req.Class = msg.ClassMultiKey
-	case len(req.Keys) == 1 && gat:
-		// gat also sets the expiry time: a write, so every replica's
-		// expiry stays the same.
-		req.Class = msg.ClassWrite
 	case len(req.Keys) == 1:
-		req.Class = msg.ClassRead
+		// the table's class: gat also sets the expiry time, a write, so
+		// every replica's expiry stays the same
 	case gat:
 		// `gat <exptime>` with no key is valid; memcached answers END.
 		req.Class = msg.ClassLocal

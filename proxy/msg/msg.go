@@ -71,6 +71,94 @@ func (c Class) String() string {
 	return "unknown"
 }
 
+// Flags are what a protocol's command table says about a command beyond its
+// Class. The codec sets them on the request when it parses it; the router
+// reads them, and never the command's name or the protocol (after codis's
+// opTable flags, pkg/proxy/mapper.go).
+type Flags uint16
+
+const (
+	// FlagRead: the command only reads data; routed at the read consistency.
+	FlagRead Flags = 1 << iota
+	// FlagWrite: the command changes data; routed at the write consistency
+	// to every rack and datacenter.
+	FlagWrite
+	// FlagMultiKey: the keys may live on different nodes. A request whose
+	// keys have different replicas is split into one fragment per replica
+	// set, and the client's reply is built from the fragments' replies as
+	// [Flags.Coalesce] says.
+	FlagMultiKey
+	// FlagScript: every key must have the same replicas, or the request is
+	// refused (EVAL: a script runs on one node).
+	FlagScript
+	// FlagKeyless: the command names no key; the local datastore, every
+	// node or the proxy itself answers it (PING, INFO, SCRIPT, QUIT).
+	FlagKeyless
+	// FlagLocalRackOnly: a read served by the token owner of the local rack
+	// only, at every consistency level (upstream's
+	// ROUTING_TOKEN_OWNER_LOCAL_RACK_ONLY in dyn_redis.c: HGETALL, scans).
+	FlagLocalRackOnly
+	// FlagDelete: the command deletes keys; the only one admin mode 1 runs
+	// (upstream's admin_req_forward_local_datastore in dyn_client.c).
+	FlagDelete
+)
+
+// Coalesce is how the replies of a multi-key command's fragments make the
+// client's reply. It is stored in the top bits of [Flags].
+type Coalesce uint8
+
+const (
+	// CoalesceNone: the command is never fragmented.
+	CoalesceNone Coalesce = iota
+	// CoalesceArray: one reply element per key, in key order (MGET;
+	// memcache get, whose VALUE blocks end with one END). The quorum of a
+	// read is decided key by key.
+	CoalesceArray
+	// CoalesceSum: integer replies added up (DEL, EXISTS, UNLINK).
+	CoalesceSum
+	// CoalesceStatus: one status reply when every fragment returns it (MSET).
+	CoalesceStatus
+)
+
+const coalesceShift = 14
+
+// The coalesce kinds as flag bits, for command tables.
+const (
+	FlagCoalesceArray  = Flags(CoalesceArray) << coalesceShift
+	FlagCoalesceSum    = Flags(CoalesceSum) << coalesceShift
+	FlagCoalesceStatus = Flags(CoalesceStatus) << coalesceShift
+)
+
+// Coalesce returns how fragments of a multi-key command are coalesced.
+func (f Flags) Coalesce() Coalesce { return Coalesce(f >> coalesceShift) }
+
+// Has reports whether every flag of g is set in f.
+func (f Flags) Has(g Flags) bool { return f&g == g }
+
+var flagNames = [...]string{"read", "write", "multikey", "script", "keyless", "localrack", "delete"}
+
+var coalesceNames = [...]string{"", "array", "sum", "status"}
+
+// String lists the flags, "read|multikey|coalesce=array".
+func (f Flags) String() string {
+	out := ""
+	for i, name := range flagNames {
+		if f&(1<<i) != 0 {
+			if out != "" {
+				out += "|"
+			}
+			out += name
+		}
+	}
+	if c := f.Coalesce(); c != CoalesceNone {
+		if out != "" {
+			out += "|"
+		}
+		out += "coalesce=" + coalesceNames[c]
+	}
+	return out
+}
+
 // Errors a backend completes a request with. The session maps them to
 // protocol error replies (see reply text in the proxy package).
 var (
@@ -98,6 +186,8 @@ type Request struct {
 	Cmd uint16
 	// Class is the routing class of Cmd.
 	Class Class
+	// Flags are the command table's flags for Cmd.
+	Flags Flags
 	// NoReply is set for memcache requests with `noreply`: the datastore
 	// sends nothing back, and the client gets nothing either.
 	NoReply bool

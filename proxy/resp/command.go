@@ -22,10 +22,12 @@ type Command struct {
 	// NumKeysAt, when not 0, is the position of a key count (EVAL's numkeys,
 	// ZUNIONSTORE's numkeys); that many keys follow it.
 	NumKeysAt int
-	// LocalRackOnly commands read from the token owner in the local rack
-	// only, whatever the consistency level (upstream's
-	// ROUTING_TOKEN_OWNER_LOCAL_RACK_ONLY).
-	LocalRackOnly bool
+	// Flags are what the router needs to know beyond Class: read or write,
+	// multi-key and how its fragments' replies coalesce, script, key-less,
+	// local rack only, delete. The codec copies them onto each request.
+	Flags msg.Flags
+	// Answer is what the proxy does with a command of [msg.ClassProxy].
+	Answer Answer
 	// Upstream is true when Netflix Dynomite supports the command.
 	Upstream bool
 	// Stats is the group of upstream's redis_req_<group> counter the command
@@ -39,6 +41,26 @@ type Command struct {
 	check    func(c *Command, args [][]byte) error
 	arityErr *CommandError
 }
+
+// Answer is how the proxy answers a command of [msg.ClassProxy] itself.
+type Answer uint8
+
+const (
+	// AnswerNone: the command is not answered by the proxy.
+	AnswerNone Answer = iota
+	// AnswerQuit: +OK, then the connection closes.
+	AnswerQuit
+	// AnswerEcho: the argument, as a bulk string.
+	AnswerEcho
+	// AnswerConnConsistency: DYNO_CONFIG:CONN_CONSISTENCY sets the
+	// connection's read and write consistency levels.
+	AnswerConnConsistency
+	// AnswerHello: HELLO (version 2 only, the datastore connections speak
+	// RESP2) goes to the local datastore.
+	AnswerHello
+	// AnswerLocal: the local datastore answers (COMMAND describes it).
+	AnswerLocal
+)
 
 // CommandError is a request the proxy refuses without forwarding it. Error
 // returns the reply text without the leading '-' ("ERR wrong number of
@@ -156,12 +178,7 @@ func (c *Command) Key(args [][]byte) []byte {
 func (c *Command) Keys(args [][]byte, dst [][]byte) [][]byte {
 	dst = dst[:0]
 	if c.FirstKey > 0 {
-		last := c.LastKey
-		if last < 0 {
-			last += len(args)
-		}
-		last = min(last, len(args)-1)
-		for i := c.FirstKey; i <= last; i += c.KeyStep {
+		for i, last := c.FirstKey, c.lastKey(args); i <= last; i += c.KeyStep {
 			dst = append(dst, args[i])
 		}
 	}
@@ -172,6 +189,31 @@ func (c *Command) Keys(args [][]byte, dst [][]byte) [][]byte {
 		}
 	}
 	return dst
+}
+
+// KeyCount returns len(c.Keys(args, nil)) without building the list.
+func (c *Command) KeyCount(args [][]byte) int {
+	n := 0
+	if c.FirstKey > 0 {
+		if last := c.lastKey(args); last >= c.FirstKey {
+			n = (last-c.FirstKey)/c.KeyStep + 1
+		}
+	}
+	if c.NumKeysAt > 0 {
+		if nk, ok := c.numKeys(args); ok {
+			n += nk
+		}
+	}
+	return n
+}
+
+// lastKey is the index of the last argument that may be a key.
+func (c *Command) lastKey(args [][]byte) int {
+	last := c.LastKey
+	if last < 0 {
+		last += len(args)
+	}
+	return min(last, len(args)-1)
 }
 
 // numKeys reads the key count at NumKeysAt; ok is false when it is missing,

@@ -180,7 +180,7 @@ func TestEveryUpstreamCommandIsInTheTable(t *testing.T) {
 func TestLocalRackOnlyIsUpstreamsList(t *testing.T) {
 	var got []string
 	for _, c := range Commands() {
-		if c.LocalRackOnly {
+		if c.Flags.Has(msg.FlagLocalRackOnly) {
 			got = append(got, c.Name)
 			require.Equal(t, msg.ClassRead, c.Class)
 		}

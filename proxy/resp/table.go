@@ -63,9 +63,19 @@ var (
 	storeKeys  = keySpec{1, 1, 1, 2}  // DST NUMKEYS KEY... [options]
 )
 
+// The bits of def's flags argument; def turns them into Command fields.
+// Read, write and keyless follow from the class and the key spec; the
+// others are set here.
 const (
 	up        = 1 << iota // Upstream
-	localRack             // LocalRackOnly
+	localRack             // msg.FlagLocalRackOnly
+	del                   // msg.FlagDelete
+	script                // msg.FlagScript
+	rd                    // a multi-key read: msg.FlagRead
+	wr                    // a multi-key write: msg.FlagWrite
+	array                 // msg.CoalesceArray
+	sum                   // msg.CoalesceSum
+	status                // msg.CoalesceStatus
 )
 
 const (
@@ -81,9 +91,44 @@ func def(name string, class msg.Class, arity int, ks keySpec, flags int, stats s
 	return Command{
 		Name: name, Class: class, Arity: arity,
 		FirstKey: ks.first, LastKey: ks.last, KeyStep: ks.step, NumKeysAt: ks.numKeysAt,
-		Upstream: flags&up != 0, LocalRackOnly: flags&localRack != 0,
-		Stats: stats,
+		Flags:    routingFlags(class, ks, flags),
+		Upstream: flags&up != 0,
+		Stats:    stats,
 	}
+}
+
+func routingFlags(class msg.Class, ks keySpec, flags int) msg.Flags {
+	var f msg.Flags
+	switch class {
+	case msg.ClassRead:
+		f |= msg.FlagRead
+	case msg.ClassWrite:
+		f |= msg.FlagWrite
+	case msg.ClassMultiKey:
+		f |= msg.FlagMultiKey
+	}
+	if ks == noKeys {
+		f |= msg.FlagKeyless
+	}
+	for _, b := range [...]struct {
+		bit  int
+		flag msg.Flags
+	}{
+		{localRack, msg.FlagLocalRackOnly}, {del, msg.FlagDelete}, {script, msg.FlagScript},
+		{rd, msg.FlagRead}, {wr, msg.FlagWrite},
+		{array, msg.FlagCoalesceArray}, {sum, msg.FlagCoalesceSum}, {status, msg.FlagCoalesceStatus},
+	} {
+		if flags&b.bit != 0 {
+			f |= b.flag
+		}
+	}
+	return f
+}
+
+// answeredAs sets what the proxy does with a command it answers itself.
+func answeredAs(c Command, a Answer) Command {
+	c.Answer = a
+	return c
 }
 
 func withCheck(c Command, check func(*Command, [][]byte) error) Command {
@@ -143,11 +188,11 @@ var table = [...]Command{
 	def("sort_ro", read, -2, key1, 0, "other"),
 
 	// multi-key: fragmented per owner and coalesced
-	def("mget", multiKey, -2, allKeys, up, "mget"),
-	withCheck(def("mset", multiKey, -3, pairKeys, up, "other"), checkPairs),
-	def("del", multiKey, -2, allKeys, up, "del"),
-	def("exists", multiKey, -2, allKeys, up, "other"),
-	def("unlink", multiKey, -2, allKeys, 0, "other"), // upstream: parsed, unusable
+	def("mget", multiKey, -2, allKeys, up|rd|array, "mget"),
+	withCheck(def("mset", multiKey, -3, pairKeys, up|wr|status, "other"), checkPairs),
+	def("del", multiKey, -2, allKeys, up|wr|sum|del, "del"),
+	def("exists", multiKey, -2, allKeys, up|rd|sum, "other"),
+	def("unlink", multiKey, -2, allKeys, wr|sum, "other"), // upstream: parsed, unusable
 
 	// hashes
 	def("hget", read, 3, key1, up, "other"),
@@ -258,10 +303,10 @@ var table = [...]Command{
 	def("json.objlen", read, -2, key1, up, "other"),
 
 	// scripts: routed by KEYS[1]; every key must map to one node
-	withCheck(def("eval", write, -3, scriptKeys, up, "other"), checkEval),
-	withCheck(def("evalsha", write, -3, scriptKeys, up, "other"), checkEval),
-	withCheck(def("eval_ro", read, -3, scriptKeys, 0, "other"), checkEval),
-	withCheck(def("evalsha_ro", read, -3, scriptKeys, 0, "other"), checkEval),
+	withCheck(def("eval", write, -3, scriptKeys, up|script, "other"), checkEval),
+	withCheck(def("evalsha", write, -3, scriptKeys, up|script, "other"), checkEval),
+	withCheck(def("eval_ro", read, -3, scriptKeys, script, "other"), checkEval),
+	withCheck(def("evalsha_ro", read, -3, scriptKeys, script, "other"), checkEval),
 	withCheck(def("script", allNodes, -2, noKeys, up, "other"), checkScript),
 
 	// the local datastore only
@@ -273,11 +318,11 @@ var table = [...]Command{
 	def("slaveof", local, 3, noKeys, up, "other"),
 
 	// answered by the proxy
-	def("quit", proxy, -1, noKeys, up, "other"),
-	def("echo", proxy, 2, noKeys, 0, "other"),
-	def("command", proxy, -1, noKeys, 0, "other"),
-	withCheck(def("hello", proxy, -1, noKeys, 0, "other"), checkHello),
+	answeredAs(def("quit", proxy, -1, noKeys, up, "other"), AnswerQuit),
+	answeredAs(def("echo", proxy, 2, noKeys, 0, "other"), AnswerEcho),
+	answeredAs(def("command", proxy, -1, noKeys, 0, "other"), AnswerLocal),
+	answeredAs(withCheck(def("hello", proxy, -1, noKeys, 0, "other"), checkHello), AnswerHello),
 	// DYNO_CONFIG:CONN_CONSISTENCY <level> sets the connection's read and
 	// write consistency (reference §8.5).
-	def("dyno_config:conn_consistency", proxy, 2, noKeys, up, "other"),
+	answeredAs(def("dyno_config:conn_consistency", proxy, 2, noKeys, up, "other"), AnswerConnConsistency),
 }
