@@ -40,8 +40,9 @@
 // get and gets (one or more keys) are [msg.ClassRead] with one key and
 // [msg.ClassMultiKey] with several. gat and gats (`gat <exptime> <key>*`)
 // are [msg.ClassWrite] with one key, because they also set the expiry on
-// every replica, and [msg.ClassMultiKey] with several; without a key they
-// are valid, memcached answers END, and they go to the local memcached
+// every replica, and [msg.ClassMultiKey] with several, whose fragments are
+// writes for the same reason ([msg.FlagWrite] in the table); without a key
+// they are valid, memcached answers END, and they go to the local memcached
 // ([msg.ClassLocal]). set, add, replace, append, prepend, cas, incr, decr,
 // touch and delete are [msg.ClassWrite]. version is [msg.ClassLocal] (the
 // local memcached answers). quit is [msg.ClassProxy]: memcached closes the
