@@ -43,8 +43,13 @@ func startCluster(t *testing.T, specs []string, mod func(*Options)) *testCluster
 	for i := range tc.nodes {
 		tc.startNode(i, mod)
 	}
-	// wait until every node is connected to every peer
-	require.Eventually(t, func() bool {
+	tc.waitConnected()
+	return tc
+}
+
+// waitConnected waits until every node is connected to every peer.
+func (tc *testCluster) waitConnected() {
+	require.Eventually(tc.t, func() bool {
 		for _, tn := range tc.nodes {
 			if tn.n == nil {
 				continue
@@ -57,7 +62,6 @@ func startCluster(t *testing.T, specs []string, mod func(*Options)) *testCluster
 		}
 		return true
 	}, 15*time.Second, 20*time.Millisecond, "cluster never fully connected")
-	return tc
 }
 
 func (tc *testCluster) startNode(i int, mod func(*Options)) {

@@ -61,16 +61,7 @@ func TestMemcacheMultiKeyGatIsAWrite(t *testing.T) {
 	for i := range tc.nodes {
 		tc.startNode(i, func(o *Options) { o.Proto, o.ReadLevel, o.WriteLevel = msg.Memcache, DCOne, DCOne })
 	}
-	require.Eventually(t, func() bool {
-		for _, tn := range tc.nodes {
-			for _, p := range tn.n.s.Peers() {
-				if !p.Up {
-					return false
-				}
-			}
-		}
-		return true
-	}, 15*time.Second, 20*time.Millisecond, "cluster never fully connected")
+	tc.waitConnected()
 	direct := func(i int, req string, parse func([]byte) (int, error)) (string, error) {
 		d := dial(t, tc.nodes[i].redis.addr)
 		defer d.c.Close()
