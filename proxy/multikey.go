@@ -10,14 +10,14 @@ import (
 )
 
 // Multi-key commands (msg.FlagMultiKey in the command tables: MGET, DEL,
-// EXISTS, MSET, UNLINK and memcache get/gets/gat/gats) are split into one fragment per replica set — the
-// keys whose owners are the same in every rack of every datacenter (upstream
-// splits by the local rack's ring only, so racks with other token layouts
-// got keys on the wrong node) — each routed like a single-key request at the
-// connection's consistency level, and reassembled in key order. Values of
-// any size work (upstream rejects payloads larger than one mbuf). The codec
-// builds the fragments and the client's reply; how the replies combine is
-// the command's msg.Coalesce kind.
+// EXISTS, MSET, UNLINK and memcache get/gets/gat/gats) are split into one
+// fragment per replica set — the keys whose owners are the same in every
+// rack of every datacenter (upstream splits by the local rack's ring only,
+// so racks with other token layouts got keys on the wrong node) — each
+// routed like a single-key request at the connection's consistency level,
+// and reassembled in key order. Values of any size work (upstream rejects
+// payloads larger than one mbuf). The codec builds the fragments and the
+// client's reply; how the replies combine is the command's msg.Coalesce.
 
 type coalescer struct {
 	c      *cluster
