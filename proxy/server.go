@@ -137,6 +137,9 @@ type Server struct {
 	// users' (client_users); with either, clients must authenticate
 	defaultPW *[sha256.Size]byte
 	users     map[string][sha256.Size]byte
+	// clientAuth: sessions answer AUTH and check credentials (RESP only;
+	// memcached's ASCII protocol has no AUTH command)
+	clientAuth bool
 
 	// limit counters (NodeStats.Limits)
 	rejectedConns, rejectedBuffered, rejectedLarge atomic.Uint64
@@ -175,6 +178,7 @@ func New(opts Options) (*Server, error) {
 	switch opts.Proto {
 	case msg.Redis:
 		s.codec = newRedisCodec(opts.MaxRequestBytes)
+		s.clientAuth = true
 	case msg.Memcache:
 		s.codec = newMemcacheCodec(opts.MaxRequestBytes)
 	default:

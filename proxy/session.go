@@ -151,7 +151,7 @@ func (ss *session) readLoop() {
 			if act != actMore {
 				ss.readStart = time.Time{} // the next request's clock starts with it
 			}
-			if act != actMore && act != actSkip && s.opts.Proto == msg.Redis {
+			if act != actMore && act != actSkip && s.clientAuth {
 				act = ss.checkAuth(r, act)
 			}
 			if act == actForward && s.buffered.Load()+int64(len(r.Raw)) > s.opts.MaxBufferedBytes {
