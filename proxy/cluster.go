@@ -283,7 +283,7 @@ func (c *cluster) newPeerPool(n *ring.Node, sameDC bool, scope PeerScope) *backe
 		Logger:  c.s.opts.Logger,
 		Observe: func(d time.Duration, failed bool) { obs.Peer(scope, d, failed) },
 		Header: func(dst []byte, r *msg.Request, id uint64) []byte {
-			return dnode.AppendHeader(dst, dnode.Header{ID: id, Type: dnode.Type(r.PeerType), Version: 1, SameDC: sameDC})
+			return dnode.AppendHeader(dst, dnode.Header{ID: id, Type: dnode.RequestType(r.PeerType), Version: 1, SameDC: sameDC})
 		},
 		Parse: func(buf []byte, r *msg.Request) (int, int, bool, error) {
 			var h dnode.Header
@@ -294,8 +294,8 @@ func (c *cluster) newPeerPool(n *ring.Node, sameDC bool, scope PeerScope) *backe
 				}
 				return 0, 0, false, err
 			}
-			if h.Type != dnode.Type(5) {
-				return 0, 0, false, fmt.Errorf("peer sent frame type %d where a reply (5) was due", h.Type)
+			if h.Type != dnode.TypeRes {
+				return 0, 0, false, fmt.Errorf("peer sent frame type %d (%s) where a reply (%d) was due", h.Type, h.Type, dnode.TypeRes)
 			}
 			if h.ID != r.PeerID {
 				return 0, 0, false, fmt.Errorf("peer reply id %d does not match request id %d", h.ID, r.PeerID)

@@ -9,10 +9,10 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
-// Peer frame types the router sends with.
+// What the router asks a peer to do with a copy (msg.PeerType).
 const (
-	peerReq     = 3 // the receiver serves it from its datastore
-	peerForward = 4 // the receiver, in another datacenter, fans out to its racks
+	peerReq     = msg.PeerServe   // the receiver serves it from its datastore
+	peerForward = msg.PeerForward // the receiver, in another datacenter, fans out to its racks
 )
 
 // Sub-request roles in a fan-out.

@@ -1,6 +1,10 @@
 package dnode
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/dynomite-go/dynomite/proxy/msg"
+)
 
 // Type is the kind of a peer frame (upstream's dmsg_type_t).
 type Type uint8
@@ -48,6 +52,27 @@ func (t Type) String() string {
 		return typeNames[t]
 	}
 	return "Type(" + strconv.Itoa(int(t)) + ")"
+}
+
+// RequestType is the frame type a request is sent to a peer with:
+// TypeReqForward for msg.PeerForward, TypeReq otherwise.
+func RequestType(p msg.PeerType) Type {
+	if p == msg.PeerForward {
+		return TypeReqForward
+	}
+	return TypeReq
+}
+
+// peerType is RequestType's inverse for the two request types; ok is false
+// for every other type.
+func peerType(t Type) (p msg.PeerType, ok bool) {
+	switch t {
+	case TypeReq:
+		return msg.PeerServe, true
+	case TypeReqForward:
+		return msg.PeerForward, true
+	}
+	return 0, false
 }
 
 // Flag bits of Header.Flags. Upstream sets FlagEncrypted on every frame of a

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dynomite-go/dynomite/proxy/msg"
 )
 
 // setFoo1 is the payload of the first frame of upstream's
@@ -440,4 +442,18 @@ func TestHeaderCodecAllocatesNothing(t *testing.T) {
 			panic(err)
 		}
 	}), "asking for more input allocates nothing either")
+}
+
+func TestRequestTypeRoundTrips(t *testing.T) {
+	for _, p := range []msg.PeerType{msg.PeerServe, msg.PeerForward} {
+		got, ok := peerType(RequestType(p))
+		require.True(t, ok)
+		require.Equal(t, p, got)
+	}
+	require.Equal(t, TypeReq, RequestType(msg.PeerServe))
+	require.Equal(t, TypeReqForward, RequestType(msg.PeerForward))
+	for _, typ := range []Type{TypeUnknown, TypeRes, TypeGossipSyn, TypeGossipShutdown} {
+		_, ok := peerType(typ)
+		require.False(t, ok, typ.String())
+	}
 }

@@ -159,6 +159,22 @@ func (f Flags) String() string {
 	return out
 }
 
+// PeerType says what a peer node is to do with a request this node sends
+// it. Its values are independent of the wire: proxy/dnode maps them onto
+// frame types (upstream's dmsg_type_t, dyn_dnode_msg.h), so that msg stays
+// free of the peer protocol.
+type PeerType uint8
+
+const (
+	// PeerServe: the peer serves the request from its own datastore
+	// (upstream's DMSG_REQ). It is the zero value.
+	PeerServe PeerType = iota
+	// PeerForward: the peer, this node's counterpart in another datacenter,
+	// sends the request on to the key's owner in every rack of its own
+	// datacenter (upstream's DMSG_REQ_FORWARD).
+	PeerForward
+)
+
 // Errors a backend completes a request with. The session maps them to
 // protocol error replies (see reply text in the proxy package).
 var (
@@ -193,9 +209,9 @@ type Request struct {
 	NoReply bool
 	// Retrieval is set for memcache get/gets, whose replies end with END.
 	Retrieval bool
-	// PeerType is the dnode frame type a peer pool sends this request with
-	// (3 request, 4 forward to a remote datacenter's coordinator).
-	PeerType uint8
+	// PeerType is what the peer a peer pool sends this request to is to do
+	// with it; proxy/dnode writes it as the frame's type.
+	PeerType PeerType
 	// PeerID is the frame id the peer pool sent the request with; the reply
 	// must carry it.
 	PeerID uint64
