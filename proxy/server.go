@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/dynomite-go/dynomite/proxy/backend"
+	"github.com/dynomite-go/dynomite/proxy/dnode"
+	"github.com/dynomite-go/dynomite/proxy/drain"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 )
 
@@ -114,22 +115,19 @@ type Server struct {
 	backend *backend.Pool
 	reqs    msg.Pool
 
-	ln       net.Listener
-	tlsLn    net.Listener
-	peerLn   net.Listener
-	cluster  *cluster
-	baseCtx  context.Context
-	mu       sync.Mutex
-	sessions map[net.Conn]struct{}
-	wg       sync.WaitGroup
-	nextID   atomic.Uint64
+	ln      net.Listener
+	tlsLn   net.Listener
+	peers   *dnode.Server // the peer listener (dyn_listen), nil without one
+	cluster *cluster
+	baseCtx context.Context
+	// conns holds every open connection, client and peer: they drain
+	// together when the node stops
+	conns  drain.Group
+	nextID atomic.Uint64
 
 	readRepairs atomic.Bool
 	inFlight    atomic.Int64
 	buffered    atomic.Int64 // bytes of requests in flight (max_buffered_bytes)
-	stopping    atomic.Bool
-	// drainUntil is when a stopping node cuts what is left (unix nanos)
-	drainUntil atomic.Int64
 	// fanouts counts fan-outs with copies outstanding: a stopping node
 	// keeps its peer pools until they are done
 	fanouts atomic.Int64
@@ -174,7 +172,7 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxBufferedBytes <= 0 {
 		opts.MaxBufferedBytes = 1 << 30
 	}
-	s := &Server{opts: opts, log: opts.Logger.With("component", "proxy"), sessions: map[net.Conn]struct{}{}}
+	s := &Server{opts: opts, log: opts.Logger.With("component", "proxy")}
 	switch opts.Proto {
 	case msg.Redis:
 		s.codec = newRedisCodec(opts.MaxRequestBytes)
@@ -254,14 +252,25 @@ func (s *Server) Listen() error {
 		}
 		s.tlsLn = tls.NewListener(tln, s.opts.ClientTLS)
 	}
-	if err := s.listenPeers(); err != nil {
-		ln.Close()
-		if s.tlsLn != nil {
-			s.tlsLn.Close()
+	if peers := s.newPeerServer(); peers != nil {
+		if err := peers.Listen(s.opts.DynListen); err != nil {
+			ln.Close()
+			if s.tlsLn != nil {
+				s.tlsLn.Close()
+			}
+			return err
 		}
-		return err
+		s.peers = peers
 	}
 	return nil
+}
+
+// PeerAddr is the peer listener's address (after Listen), or nil.
+func (s *Server) PeerAddr() net.Addr {
+	if s.peers == nil {
+		return nil
+	}
+	return s.peers.Addr()
 }
 
 // TLSAddr is the TLS client listener's address, or nil.
@@ -297,8 +306,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	// every accept loop has returned before shutdown looks at the sessions,
 	// so none is added behind its back
 	var accepting sync.WaitGroup
-	if s.peerLn != nil {
-		accepting.Go(s.acceptPeers)
+	if s.peers != nil {
+		accepting.Go(s.peers.Serve)
 	}
 	acceptDone := make(chan error, 1)
 	go func() { acceptDone <- s.acceptLoop(s.ln) }()
@@ -315,8 +324,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.tlsLn != nil {
 		s.tlsLn.Close()
 	}
-	if s.peerLn != nil {
-		s.peerLn.Close()
+	if s.peers != nil {
+		_ = s.peers.Close()
 	}
 	if err == nil {
 		<-acceptDone
@@ -362,24 +371,11 @@ func (s *Server) acceptLoop(ln net.Listener) error {
 	}
 }
 
-// track runs serve for a new connection (client or peer) in its own
-// goroutine, registered so that shutdown can stop and wait for it.
+// track runs serve for a new client connection in its own goroutine,
+// registered so that shutdown can stop and wait for it.
 func (s *Server) track(nc net.Conn, serve func(id uint)) {
-	if tc, ok := nc.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-	}
-	s.mu.Lock()
-	s.sessions[nc] = struct{}{}
-	s.mu.Unlock()
-	s.wg.Add(1)
 	id := uint(s.nextID.Add(1))
-	go func() {
-		defer s.wg.Done()
-		serve(id)
-		s.mu.Lock()
-		delete(s.sessions, nc)
-		s.mu.Unlock()
-	}()
+	s.conns.Go(nc, func() { serve(id) })
 }
 
 func isTemporary(err error) bool {
@@ -394,9 +390,10 @@ func isTemporary(err error) bool {
 // boundary: a request half read is read to its end, nothing after it is
 // read. The requests already read finish, with their copies to peers, and
 // their replies are written and flushed. The session then closes gently
-// (lingerClose): the client reads every reply and then EOF, and a request
+// (drain.Group.CloseGently): the client reads every reply and then EOF, and a request
 // it sent meanwhile is dropped without resetting the connection. Peers see
-// the same: their copies this node had not read yet fail as on a closed
+// the same (proxy/dnode's Server joins its connections to the same
+// drain.Group): their copies this node had not read yet fail as on a closed
 // connection, and their fan-outs fail over or decide without this node by
 // their consistency level.
 //
@@ -409,20 +406,11 @@ func isTemporary(err error) bool {
 func (s *Server) shutdown() {
 	start := time.Now()
 	deadline := start.Add(s.opts.ShutdownGrace)
-	s.drainUntil.Store(deadline.UnixNano())
-	s.stopping.Store(true)
-	s.mu.Lock()
-	n := len(s.sessions)
-	for nc := range s.sessions {
-		// wakes a reader blocked between requests; one half-way through a
-		// request re-arms its deadline to finish reading it (drainRead)
-		_ = nc.SetReadDeadline(time.Unix(1, 0))
-	}
-	s.mu.Unlock()
+	n := s.conns.Drain(deadline)
 	s.log.Info("stopping: draining connections", "connections", n, "requests_in_flight", s.inFlight.Load(), "grace", s.opts.ShutdownGrace)
 	done := make(chan struct{})
 	go func() {
-		s.wg.Wait()
+		s.conns.Wait()
 		for s.fanouts.Load() > 0 && time.Now().Before(deadline) {
 			time.Sleep(2 * time.Millisecond)
 		}
@@ -443,60 +431,13 @@ func (s *Server) shutdown() {
 		select {
 		case <-done:
 		case <-time.After(time.Second):
-			s.mu.Lock()
-			for nc := range s.sessions {
-				nc.Close()
-			}
-			s.mu.Unlock()
+			s.conns.CloseAll()
 			<-done
 		}
 	}
 	s.cluster.close()
 	s.backend.Close()
 	s.log.Info("stopped", "drain", time.Since(start).Round(time.Millisecond))
-}
-
-// closeLinger bounds how long a stopping node waits, after its last reply
-// on a connection, for the other side to close (lingerClose).
-const closeLinger = 500 * time.Millisecond
-
-// lingerClose closes a connection whose replies are all written. It shuts
-// the write side first (FIN after the last reply: the other side reads
-// every reply, then EOF), then reads and discards what still comes until
-// the other side closes, for at most closeLinger (and not past the drain
-// deadline). Closing a socket that holds unread input resets the
-// connection, and a reset can destroy replies not yet delivered: that was
-// the "connection reset by peer" clients of a stopping node saw.
-func (s *Server) lingerClose(nc net.Conn) {
-	defer nc.Close()
-	cw, ok := nc.(interface{ CloseWrite() error })
-	if !ok || cw.CloseWrite() != nil {
-		return
-	}
-	limit := time.Now().Add(closeLinger)
-	if until := time.Unix(0, s.drainUntil.Load()); until.Before(limit) {
-		limit = until
-	}
-	if nc.SetReadDeadline(limit) == nil {
-		_, _ = io.Copy(io.Discard, nc)
-	}
-}
-
-// drainRead is called by a session's reader whose read failed while the
-// node is stopping. It reports whether to read on: the reader holds part
-// of a request (mid) and the drain deadline has not passed, so the read
-// was cut by shutdown's wake-up; it re-arms the read deadline to the drain
-// deadline.
-func (s *Server) drainRead(nc net.Conn, mid bool, err error) bool {
-	var ne net.Error
-	if !s.stopping.Load() || !mid || !errors.As(err, &ne) || !ne.Timeout() {
-		return false
-	}
-	until := s.drainUntil.Load()
-	if time.Now().UnixNano() >= until {
-		return false
-	}
-	return nc.SetReadDeadline(time.Unix(0, until)) == nil
 }
 
 // dispatch routes one client request: straight to the local datastore when

@@ -3,12 +3,12 @@ package proxy
 import (
 	"bufio"
 	"errors"
-	"io"
 	"net"
 	"sync"
 	"time"
 	"unsafe"
 
+	"github.com/dynomite-go/dynomite/proxy/drain"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 )
 
@@ -143,7 +143,7 @@ func (ss *session) readLoop() {
 			}
 			act, n, err := s.codec.read(fr, r)
 			if err != nil {
-				if !isClosed(err) {
+				if !drain.Ended(err) {
 					s.log.Debug("client read failed", "client", ss.nc.RemoteAddr(), "err", err)
 				}
 				return
@@ -196,16 +196,16 @@ func (ss *session) readLoop() {
 		if fr.Buffered() == 0 {
 			fr.Shrink(sessionReadBuf)
 		}
-		if s.stopping.Load() && fr.Buffered() == 0 {
+		if s.conns.Draining() && fr.Buffered() == 0 {
 			return // a request boundary: the node is stopping, read no more
 		}
 		ss.armDeadline(fr.Buffered() > 0)
 		if err := fr.Fill(need); err != nil {
-			if s.drainRead(ss.nc, fr.Buffered() > 0, err) {
+			if s.conns.ReadOn(ss.nc, fr.Buffered() > 0, err) {
 				continue // stopping half-way through a request: read its end
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && !s.stopping.Load() {
+			if errors.As(err, &ne) && ne.Timeout() && !s.conns.Draining() {
 				partial := fr.Buffered() > 0
 				if partial {
 					s.closedSlow.Add(1)
@@ -259,12 +259,12 @@ func (ss *session) armDeadline(partial bool) {
 		_ = ss.nc.SetReadDeadline(time.Time{})
 		ss.deadline = false
 	}
-	if ss.s.stopping.Load() {
+	if ss.s.conns.Draining() {
 		// shutdown raced with us (or it is on): stop at once between
 		// requests, read to the drain deadline in the middle of one
 		until := time.Unix(1, 0)
 		if partial {
-			until = time.Unix(0, ss.s.drainUntil.Load())
+			until = ss.s.conns.Deadline()
 		}
 		_ = ss.nc.SetReadDeadline(until)
 	}
@@ -308,19 +308,11 @@ func (ss *session) writeLoop() {
 			broken = true
 		}
 	}
-	if s.stopping.Load() && !broken {
-		s.lingerClose(ss.nc) // every reply is written: let the client read them
+	if s.conns.Draining() && !broken {
+		s.conns.CloseGently(ss.nc) // every reply is written: let the client read them
 		return
 	}
 	ss.nc.Close()
-}
-
-func isClosed(err error) bool {
-	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // rebase re-points slices of orig (args parsed in the read buffer) at the

@@ -71,7 +71,7 @@ func TestShutdownAnswersEveryRequestItReadThenClosesCleanly(t *testing.T) {
 
 	start := time.Now()
 	stopped := stopAsync(t, n)
-	require.Eventually(t, n.s.stopping.Load, time.Second, time.Millisecond)
+	require.Eventually(t, n.s.conns.Draining, time.Second, time.Millisecond)
 	// a request half read when the node stops is read to its end and served
 	rc.send([]byte("\r\n$2\r\nok\r\n"))
 	want = append(want, "+OK\r\n")

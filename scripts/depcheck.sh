@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Package dependency rules (STYLE.md §3): leaves import nothing from the repo
-# except proxy/msg; cmd imports only proxy packages. And the test-only modules
-# stay out of go.mod.
+# Package dependency rules: leaves import nothing from the repo except
+# proxy/msg (drain and tlsconf are leaves too); dnode (the peer codec and
+# listener) imports msg and leaves; admin (the stats endpoints) imports
+# leaves, never the proxy root, which implements its Cluster interface; cmd
+# imports only proxy packages. And the test-only modules stay out of go.mod.
 set -euo pipefail
 mod=github.com/dynomite-go/dynomite
 fail=0
@@ -14,9 +16,12 @@ check() { # pkg allowed-regex
     if ! [[ $dep =~ $allowed ]]; then echo "depcheck: $pkg must not import $dep"; fail=1; fi
   done < <(go list -f '{{join .Imports "\n"}}' "$pkg")
 }
-for leaf in config ring msg; do check $mod/proxy/$leaf '^$'; done
+leaves='config|ring|tlsconf|drain'
+for leaf in ${leaves//|/ } msg; do check $mod/proxy/$leaf '^$'; done
 for leaf in resp memcache; do check $mod/proxy/$leaf "^$mod/proxy/msg\$"; done
 check $mod/proxy/backend "^$mod/proxy/msg\$"
+check $mod/proxy/dnode "^$mod/proxy/(msg|$leaves)\$"
+check $mod/proxy/admin "^$mod/proxy/($leaves)\$"
 
 # Modules only tests use live in the tests/ module (tests/README.md), so that
 # the dynomite module's go.mod lists what the binary runs plus a few test

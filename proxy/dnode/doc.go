@@ -1,10 +1,17 @@
 // Package dnode is the wire format nodes use to talk to each other (upstream
 // Dynomite's "dnode" peer protocol): the frame header that precedes every
-// request, response and gossip message on a peer connection.
+// request, response and gossip message on a peer connection, and the peer
+// listener that serves those connections.
 //
-// The package holds the codec only and imports nothing but the standard
-// library: [AppendHeader] writes a header and [ParseHeader] reads one.
-// Connections, queues and the datastore payload belong to the caller.
+// [AppendHeader] writes a header and [ParseHeader] reads one; [RequestType]
+// names the frame type a msg.PeerType is sent with. [Server] is the
+// accepting side (dyn_listen, upstream's dyn_dnode_server.c and
+// dyn_dnode_client.c): connections, TLS, framing, replies in order and the
+// drain on shutdown. What a request means (the datastore protocol, where it
+// is routed) belongs to its [Handler], which the proxy package implements.
+// The dialing side's connections are the proxy's peer pools (proxy/backend
+// with this package's header). The package imports only proxy/msg and the
+// leaves proxy/tlsconf and proxy/drain (scripts/depcheck.sh).
 //
 // # Frame
 //
