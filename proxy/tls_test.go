@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -54,11 +55,12 @@ func TestClientTLSListener(t *testing.T) {
 
 	// redis-cli --tls, when this build of redis-tools has TLS
 	if out, err := exec.Command("redis-cli", "--help").CombinedOutput(); err == nil && strings.Contains(string(out), "--tls") {
-		host, port := splitHostPort(tlsAddr)
-		got, err := exec.Command("redis-cli", "--tls", "--cacert", ca.CertFile, "-h", host, "-p", fmt.Sprint(port), "--no-auth-warning", "-a", "pw", "GET", "k").CombinedOutput()
+		host, port, err := net.SplitHostPort(tlsAddr)
+		require.NoError(t, err)
+		got, err := exec.Command("redis-cli", "--tls", "--cacert", ca.CertFile, "-h", host, "-p", port, "--no-auth-warning", "-a", "pw", "GET", "k").CombinedOutput()
 		require.NoError(t, err, string(got))
 		require.Equal(t, "over tls\n", string(got))
-		got, _ = exec.Command("redis-cli", "--tls", "--cacert", ca.CertFile, "-h", host, "-p", fmt.Sprint(port), "--no-auth-warning", "-a", "wrong", "GET", "k").CombinedOutput()
+		got, _ = exec.Command("redis-cli", "--tls", "--cacert", ca.CertFile, "-h", host, "-p", port, "--no-auth-warning", "-a", "wrong", "GET", "k").CombinedOutput()
 		require.Contains(t, string(got), "WRONGPASS")
 	}
 }

@@ -30,7 +30,7 @@ func TestMetricsWiring(t *testing.T) {
 	srv, err := proxy.New(opts)
 	require.NoError(t, err)
 	stats := admin.New("127.0.0.1:0", nil, nil)
-	srv.RegisterAdmin(stats, nil)
+	admin.RegisterCluster(stats, srv.Admin(), nil)
 	attachMetrics(m, reg, srv, stats)
 	require.NoError(t, stats.Listen())
 	ctx, cancel := context.WithCancel(context.Background())

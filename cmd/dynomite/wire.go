@@ -129,7 +129,7 @@ func serve(ctx context.Context, cfg *config.Config, f *flags, log *slog.Logger, 
 		return err
 	}
 	stats := admin.New(cfg.StatsListen.String(), healthOf{srv}, log)
-	srv.RegisterAdmin(stats, logControl{level})
+	admin.RegisterCluster(stats, srv.Admin(), logControl{level})
 	attachMetrics(m, reg, srv, stats)
 	if provider != nil {
 		registerSeedMetrics(m, provider.Name())

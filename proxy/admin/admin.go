@@ -1,12 +1,17 @@
 // Package admin serves the stats listener (`stats_listen`, default
-// 0.0.0.0:22222): upstream's HTTP endpoints and, with the observability
-// issue, Prometheus metrics.
+// 0.0.0.0:22222): upstream's HTTP endpoints (dyn_stats.c) beside the
+// Prometheus metrics that proxy/metrics registers.
 //
-// Endpoints today:
+// [Server] answers:
 //
 //	/ping   "OK\r\n" while the node serves (what upstream answers)
 //	/health 200 "OK" when the datastore is connected, 503 otherwise
 //	        (used by the container healthcheck: `dynomite health`)
+//
+// [RegisterCluster] adds the endpoints that read and change the node
+// (consistency, timeout factor, node state, peers, read repairs, log
+// level, /cluster_describe) over the narrow [Cluster] interface, which the
+// proxy package implements: admin never imports it.
 //
 // Upstream answers every unknown path with "OK"; we answer 404 so that a
 // typo in a runbook is visible (docs/compatibility.md).

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dynomite-go/dynomite/proxy"
+	"github.com/dynomite-go/dynomite/proxy/admin"
 )
 
 // infoSnap is what the /info fields are computed from: one read of the
@@ -317,7 +318,7 @@ func (m *Metrics) HistoResetHandler() http.Handler {
 
 // Routes registers GET /metrics (g's exposition), /info and /historeset on
 // mux (the stats listener, admin.Server).
-func (m *Metrics) Routes(mux proxy.Mux, g prometheus.Gatherer) {
+func (m *Metrics) Routes(mux admin.Mux, g prometheus.Gatherer) {
 	mux.Handle("GET /metrics", Handler(g))
 	mux.Handle("GET /info", m.InfoHandler())
 	mux.Handle("GET /historeset", m.HistoResetHandler())

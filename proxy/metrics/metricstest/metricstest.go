@@ -229,7 +229,7 @@ func (c *Cluster) StartNode(i int) {
 		t.Fatal(err)
 	}
 	stats := admin.New("127.0.0.1:0", nil, nil)
-	srv.RegisterAdmin(stats, nil)
+	admin.RegisterCluster(stats, srv.Admin(), nil)
 	me.Metrics.Attach(srv)
 	me.Metrics.Routes(stats, me.Registry)
 	if err := stats.Listen(); err != nil {

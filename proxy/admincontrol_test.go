@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dynomite-go/dynomite/proxy/admin"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 )
 
@@ -23,6 +24,8 @@ func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
 	return res.StatusCode, string(b)
 }
 
+// TestAdminEndpoints drives a real node through the stats endpoints
+// (admin.RegisterCluster over Server.Admin).
 func TestAdminEndpoints(t *testing.T) {
 	rd := startRedis(t)
 	n := startNode(t, msg.Redis, rd.addr, func(o *Options) {
@@ -31,37 +34,56 @@ func TestAdminEndpoints(t *testing.T) {
 		o.Preconnect = true
 	})
 	mux := http.NewServeMux()
-	n.s.RegisterAdmin(mux, nil)
+	admin.RegisterCluster(mux, n.s.Admin(), nil)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	cases := []struct {
-		path, want string
-		code       int
-	}{
-		{"/get_consistency", "Read Consistency: DC_ONE\r\nWrite Consistency: DC_ONE\r\n", 200},
-		{"/set_consistency/read/dc_quorum", "OK\r\n", 200},
-		{"/get_consistency", "Read Consistency: DC_QUORUM\r\nWrite Consistency: DC_ONE\r\n", 200},
-		{"/set_consistency/write/dc_bogus", "set_consistency: unknown level \"dc_bogus\"\n", 400},
-		{"/get_timeout_factor", "Timeout factor: 1\n", 200},
-		{"/set_timeout_factor/40", "OK\r\n", 200},
-		{"/get_timeout_factor", "Timeout factor: 10\n", 200},
-		{"/state/get_state", "State: NORMAL\n", 200},
-		{"/peer/down/127.0.0.1:9", "OK\r\n", 200},
-		{"/peer/up/nosuchpeer", "peer: no peer named \"nosuchpeer\"\n", 404},
-		{"/read_repairs/enable", "Read Repairs: ENABLED\r\n", 200},
+	// the endpoints' texts are admin's tests; these check what they do to
+	// a real node through Server.Admin
+	call := func(path string, code int) string {
+		t.Helper()
+		got, body := get(t, srv, path)
+		require.Equal(t, code, got, path+": "+body)
+		return body
 	}
-	for _, tc := range cases {
-		code, body := get(t, srv, tc.path)
-		require.Equal(t, tc.code, code, tc.path)
-		require.Equal(t, tc.want, body, tc.path)
+	require.Equal(t, "Read Consistency: DC_ONE\r\nWrite Consistency: DC_ONE\r\n", call("/get_consistency", 200))
+	call("/set_consistency/read/dc_quorum", 200)
+	call("/set_consistency/write/dc_bogus", 400)
+	rl, wl := n.s.Consistency()
+	require.Equal(t, []Level{DCQuorum, DCOne}, []Level{rl, wl})
+	require.Equal(t, "Read Consistency: DC_QUORUM\r\nWrite Consistency: DC_ONE\r\n", call("/get_consistency", 200))
+
+	require.Equal(t, "Timeout factor: 1\n", call("/get_timeout_factor", 200))
+	call("/set_timeout_factor/40", 200)
+	require.Equal(t, 10, n.s.TimeoutFactor(), "clamped to 1..10")
+	require.Equal(t, "Timeout factor: 10\n", call("/get_timeout_factor", 200))
+
+	require.Equal(t, "State: NORMAL\n", call("/state/get_state", 200))
+	call("/state/Resuming", 200)
+	require.Equal(t, StateResuming, n.s.NodeState(), "state names in any case")
+	call("/state/normal", 200)
+
+	call("/peer/down/127.0.0.1:9", 200)
+	for _, p := range n.s.Peers() {
+		require.Equal(t, p.Name == "127.0.0.1:9", p.AdminDown, p.Name)
 	}
+	require.Equal(t, "peer: no peer named \"nosuchpeer\"\n", call("/peer/up/nosuchpeer", 404))
+
+	call("/read_repairs/enable", 200)
+	require.True(t, n.s.readRepairs.Load())
+	call("/read_repairs/disable", 200)
+	require.False(t, n.s.readRepairs.Load())
+
 	code, _ := get(t, srv, "/no/such/endpoint")
 	require.Equal(t, 404, code, "unknown paths are 404, not upstream's OK")
 
 	code, body := get(t, srv, "/cluster_describe")
 	require.Equal(t, 200, code)
-	var d map[string][]describeDC
+	var d map[string][]struct {
+		Racks []struct {
+			Servers []struct{ Token uint32 }
+		}
+	}
 	require.NoError(t, json.Unmarshal([]byte(body), &d))
 	require.Len(t, d["dcs"], 1)
 	require.Len(t, d["dcs"][0].Racks, 2)

@@ -1,6 +1,8 @@
-package proxy
+package admin
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -8,38 +10,68 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
-// Mux is where admin endpoints are registered (admin.Server satisfies it).
+// Mux is where endpoints are registered ([Server] and http.ServeMux
+// satisfy it).
 type Mux interface {
 	Handle(pattern string, h http.Handler)
 }
 
-// LogControl lets the admin endpoints change the log level (cmd owns it).
+// LogControl lets the endpoints change the log level (the command owns
+// the level).
 type LogControl interface {
+	// SetVerbosity sets upstream's verbosity 0..11; false when out of range.
 	SetVerbosity(v int) bool
+	// Adjust raises (1) or lowers (-1) the verbosity.
 	Adjust(delta int)
 }
 
-// RegisterAdmin adds upstream's admin endpoints (reference §7.1) to mux:
-// /help, /cluster_describe, /get_consistency, /set_consistency/<read|write>/<level>,
-// /get_timeout_factor, /set_timeout_factor/<n>, /state/get_state,
+// Cluster is what the endpoints read and change on the node. Consistency
+// levels and node states travel by upstream's names (DC_QUORUM,
+// WRITES_ONLY), so that this package needs none of the proxy's types; the
+// proxy package implements it (proxy.Server.Admin).
+type Cluster interface {
+	// Consistency returns the names of the node-wide read and write levels.
+	Consistency() (read, write string)
+	// SetConsistency sets the read or the write level by its name, in any
+	// case; false for a name that is not a level.
+	SetConsistency(write bool, level string) bool
+	// TimeoutFactor is upstream's timeout multiplier.
+	TimeoutFactor() int
+	// SetTimeoutFactor sets it (the node clamps it to 1..10).
+	SetTimeoutFactor(n int)
+	// NodeState returns the node state's name (NORMAL, STANDBY...).
+	NodeState() string
+	// SetNodeState sets the node state by its name, in any case
+	// (standby, writes_only, resuming, normal); false for any other name.
+	SetNodeState(state string) bool
+	// SetPeerDown marks the peer named name (or "all") administratively
+	// down or up; false when none matched.
+	SetPeerDown(name string, down bool) bool
+	// SetReadRepairs turns read repairs on or off.
+	SetReadRepairs(on bool)
+	// Topology is the current ring.
+	Topology() *ring.Topology
+	// AdminToken is stats_admin_token, "" when none is set.
+	AdminToken() string
+}
+
+// RegisterCluster adds upstream's admin endpoints (dyn_stats.c) to mux:
+// /help, /cluster_describe, /get_consistency,
+// /set_consistency/<read|write>/<level>, /get_timeout_factor,
+// /set_timeout_factor/<n>, /state/get_state,
 // /state/<standby|writes_only|resuming|normal>, /peer/<down|up|reset>/<name|all>,
-// /read_repairs/<enable|disable>, /setloglevel/<n>, /loglevelup, /logleveldown.
-// Answers are upstream's texts; a malformed request gets 400 naming what is
-// wrong instead of upstream's silent "OK".
-func (s *Server) RegisterAdmin(mux Mux, logs LogControl) {
-	text := func(w http.ResponseWriter, body string) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte(body))
-	}
-	bad := func(w http.ResponseWriter, format string, a ...any) {
-		http.Error(w, fmt.Sprintf(format, a...), http.StatusBadRequest)
-	}
+// /read_repairs/<enable|disable>, and with logs /setloglevel/<n>,
+// /loglevelup, /logleveldown. Answers are upstream's texts; a malformed
+// request gets 400 naming what is wrong instead of upstream's silent "OK".
+// The endpoints that change the node are guarded (see [guard]).
+func RegisterCluster(mux Mux, c Cluster, logs LogControl) {
 	h := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, f) }
-	// m registers an endpoint that changes the node: it needs the
-	// stats_admin_token when one is set, else a loopback client.
-	m := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, s.adminGuard(f)) }
+	// m registers an endpoint that changes the node
+	m := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, guard(c.AdminToken(), f)) }
 
 	h("GET /help", func(w http.ResponseWriter, _ *http.Request) {
 		text(w, strings.Join([]string{"/info", "/metrics", "/ping", "/health", "/help", "/cluster_describe",
@@ -50,28 +82,26 @@ func (s *Server) RegisterAdmin(mux Mux, logs LogControl) {
 	})
 	h("GET /cluster_describe", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		_ = json.NewEncoder(w).Encode(s.describeCluster())
+		_ = json.NewEncoder(w).Encode(describe(c.Topology()))
 	})
 	h("GET /get_consistency", func(w http.ResponseWriter, _ *http.Request) {
-		rl, wl := s.Consistency()
-		text(w, "Read Consistency: "+rl.String()+"\r\nWrite Consistency: "+wl.String()+"\r\n")
+		rl, wl := c.Consistency()
+		text(w, "Read Consistency: "+rl+"\r\nWrite Consistency: "+wl+"\r\n")
 	})
 	m("GET /set_consistency/{op}/{level}", func(w http.ResponseWriter, r *http.Request) {
 		op := strings.ToLower(r.PathValue("op"))
-		l, ok := ParseLevel(r.PathValue("level"))
 		if op != "read" && op != "write" {
 			bad(w, "set_consistency: %q is neither read nor write", op)
 			return
 		}
-		if !ok {
+		if !c.SetConsistency(op == "write", r.PathValue("level")) {
 			bad(w, "set_consistency: unknown level %q", r.PathValue("level"))
 			return
 		}
-		s.SetConsistency(op == "write", l)
 		text(w, "OK\r\n")
 	})
 	h("GET /get_timeout_factor", func(w http.ResponseWriter, _ *http.Request) {
-		text(w, "Timeout factor: "+strconv.Itoa(s.TimeoutFactor())+"\n")
+		text(w, "Timeout factor: "+strconv.Itoa(c.TimeoutFactor())+"\n")
 	})
 	m("GET /set_timeout_factor/{n}", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.Atoi(r.PathValue("n"))
@@ -79,23 +109,14 @@ func (s *Server) RegisterAdmin(mux Mux, logs LogControl) {
 			bad(w, "set_timeout_factor: %q is not a number", r.PathValue("n"))
 			return
 		}
-		s.SetTimeoutFactor(n)
+		c.SetTimeoutFactor(n)
 		text(w, "OK\r\n")
 	})
 	h("GET /state/get_state", func(w http.ResponseWriter, _ *http.Request) {
-		text(w, "State: "+s.NodeState().String()+"\n")
+		text(w, "State: "+c.NodeState()+"\n")
 	})
 	m("GET /state/{state}", func(w http.ResponseWriter, r *http.Request) {
-		switch strings.ToLower(r.PathValue("state")) {
-		case "standby":
-			s.SetNodeState(StateStandby)
-		case "writes_only":
-			s.SetNodeState(StateWritesOnly)
-		case "resuming":
-			s.SetNodeState(StateResuming)
-		case "normal":
-			s.SetNodeState(StateNormal)
-		default:
+		if !c.SetNodeState(r.PathValue("state")) {
 			bad(w, "state: unknown state %q", r.PathValue("state"))
 			return
 		}
@@ -106,9 +127,9 @@ func (s *Server) RegisterAdmin(mux Mux, logs LogControl) {
 		var ok bool
 		switch strings.ToLower(r.PathValue("op")) {
 		case "down":
-			ok = s.SetPeerDown(name, true)
+			ok = c.SetPeerDown(name, true)
 		case "up", "reset":
-			ok = s.SetPeerDown(name, false)
+			ok = c.SetPeerDown(name, false)
 		default:
 			bad(w, "peer: unknown operation %q (down, up, reset)", r.PathValue("op"))
 			return
@@ -122,10 +143,10 @@ func (s *Server) RegisterAdmin(mux Mux, logs LogControl) {
 	m("GET /read_repairs/{op}", func(w http.ResponseWriter, r *http.Request) {
 		switch r.PathValue("op") {
 		case "enable":
-			s.readRepairs.Store(true)
+			c.SetReadRepairs(true)
 			text(w, "Read Repairs: ENABLED\r\n")
 		case "disable":
-			s.readRepairs.Store(false)
+			c.SetReadRepairs(false)
 			text(w, "Read Repairs: DISABLED\r\n")
 		default:
 			bad(w, "read_repairs: unknown operation %q (enable, disable)", r.PathValue("op"))
@@ -145,6 +166,18 @@ func (s *Server) RegisterAdmin(mux Mux, logs LogControl) {
 	}
 }
 
+func text(w http.ResponseWriter, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte(body))
+}
+
+func bad(w http.ResponseWriter, format string, a ...any) {
+	http.Error(w, fmt.Sprintf(format, a...), http.StatusBadRequest)
+}
+
+// describeServer, describeRack and describeDC are upstream's
+// /cluster_describe shape: {"dcs": [{"name", "racks": [{"name",
+// "servers": [{"name", "host", "port", "token"}]}]}]}.
 type describeServer struct {
 	Name  string `json:"name"`
 	Host  string `json:"host"`
@@ -162,10 +195,9 @@ type describeDC struct {
 	Racks []describeRack `json:"racks"`
 }
 
-// describeCluster is upstream's /cluster_describe shape; a node with
-// several tokens is listed once per token.
-func (s *Server) describeCluster() map[string][]describeDC {
-	topo := s.Topology()
+// describe renders topo as /cluster_describe; a node with several tokens
+// is listed once per token, each rack's servers by ascending token.
+func describe(topo *ring.Topology) map[string][]describeDC {
 	var dcs []describeDC
 	for d := 0; d < topo.NumDCs(); d++ {
 		dc := describeDC{Name: topo.DCName(d)}
@@ -194,19 +226,21 @@ func splitHostPort(addr string) (string, int) {
 	return strings.Trim(addr[:i], "[]"), p
 }
 
-// adminGuard protects the endpoints that change the node. With
-// stats_admin_token set, the request must carry it (Authorization: Bearer
+// guard protects the endpoints that change the node. With a token
+// (stats_admin_token), the request must carry it (Authorization: Bearer
 // <token>, or ?token=<token>); without one, only loopback clients may call
 // them, so a stats port exposed for monitoring cannot reconfigure the node.
-func (s *Server) adminGuard(next http.Handler) http.Handler {
-	token := []byte(s.opts.AdminToken)
+func guard(token string, next http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(token) > 0 {
+		if token != "" {
 			got := r.URL.Query().Get("token")
 			if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
 				got = strings.TrimPrefix(a, "Bearer ")
 			}
-			if !passwordOK(token, []byte(got)) {
+			// digests of both: ConstantTimeCompare returns early on a
+			// length mismatch, which would leak the token's length
+			if g := sha256.Sum256([]byte(got)); subtle.ConstantTimeCompare(want[:], g[:]) != 1 {
 				http.Error(w, "admin endpoint: missing or wrong stats_admin_token", http.StatusUnauthorized)
 				return
 			}
