@@ -3,7 +3,8 @@
 # proxy/msg (drain and tlsconf are leaves too); dnode (the peer codec and
 # listener) imports msg and leaves; admin (the stats endpoints) imports
 # leaves, never the proxy root, which implements its Cluster interface; cmd
-# imports only proxy packages. And the test-only modules stay out of go.mod.
+# imports only proxy packages; production code never imports the test
+# support in proxy/proxytest. And the test-only modules stay out of go.mod.
 set -euo pipefail
 mod=github.com/dynomite-go/dynomite
 fail=0
@@ -41,4 +42,12 @@ for m in "${testonly[@]}"; do
     echo "depcheck: go.mod requires $m, a test-only module: its tests belong in tests/ (tests/go.mod)"; fail=1
   fi
 done
+# proxytest is test support: only tests and other test-support packages
+# (named *test, like metricstest) may import it, never production code.
+while read -r pkg imports; do
+  [[ $pkg == */proxytest || $pkg == *test ]] && continue
+  for dep in $imports; do
+    if [[ $dep == $mod/proxy/proxytest ]]; then echo "depcheck: $pkg must not import $dep (test support)"; fail=1; fi
+  done
+done < <(go list -f '{{.ImportPath}} {{join .Imports " "}}' ./...)
 exit $fail

@@ -1,0 +1,149 @@
+package proxytest
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// NeedBinary returns the path of an external program. A missing one skips
+// the test, except under CI=true where it is a failure (CI installs it);
+// pkg names the Debian package that provides it.
+func NeedBinary(t testing.TB, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not found in PATH (CI=true): .ci/run must install the Debian package %s", name, pkg)
+		}
+		t.Skipf("%s not found in PATH: apt-get install %s to run this test", name, pkg)
+	}
+	return p
+}
+
+// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
+// Another process may take it before the caller listens on it; tests accept
+// that small race to give a process (or a restarted node) a known address.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// FreeAddr is FreePort as "127.0.0.1:port".
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return "127.0.0.1:" + strconv.Itoa(FreePort(t))
+}
+
+// Process is a real datastore (redis-server or memcached) started for one
+// test on a loopback port of its own. Stop and Start again keep the port, so
+// a node in front of it sees its datastore go away and come back (empty: the
+// processes run without persistence).
+type Process struct {
+	// Addr is host:port of the datastore.
+	Addr string
+
+	t    testing.TB
+	bin  string
+	args []string
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+}
+
+// StartRedis starts a redis-server without persistence on a free loopback
+// port; it stops with the test. Without redis-server in PATH the test is
+// skipped (NeedBinary).
+func StartRedis(t testing.TB) *Process {
+	t.Helper()
+	bin := NeedBinary(t, "redis-server", "redis-server")
+	port := strconv.Itoa(FreePort(t))
+	return startProcess(t, bin, port, "--port", port, "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--daemonize", "no", "--protected-mode", "no")
+}
+
+// StartMemcached starts a memcached (TCP only, 64 MiB) on a free loopback
+// port; it stops with the test.
+func StartMemcached(t testing.TB) *Process {
+	t.Helper()
+	bin := NeedBinary(t, "memcached", "memcached")
+	port := strconv.Itoa(FreePort(t))
+	args := []string{"-l", "127.0.0.1", "-p", port, "-U", "0", "-m", "64"}
+	if os.Geteuid() == 0 {
+		args = append(args, "-u", "nobody") // memcached refuses to run as root without -u
+	}
+	return startProcess(t, bin, port, args...)
+}
+
+func startProcess(t testing.TB, bin, port string, args ...string) *Process {
+	t.Helper()
+	p := &Process{t: t, bin: bin, args: args, Addr: "127.0.0.1:" + port}
+	p.Start()
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// Start (re)starts the process on its port and waits until it accepts
+// connections.
+func (p *Process) Start() {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil {
+		return
+	}
+	cmd := exec.Command(p.bin, p.args...)
+	// Stdout and Stderr stay nil (/dev/null): no copying goroutines to leak.
+	if err := cmd.Start(); err != nil {
+		p.t.Fatalf("starting %s: %v", p.bin, err)
+	}
+	p.cmd = cmd
+	WaitListening(p.t, p.Addr, p.bin)
+}
+
+// Stop kills the process (only the one this Process started) and reaps it.
+func (p *Process) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+		p.cmd = nil
+	}
+}
+
+// WaitListening polls addr until it accepts a TCP connection; after 10
+// seconds it fails the test naming what did not start.
+func WaitListening(t testing.TB, addr, what string) {
+	t.Helper()
+	Eventually(t, 10*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, "%s did not start on %s", what, addr)
+}
+
+// Eventually polls cond every 10ms until it holds; after d it fails the test
+// with the message. It is for states the test cannot be told about (a
+// process listening, a peer connected), never a substitute for a reply.
+func Eventually(t testing.TB, d time.Duration, cond func() bool, format string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf(format, args...)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
