@@ -1,4 +1,4 @@
-package proxy
+package proxy_test
 
 import (
 	"encoding/json"
@@ -11,7 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dynomite-go/dynomite/proxy/admin"
+	. "github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
 
 func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
@@ -27,14 +29,14 @@ func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
 // TestAdminEndpoints drives a real node through the stats endpoints
 // (admin.RegisterCluster over Server.Admin).
 func TestAdminEndpoints(t *testing.T) {
-	rd := startRedis(t)
-	n := startNode(t, msg.Redis, rd.addr, func(o *Options) {
+	rd := proxytest.StartRedis(t)
+	n := proxytest.StartNode(t, msg.Redis, rd.Addr, func(o *Options) {
 		o.DC, o.Rack, o.Tokens, o.DynListen = "dc1", "rack1", []uint32{101134286}, "127.0.0.1:8101"
 		o.Peers = []Peer{{Name: "127.0.0.1:9", Addr: "127.0.0.1:9", DC: "dc1", Rack: "rack2", Tokens: []uint32{7}}}
 		o.Preconnect = true
 	})
 	mux := http.NewServeMux()
-	admin.RegisterCluster(mux, n.s.Admin(), nil)
+	admin.RegisterCluster(mux, n.Server.Admin(), nil)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
@@ -49,30 +51,30 @@ func TestAdminEndpoints(t *testing.T) {
 	require.Equal(t, "Read Consistency: DC_ONE\r\nWrite Consistency: DC_ONE\r\n", call("/get_consistency", 200))
 	call("/set_consistency/read/dc_quorum", 200)
 	call("/set_consistency/write/dc_bogus", 400)
-	rl, wl := n.s.Consistency()
+	rl, wl := n.Server.Consistency()
 	require.Equal(t, []Level{DCQuorum, DCOne}, []Level{rl, wl})
 	require.Equal(t, "Read Consistency: DC_QUORUM\r\nWrite Consistency: DC_ONE\r\n", call("/get_consistency", 200))
 
 	require.Equal(t, "Timeout factor: 1\n", call("/get_timeout_factor", 200))
 	call("/set_timeout_factor/40", 200)
-	require.Equal(t, 10, n.s.TimeoutFactor(), "clamped to 1..10")
+	require.Equal(t, 10, n.Server.TimeoutFactor(), "clamped to 1..10")
 	require.Equal(t, "Timeout factor: 10\n", call("/get_timeout_factor", 200))
 
 	require.Equal(t, "State: NORMAL\n", call("/state/get_state", 200))
 	call("/state/Resuming", 200)
-	require.Equal(t, StateResuming, n.s.NodeState(), "state names in any case")
+	require.Equal(t, StateResuming, n.Server.NodeState(), "state names in any case")
 	call("/state/normal", 200)
 
 	call("/peer/down/127.0.0.1:9", 200)
-	for _, p := range n.s.Peers() {
+	for _, p := range n.Server.Peers() {
 		require.Equal(t, p.Name == "127.0.0.1:9", p.AdminDown, p.Name)
 	}
 	require.Equal(t, "peer: no peer named \"nosuchpeer\"\n", call("/peer/up/nosuchpeer", 404))
 
 	call("/read_repairs/enable", 200)
-	require.True(t, n.s.readRepairs.Load())
+	require.True(t, n.Server.ReadRepairs())
 	call("/read_repairs/disable", 200)
-	require.False(t, n.s.readRepairs.Load())
+	require.False(t, n.Server.ReadRepairs())
 
 	code, _ := get(t, srv, "/no/such/endpoint")
 	require.Equal(t, 404, code, "unknown paths are 404, not upstream's OK")
@@ -91,12 +93,12 @@ func TestAdminEndpoints(t *testing.T) {
 
 	// the node state changes what requests may do
 	_, _ = get(t, srv, "/set_consistency/read/dc_one")
-	rc := dial(t, n.addr)
+	rc := proxytest.Dial(t, n.Addr)
 	_, _ = get(t, srv, "/state/writes_only")
-	require.Equal(t, "+OK\r\n", rc.do(cmd("SET", "{}k", "v")))
-	require.True(t, strings.HasPrefix(rc.do(cmd("GET", "{}k")), "-ERR Dynomite: Dynomite's current state does not allow this request"))
+	require.Equal(t, "+OK\r\n", rc.Do("SET", "{}k", "v"))
+	require.True(t, strings.HasPrefix(rc.Do("GET", "{}k"), "-ERR Dynomite: Dynomite's current state does not allow this request"))
 	_, _ = get(t, srv, "/state/standby")
-	require.True(t, strings.HasPrefix(rc.do(cmd("SET", "{}k", "v")), "-ERR Dynomite: Dynomite's current state"))
+	require.True(t, strings.HasPrefix(rc.Do("SET", "{}k", "v"), "-ERR Dynomite: Dynomite's current state"))
 	_, _ = get(t, srv, "/state/normal")
-	require.Equal(t, "$1\r\nv\r\n", rc.do(cmd("GET", "{}k")))
+	require.Equal(t, "$1\r\nv\r\n", rc.Do("GET", "{}k"))
 }

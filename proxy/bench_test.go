@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/resp"
 )
 
 // loopReader replays the same bytes forever.
@@ -73,4 +74,14 @@ func BenchmarkMemcacheForwardGet(b *testing.B) {
 
 func BenchmarkMemcacheForwardSet(b *testing.B) {
 	benchRequestPath(b, newMemcacheCodec(0), []byte("set key:000000012345 0 0 3\r\nabc\r\n"), []byte("STORED\r\n"))
+}
+
+// cmd encodes a command as a RESP array (the tests of package proxy_test use
+// proxytest.Cmd; this package's own tests cannot import proxytest).
+func cmd(args ...string) []byte {
+	bs := make([][]byte, len(args))
+	for i, a := range args {
+		bs[i] = []byte(a)
+	}
+	return resp.AppendCommand(nil, bs)
 }

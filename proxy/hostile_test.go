@@ -1,4 +1,4 @@
-package proxy
+package proxy_test
 
 import (
 	"bytes"
@@ -17,9 +17,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	. "github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/dnode"
 	"github.com/dynomite-go/dynomite/proxy/memcache"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/proxytest"
 	"github.com/dynomite-go/dynomite/proxy/resp"
 )
 
@@ -103,7 +105,7 @@ func checkReplies(got []byte, endErr error, want outcome, parse func(b []byte, i
 		}
 		n, err := parse(got, i)
 		if err != nil {
-			if reset && isIncomplete(err) {
+			if reset && proxytest.Incomplete(err) {
 				return nil
 			}
 			return fmt.Errorf("reply %d does not parse (%v): %q", i+1, err, clip(got))
@@ -214,12 +216,12 @@ func (m mutator) replaceNumber(in []byte) []byte {
 // deletes: a mutation must not be able to legitimately destroy those.
 func hostileRESPSeeds() [][]byte {
 	return [][]byte{
-		cmd("SET", "h:a", "1"), cmd("GET", "h:a"), cmd("MGET", "h:a", "h:b", "h:c"),
-		cmd("MSET", "h:a", "x", "h:b", "y"), cmd("DEL", "h:a", "h:b"), cmd("INCR", "h:n"),
-		cmd("HSET", "h:h", "f", "v"), cmd("HGETALL", "h:h"), cmd("LPUSH", "h:l", "a", "b"),
-		cmd("LRANGE", "h:l", "0", "-1"), cmd("SADD", "h:s", "m"), cmd("ZADD", "h:z", "1", "m"),
-		cmd("EXPIRE", "h:a", "100"), cmd("SETRANGE", "h:r", "10", "abc"), cmd("APPEND", "h:a", "zz"),
-		cmd("PING"), cmd("ECHO", "hello"), cmd("EXISTS", "h:a", "h:b"), cmd("GETRANGE", "h:a", "0", "3"),
+		proxytest.Cmd("SET", "h:a", "1"), proxytest.Cmd("GET", "h:a"), proxytest.Cmd("MGET", "h:a", "h:b", "h:c"),
+		proxytest.Cmd("MSET", "h:a", "x", "h:b", "y"), proxytest.Cmd("DEL", "h:a", "h:b"), proxytest.Cmd("INCR", "h:n"),
+		proxytest.Cmd("HSET", "h:h", "f", "v"), proxytest.Cmd("HGETALL", "h:h"), proxytest.Cmd("LPUSH", "h:l", "a", "b"),
+		proxytest.Cmd("LRANGE", "h:l", "0", "-1"), proxytest.Cmd("SADD", "h:s", "m"), proxytest.Cmd("ZADD", "h:z", "1", "m"),
+		proxytest.Cmd("EXPIRE", "h:a", "100"), proxytest.Cmd("SETRANGE", "h:r", "10", "abc"), proxytest.Cmd("APPEND", "h:a", "zz"),
+		proxytest.Cmd("PING"), proxytest.Cmd("ECHO", "hello"), proxytest.Cmd("EXISTS", "h:a", "h:b"), proxytest.Cmd("GETRANGE", "h:a", "0", "3"),
 		[]byte("PING\r\n"), []byte("GET h:a\r\n"), []byte("SET h:q \"quoted value\"\r\n"),
 		[]byte("*0\r\n"), []byte("*-1\r\n"), []byte("\r\n"),
 	}
@@ -235,7 +237,7 @@ func predictRESP(in []byte, maxRequest int) outcome {
 		switch {
 		case errors.Is(err, resp.ErrIncomplete):
 			if n > maxRequest {
-				o.reply(string(redisErrTooLarge), false)
+				o.reply(string(RedisErrTooLarge), false)
 				o.closes = true
 			}
 			return o
@@ -309,8 +311,8 @@ func (g *goodClient) run(addr string, proto msg.Proto, stop <-chan struct{}) err
 		key, val := fmt.Sprintf("good:%d", i%100), fmt.Sprintf("v%d-%d", i, i*7919)
 		var err error
 		if proto == msg.Redis {
-			if err = roundTrip(string(cmd("SET", key, val)), "+OK\r\n"); err == nil {
-				err = roundTrip(string(cmd("GET", key)), fmt.Sprintf("$%d\r\n%s\r\n", len(val), val))
+			if err = roundTrip(string(proxytest.Cmd("SET", key, val)), "+OK\r\n"); err == nil {
+				err = roundTrip(string(proxytest.Cmd("GET", key)), fmt.Sprintf("$%d\r\n%s\r\n", len(val), val))
 			}
 		} else {
 			if err = roundTrip(fmt.Sprintf("set %s 0 0 %d\r\n%s\r\n", key, len(val), val), "STORED\r\n"); err == nil {
@@ -340,20 +342,20 @@ func (g *goodClient) wait(t *testing.T) int64 {
 func keepKeys(t *testing.T, addr string, proto msg.Proto, rng *rand.Rand, n int) map[string]string {
 	t.Helper()
 	keys := make(map[string]string, n)
-	rc := dial(t, addr)
+	rc := proxytest.Dial(t, addr)
 	for i := range n {
 		k, v := fmt.Sprintf("keep:%03d", i), fmt.Sprintf("%x", rng.Uint64())
 		keys[k] = v
 		if proto == msg.Redis {
-			require.Equal(t, "+OK\r\n", rc.do(cmd("SET", k, v)))
+			require.Equal(t, "+OK\r\n", rc.Do("SET", k, v))
 		} else {
-			rc.send([]byte(fmt.Sprintf("set %s 0 0 %d\r\n%s\r\n", k, len(v), v)))
-			got, err := rc.read(mcReplyParser(false))
+			rc.Send([]byte(fmt.Sprintf("set %s 0 0 %d\r\n%s\r\n", k, len(v), v)))
+			got, err := rc.Read(mcReplyParser(false))
 			require.NoError(t, err)
 			require.Equal(t, "STORED\r\n", string(got))
 		}
 	}
-	rc.c.Close()
+	rc.Close()
 	return keys
 }
 
@@ -362,18 +364,18 @@ func keepKeys(t *testing.T, addr string, proto msg.Proto, rng *rand.Rand, n int)
 func checkKeys(t *testing.T, proto msg.Proto, keys map[string]string, addrs ...string) {
 	t.Helper()
 	for _, addr := range addrs {
-		rc := dial(t, addr)
+		rc := proxytest.Dial(t, addr)
 		for k, v := range keys {
 			if proto == msg.Redis {
-				require.Equal(t, fmt.Sprintf("$%d\r\n%s\r\n", len(v), v), rc.do(cmd("GET", k)), "%s via %s", k, addr)
+				require.Equal(t, fmt.Sprintf("$%d\r\n%s\r\n", len(v), v), rc.Do("GET", k), "%s via %s", k, addr)
 				continue
 			}
-			rc.send([]byte("get " + k + "\r\n"))
-			got, err := rc.read(mcReplyParser(true))
+			rc.Send([]byte("get " + k + "\r\n"))
+			got, err := rc.Read(mcReplyParser(true))
 			require.NoError(t, err)
 			require.Equal(t, fmt.Sprintf("VALUE %s 0 %d\r\n%s\r\nEND\r\n", k, len(v), v), string(got), "%s via %s", k, addr)
 		}
-		rc.c.Close()
+		rc.Close()
 	}
 }
 
@@ -457,28 +459,28 @@ func attack(t *testing.T, name, addr, goodAddr string, proto msg.Proto, inputs [
 func hostileClients(t *testing.T, proto msg.Proto, datastore string, maxRequest int, stream uint64, seeds [][]byte, count int,
 	predict func([]byte, int) outcome, parse func(b []byte, want outcome, i int) (int, error)) {
 	t.Helper()
-	n := startNode(t, proto, datastore, func(o *Options) { o.MaxRequestBytes = maxRequest })
+	n := proxytest.StartNode(t, proto, datastore, func(o *Options) { o.MaxRequestBytes = maxRequest })
 	rng := rand.New(rand.NewPCG(hostileSeed, stream))
-	keys := keepKeys(t, n.addr, proto, rng, 100)
+	keys := keepKeys(t, n.Addr, proto, rng, 100)
 	m := mutator{rng}
 	inputs := make([][]byte, count)
 	for i := range inputs {
 		inputs[i] = m.input(seeds)
 	}
-	_, errored := attack(t, proto.String(), n.addr, n.addr, proto, inputs,
+	_, errored := attack(t, proto.String(), n.Addr, n.Addr, proto, inputs,
 		func(in []byte) outcome { return predict(in, maxRequest) }, parse)
 	require.Greater(t, errored, count/4, "the mutations should provoke protocol errors")
 
-	checkKeys(t, proto, keys, n.addr, datastore)
-	require.Eventually(t, func() bool { return n.s.ClientConnections() == 0 }, 10*time.Second, 10*time.Millisecond,
+	checkKeys(t, proto, keys, n.Addr, datastore)
+	require.Eventually(t, func() bool { return n.Server.ClientConnections() == 0 }, 10*time.Second, 10*time.Millisecond,
 		"every hostile session ended")
-	n.stop(t)
+	n.Stop()
 }
 
 func TestHostileRESPClients(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	hostileClients(t, msg.Redis, startRedis(t).addr, 1<<20, 1, hostileRESPSeeds(), 5000, predictRESP,
-		func(b []byte, _ outcome, _ int) (int, error) { return redisReply(b) })
+	hostileClients(t, msg.Redis, proxytest.StartRedis(t).Addr, 1<<20, 1, hostileRESPSeeds(), 5000, predictRESP,
+		func(b []byte, _ outcome, _ int) (int, error) { return proxytest.RedisReply(b) })
 }
 
 // hostileMemcacheSeeds are valid memcache requests on h:* keys.
@@ -508,7 +510,7 @@ func predictMemcache(in []byte, maxRequest int) outcome {
 		switch {
 		case errors.Is(err, memcache.ErrIncomplete):
 			if n > maxRequest {
-				o.reply(string(mcErrTooLarge), false)
+				o.reply(string(McErrTooLarge), false)
 				o.closes = true
 			}
 			return o
@@ -540,7 +542,7 @@ func predictMemcache(in []byte, maxRequest int) outcome {
 
 func TestHostileMemcacheClients(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	hostileClients(t, msg.Memcache, startMemcached(t).addr, 64<<10, 2, hostileMemcacheSeeds(), 3000, predictMemcache,
+	hostileClients(t, msg.Memcache, proxytest.StartMemcached(t).Addr, 64<<10, 2, hostileMemcacheSeeds(), 3000, predictMemcache,
 		func(b []byte, want outcome, i int) (int, error) {
 			return memcache.ParseReply(b, want.retrieval[i], nil)
 		})
@@ -556,10 +558,10 @@ func heapAlloc() uint64 {
 
 func TestHostileHugeDeclaredLengths(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	rd := startRedis(t)
+	rd := proxytest.StartRedis(t)
 	// stock limits: max_request_bytes 512 MiB + 64 KiB
-	n := startNode(t, msg.Redis, rd.addr, nil)
-	small := startNode(t, msg.Redis, rd.addr, func(o *Options) { o.MaxRequestBytes = 1 << 20 })
+	n := proxytest.StartNode(t, msg.Redis, rd.Addr, nil)
+	small := proxytest.StartNode(t, msg.Redis, rd.Addr, func(o *Options) { o.MaxRequestBytes = 1 << 20 })
 
 	cases := []struct {
 		name, addr string
@@ -567,19 +569,19 @@ func TestHostileHugeDeclaredLengths(t *testing.T) {
 		want       string // the reply, exactly
 		closes     bool
 	}{
-		{"an array of 2^31-1 elements", n.addr, "*2147483647\r\n",
+		{"an array of 2^31-1 elements", n.Addr, "*2147483647\r\n",
 			"-ERR Protocol error: invalid multibulk length (2147483647 > MaxArrayLen 1048576)\r\n", true},
-		{"a bulk of 9999999999 bytes", n.addr, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$9999999999\r\n",
+		{"a bulk of 9999999999 bytes", n.Addr, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$9999999999\r\n",
 			"-ERR Protocol error: invalid bulk length (9999999999 > MaxBulkLen 536870912)\r\n", true},
-		{"a length past int64", n.addr, "*2\r\n$3\r\nGET\r\n$99999999999999999999\r\n",
+		{"a length past int64", n.Addr, "*2\r\n$3\r\nGET\r\n$99999999999999999999\r\n",
 			"-ERR Protocol error: invalid bulk length\r\n", true},
-		{"a negative bulk length", n.addr, "*2\r\n$3\r\nGET\r\n$-5\r\n",
+		{"a negative bulk length", n.Addr, "*2\r\n$3\r\nGET\r\n$-5\r\n",
 			"-ERR Protocol error: invalid bulk length\r\n", true},
-		{"a negative array length is an empty request, as in Redis", n.addr, "*-5\r\n*1\r\n$4\r\nPING\r\n",
+		{"a negative array length is an empty request, as in Redis", n.Addr, "*-5\r\n*1\r\n$4\r\nPING\r\n",
 			"+PONG\r\n", false},
-		{"a bulk longer than max_request_bytes", small.addr, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\nxx",
+		{"a bulk longer than max_request_bytes", small.Addr, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\nxx",
 			"-ERR Protocol error: request larger than the proxy's limit\r\n", true},
-		{"an inline line past 64 KiB", n.addr, "GET " + strings.Repeat("k", 70000),
+		{"an inline line past 64 KiB", n.Addr, "GET " + strings.Repeat("k", 70000),
 			"-ERR Protocol error: too big inline request (> MaxInlineLen 65536)\r\n", true},
 	}
 	for _, tc := range cases {
@@ -589,60 +591,60 @@ func TestHostileHugeDeclaredLengths(t *testing.T) {
 			require.Equal(t, tc.want, string(got))
 		})
 	}
-	rc := dial(t, n.addr)
-	require.Equal(t, "$-1\r\n", rc.do(cmd("GET", "k")), "nothing was stored")
-	rc.c.Close()
+	rc := proxytest.Dial(t, n.Addr)
+	require.Equal(t, "$-1\r\n", rc.Do("GET", "k"), "nothing was stored")
+	rc.Close()
 
 	t.Run("a declared length is not an allocation", func(t *testing.T) {
 		// Each connection promises a 300 MB value and sends 1 KiB of it. A
 		// reader that sized its buffer from the header would hold 1.2 GB.
 		const conns, declared = 4, 300_000_000
-		require.Eventually(t, func() bool { return n.s.ClientConnections() == 0 }, 10*time.Second, 10*time.Millisecond)
+		require.Eventually(t, func() bool { return n.Server.ClientConnections() == 0 }, 10*time.Second, 10*time.Millisecond)
 		before := heapAlloc()
-		var cs []*rawConn
+		var cs []*proxytest.Conn
 		for range conns {
-			c := dial(t, n.addr)
-			c.send([]byte(fmt.Sprintf("*3\r\n$3\r\nSET\r\n$4\r\nhuge\r\n$%d\r\n%s", declared, strings.Repeat("v", 1024))))
+			c := proxytest.Dial(t, n.Addr)
+			c.Send([]byte(fmt.Sprintf("*3\r\n$3\r\nSET\r\n$4\r\nhuge\r\n$%d\r\n%s", declared, strings.Repeat("v", 1024))))
 			cs = append(cs, c)
 		}
-		require.Eventually(t, func() bool { return n.s.ClientConnections() == conns }, 10*time.Second, 10*time.Millisecond)
+		require.Eventually(t, func() bool { return n.Server.ClientConnections() == conns }, 10*time.Second, 10*time.Millisecond)
 		time.Sleep(300 * time.Millisecond)
 		during := heapAlloc()
 		grown := int64(during) - int64(before)
 		t.Logf("huge declared lengths: %d connections declaring %d MB each: heap %+.1f MiB", conns, declared/1_000_000, float64(grown)/(1<<20))
 		require.Less(t, grown, int64(16<<20), "the heap grew by %d bytes", grown)
 		for _, c := range cs {
-			c.c.Close()
+			c.Close()
 		}
-		require.Eventually(t, func() bool { return n.s.ClientConnections() == 0 }, 10*time.Second, 10*time.Millisecond)
+		require.Eventually(t, func() bool { return n.Server.ClientConnections() == 0 }, 10*time.Second, 10*time.Millisecond)
 	})
 
 	t.Run("memcache: an item over the size limit and a line too long", func(t *testing.T) {
-		mc := startMemcached(t)
-		mn := startNode(t, msg.Memcache, mc.addr, nil)
-		got, err := exchange(mn.addr, []byte("set k 0 0 2000000\r\n"), false, 20*time.Second)
+		mc := proxytest.StartMemcached(t)
+		mn := proxytest.StartNode(t, msg.Memcache, mc.Addr, nil)
+		got, err := exchange(mn.Addr, []byte("set k 0 0 2000000\r\n"), false, 20*time.Second)
 		require.NoError(t, err)
 		require.Equal(t, "SERVER_ERROR object too large for cache\r\n", string(got))
-		got, err = exchange(mn.addr, []byte("set k 0 0 99999999999999999999\r\n"), false, 20*time.Second)
+		got, err = exchange(mn.Addr, []byte("set k 0 0 99999999999999999999\r\n"), false, 20*time.Second)
 		require.NoError(t, err)
 		require.Equal(t, "CLIENT_ERROR bad command line format\r\n", string(got))
 		// memcached closes a non-get line past 2048 bytes without a word
-		got, err = exchange(mn.addr, []byte("set "+strings.Repeat("k", 4000)), true, 20*time.Second)
+		got, err = exchange(mn.Addr, []byte("set "+strings.Repeat("k", 4000)), true, 20*time.Second)
 		require.True(t, err == nil || isReset(err), "closed: %v", err)
 		require.Empty(t, got)
-		mn.stop(t)
+		mn.Stop()
 	})
-	n.stop(t)
-	small.stop(t)
+	n.Stop()
+	small.Stop()
 }
 
 func TestHostileDeepNesting(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	rd := startRedis(t)
-	n := startNode(t, msg.Redis, rd.addr, nil)
+	rd := proxytest.StartRedis(t)
+	n := proxytest.StartNode(t, msg.Redis, rd.Addr, nil)
 	deep := []byte(strings.Repeat("*1\r\n", 100_000) + "$4\r\nPING\r\n")
 
-	got, err := exchange(n.addr, deep, true, 20*time.Second)
+	got, err := exchange(n.Addr, deep, true, 20*time.Second)
 	require.True(t, err == nil || isReset(err), "the node must answer and close: %v", err)
 	require.Equal(t, "-ERR Protocol error: expected '$', got '*'\r\n", string(got), "requests are flat arrays of bulks")
 
@@ -651,32 +653,32 @@ func TestHostileDeepNesting(t *testing.T) {
 	var pe *resp.ProtocolError
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, "MaxDepth", pe.Limit)
-	ping := dial(t, n.addr)
-	require.Equal(t, "+PONG\r\n", ping.do(cmd("PING")))
-	ping.c.Close()
-	n.stop(t)
+	ping := proxytest.Dial(t, n.Addr)
+	require.Equal(t, "+PONG\r\n", ping.Do("PING"))
+	ping.Close()
+	n.Stop()
 }
 
 func TestHostileSlowloris(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	rd := startRedis(t)
-	n := startNode(t, msg.Redis, rd.addr, func(o *Options) {
+	rd := proxytest.StartRedis(t)
+	n := proxytest.StartNode(t, msg.Redis, rd.Addr, func(o *Options) {
 		o.ClientReadTimeout = time.Second
 		o.ClientIdleTimeout = 2 * time.Second
 	})
 	stop := make(chan struct{})
-	good := startGoodClient(n.addr, msg.Redis, stop)
+	good := startGoodClient(n.Addr, msg.Redis, stop)
 
 	// One byte every 100 ms of a request of a million one-byte arguments:
 	// every argument arrives within client_read_timeout, but the request as
 	// a whole takes longer, so the node must close it.
-	slow := dial(t, n.addr)
+	slow := proxytest.Dial(t, n.Addr)
 	slowDone := make(chan error, 1)
 	go func() {
 		req := []byte("*1000000\r\n" + strings.Repeat("$1\r\na\r\n", 1000))
 		for _, b := range req {
-			_ = slow.c.SetWriteDeadline(time.Now().Add(time.Second))
-			if _, err := slow.c.Write([]byte{b}); err != nil {
+			_ = slow.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := slow.NetConn().Write([]byte{b}); err != nil {
 				slowDone <- err
 				return
 			}
@@ -684,14 +686,14 @@ func TestHostileSlowloris(t *testing.T) {
 		}
 		slowDone <- errors.New("sent the whole slow request without being cut off")
 	}()
-	idle := dial(t, n.addr)
+	idle := proxytest.Dial(t, n.Addr)
 	// A slow but finished request within client_read_timeout is served.
-	patient := dial(t, n.addr)
-	for _, b := range cmd("PING") {
-		patient.send([]byte{b})
+	patient := proxytest.Dial(t, n.Addr)
+	for _, b := range proxytest.Cmd("PING") {
+		patient.Send([]byte{b})
 		time.Sleep(10 * time.Millisecond)
 	}
-	got, err := patient.read(redisReply)
+	got, err := patient.Read(proxytest.RedisReply)
 	require.NoError(t, err)
 	require.Equal(t, "+PONG\r\n", string(got))
 
@@ -704,15 +706,15 @@ func TestHostileSlowloris(t *testing.T) {
 		t.Fatal("the slowloris connection was never closed")
 	}
 	reaped := time.Since(start)
-	_, err = idle.read(redisReply)
+	_, err = idle.Read(proxytest.RedisReply)
 	require.ErrorIs(t, err, io.EOF, "an idle connection is closed after client_idle_timeout")
 	close(stop)
 	ops := good.wait(t)
 	t.Logf("slowloris: reaped after %v, idle reaped too; %d good SET+GET meanwhile", reaped.Round(10*time.Millisecond), ops)
-	lim := n.s.Stats().Limits
+	lim := n.Server.Stats().Limits
 	require.GreaterOrEqual(t, lim.ClientReadTimeout, uint64(1), "the slowloris connection counts as a read timeout")
 	require.GreaterOrEqual(t, lim.ClientIdleTimeout, uint64(1), "the idle one as an idle timeout")
-	n.stop(t)
+	n.Stop()
 }
 
 // peerFrame is a dnode request frame carrying payload.
@@ -779,18 +781,18 @@ func peerReply(b []byte) (int, error) {
 	if h.Type != dnode.TypeRes {
 		return 0, fmt.Errorf("frame type %v, want a response", h.Type)
 	}
-	k, err := redisReply(b[n:])
+	k, err := proxytest.RedisReply(b[n:])
 	return n + k, err
 }
 
 func TestHostilePeerPort(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	tc := startCluster(t, []string{"dc1/r1/0", "dc1/r2/0"}, nil)
-	target := tc.nodes[1]
+	tc := realCluster(t, []string{"dc1/r1/0", "dc1/r2/0"}, nil)
+	target := tc.Nodes[1]
 	rng := rand.New(rand.NewPCG(hostileSeed, 3))
-	keys := keepKeys(t, tc.nodes[0].n.addr, msg.Redis, rng, 50)
+	keys := keepKeys(t, tc.Nodes[0].Addr, msg.Redis, rng, 50)
 	for k, v := range keys {
-		require.Equal(t, fmt.Sprintf("$%d\r\n%s\r\n", len(v), v), tc.direct(1, "GET", k), "replicated to rack 2")
+		require.Equal(t, fmt.Sprintf("$%d\r\n%s\r\n", len(v), v), tc.Direct(1, "GET", k), "replicated to rack 2")
 	}
 
 	var seeds [][]byte
@@ -798,10 +800,10 @@ func TestHostilePeerPort(t *testing.T) {
 		seeds = append(seeds, peerFrame(uint64(i+1), dnode.TypeReq, p), peerFrame(uint64(i+100), dnode.TypeReqForward, p))
 	}
 	seeds = append(seeds,
-		[]byte("   $2014$ 7 7 0 1 1 *1 a *0\r\n"),                                                            // gossip
-		[]byte("   $2014$ 8 3 1 1 1 *1 d *16\r\n0123456789abcdef"),                                           // upstream-encrypted
-		[]byte("   $2014$ 9 5 0 1 1 *1 d *0\r\n+OK\r\n"),                                                     // a response, unasked
-		append(peerFrame(10, dnode.TypeReq, cmd("PING")), peerFrame(11, dnode.TypeReq, cmd("ECHO", "e"))...), // pipelined
+		[]byte("   $2014$ 7 7 0 1 1 *1 a *0\r\n"),                                                                                // gossip
+		[]byte("   $2014$ 8 3 1 1 1 *1 d *16\r\n0123456789abcdef"),                                                               // upstream-encrypted
+		[]byte("   $2014$ 9 5 0 1 1 *1 d *0\r\n+OK\r\n"),                                                                         // a response, unasked
+		append(peerFrame(10, dnode.TypeReq, proxytest.Cmd("PING")), peerFrame(11, dnode.TypeReq, proxytest.Cmd("ECHO", "e"))...), // pipelined
 	)
 	m := mutator{rng}
 	inputs := make([][]byte, 2000)
@@ -811,26 +813,26 @@ func TestHostilePeerPort(t *testing.T) {
 
 	// a client of rack 1 writes to both racks while rack 2's peer port is
 	// under attack
-	closed, _ := attack(t, "peer port", target.dynAddr, tc.nodes[0].n.addr, msg.Redis, inputs,
-		func(in []byte) outcome { return predictPeer(in, target.n.s.opts.MaxRequestBytes) },
+	closed, _ := attack(t, "peer port", target.DynAddr, tc.Nodes[0].Addr, msg.Redis, inputs,
+		func(in []byte) outcome { return predictPeer(in, target.Server.MaxRequestBytes()) },
 		func(b []byte, _ outcome, _ int) (int, error) { return peerReply(b) })
 	require.Greater(t, closed, len(inputs)/4)
 
-	checkKeys(t, msg.Redis, keys, tc.nodes[0].n.addr, target.n.addr, tc.nodes[0].redis.addr, target.redis.addr)
+	checkKeys(t, msg.Redis, keys, tc.Nodes[0].Addr, target.Addr, tc.Nodes[0].DatastoreAddr, target.DatastoreAddr)
 	// replication between the real peers still works, both ways
-	c0, c1 := tc.client(0, "DC_QUORUM"), tc.client(1, "DC_QUORUM")
-	require.Equal(t, "+OK\r\n", c0.do(cmd("SET", "after:0", "a")))
-	require.Equal(t, "+OK\r\n", c1.do(cmd("SET", "after:1", "b")))
-	require.Equal(t, "$1\r\na\r\n", tc.direct(1, "GET", "after:0"))
-	require.Equal(t, "$1\r\nb\r\n", tc.direct(0, "GET", "after:1"))
-	for _, tn := range tc.nodes {
-		for _, p := range tn.n.s.Peers() {
+	c0, c1 := tc.Client(0, "DC_QUORUM"), tc.Client(1, "DC_QUORUM")
+	require.Equal(t, "+OK\r\n", c0.Do("SET", "after:0", "a"))
+	require.Equal(t, "+OK\r\n", c1.Do("SET", "after:1", "b"))
+	require.Equal(t, "$1\r\na\r\n", tc.Direct(1, "GET", "after:0"))
+	require.Equal(t, "$1\r\nb\r\n", tc.Direct(0, "GET", "after:1"))
+	for _, tn := range tc.Nodes {
+		for _, p := range tn.Server.Peers() {
 			require.True(t, p.Up, "peer link %s is up", p.Name)
 		}
 	}
-	c0.c.Close()
-	c1.c.Close()
-	for i := range tc.nodes {
-		tc.stopNode(i)
+	c0.Close()
+	c1.Close()
+	for i := range tc.Nodes {
+		tc.Stop(i)
 	}
 }

@@ -1,4 +1,4 @@
-package proxy
+package proxy_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/dynomite-go/dynomite/proxy/memcache"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
 
 // mcStep is one memcache request and how many reply units it produces
@@ -72,14 +73,14 @@ func memcacheCommandList() []mcStep {
 
 func mcTranscript(t *testing.T, addr string, steps []mcStep) []string {
 	t.Helper()
-	rc := dial(t, addr)
+	rc := proxytest.Dial(t, addr)
 	var out []string
 	for _, st := range steps {
-		rc.send([]byte(st.req))
+		rc.Send([]byte(st.req))
 		for i := 0; i < st.replies; i++ {
 			lim := memcache.DefaultLimits
 			retrieval := st.retrieval
-			b, err := rc.read(func(b []byte) (int, error) { return memcache.ParseReply(b, retrieval, &lim) })
+			b, err := rc.Read(func(b []byte) (int, error) { return memcache.ParseReply(b, retrieval, &lim) })
 			if err != nil {
 				out = append(out, "<closed>")
 				return out
@@ -91,13 +92,13 @@ func mcTranscript(t *testing.T, addr string, steps []mcStep) []string {
 }
 
 func TestMemcacheRepliesThroughTheProxyAreIdenticalToDirectMemcached(t *testing.T) {
-	direct := startMemcached(t)
-	behind := startMemcached(t)
-	n := startNode(t, msg.Memcache, behind.addr, nil)
+	direct := proxytest.StartMemcached(t)
+	behind := proxytest.StartMemcached(t)
+	n := proxytest.StartNode(t, msg.Memcache, behind.Addr, nil)
 
 	steps := memcacheCommandList()
-	want := mcTranscript(t, direct.addr, steps)
-	got := mcTranscript(t, n.addr, steps)
+	want := mcTranscript(t, direct.Addr, steps)
+	got := mcTranscript(t, n.Addr, steps)
 	require.Equal(t, len(want), len(got))
 	for i := range want {
 		w, g := want[i], got[i]
@@ -125,14 +126,14 @@ func stripCas(s string) string {
 }
 
 func TestMemcacheQuitClosesWithoutAReply(t *testing.T) {
-	behind := startMemcached(t)
-	n := startNode(t, msg.Memcache, behind.addr, nil)
-	rc := dial(t, n.addr)
-	rc.send([]byte("set a 0 0 1\r\n1\r\nquit\r\n"))
+	behind := proxytest.StartMemcached(t)
+	n := proxytest.StartNode(t, msg.Memcache, behind.Addr, nil)
+	rc := proxytest.Dial(t, n.Addr)
+	rc.Send([]byte("set a 0 0 1\r\n1\r\nquit\r\n"))
 	lim := memcache.DefaultLimits
-	b, err := rc.read(func(b []byte) (int, error) { return memcache.ParseReply(b, false, &lim) })
+	b, err := rc.Read(func(b []byte) (int, error) { return memcache.ParseReply(b, false, &lim) })
 	require.NoError(t, err)
 	require.Equal(t, "STORED\r\n", string(b))
-	_, err = rc.read(func(b []byte) (int, error) { return memcache.ParseReply(b, false, &lim) })
+	_, err = rc.Read(func(b []byte) (int, error) { return memcache.ParseReply(b, false, &lim) })
 	require.Error(t, err, "quit must close the connection")
 }

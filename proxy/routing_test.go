@@ -1,7 +1,6 @@
-package proxy
+package proxy_test
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,7 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	. "github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/proxytest"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
@@ -20,7 +21,7 @@ import (
 func TestClusterRefusesScriptsWhoseKeysSpanNodes(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	half := strconv.Itoa(1 << 31)
-	tc := startCluster(t, []string{"dc1/r1/" + half, "dc1/r1/4294967295"}, nil)
+	tc := realCluster(t, []string{"dc1/r1/" + half, "dc1/r1/4294967295"}, nil) // EVAL needs Redis's scripting
 	topo, err := ring.NewTopology("a", []ring.Node{
 		{Name: "a", DC: "dc1", Rack: "r1", Tokens: []ring.Token{1 << 31}},
 		{Name: "b", DC: "dc1", Rack: "r1", Tokens: []ring.Token{4294967295}},
@@ -33,20 +34,18 @@ func TestClusterRefusesScriptsWhoseKeysSpanNodes(t *testing.T) {
 		byOwner[owner] = append(byOwner[owner], k)
 	}
 	a1, a2, b := byOwner["a"][0], byOwner["a"][1], byOwner["b"][0]
-	c := tc.client(0, "")
+	c := tc.Client(0, "")
 	const refused = "-ERR Dynomite: Keys in the script cannot span multiple nodes\r\n"
 	for _, name := range []string{"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO"} {
 		script := "return 1"
 		if strings.HasPrefix(name, "EVALSHA") {
 			script = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
 		}
-		require.Equal(t, refused, c.do(cmd(name, script, "2", a1, b)), name)
+		require.Equal(t, refused, c.Do(name, script, "2", a1, b), name)
 	}
-	require.Equal(t, ":1\r\n", c.do(cmd("EVAL", "return 1", "2", a1, a2)), "keys on one node run")
-	require.Equal(t, ":1\r\n", c.do(cmd("EVAL_RO", "return 1", "2", a1, a2)), "keys on one node run")
-	for i := range tc.nodes {
-		tc.stopNode(i)
-	}
+	require.Equal(t, ":1\r\n", c.Do("EVAL", "return 1", "2", a1, a2), "keys on one node run")
+	require.Equal(t, ":1\r\n", c.Do("EVAL_RO", "return 1", "2", a1, a2), "keys on one node run")
+	tc.Close()
 }
 
 // A gat with several keys sets their expiry like a gat with one key: a
@@ -54,40 +53,31 @@ func TestClusterRefusesScriptsWhoseKeysSpanNodes(t *testing.T) {
 // (where a read only asks the local rack).
 func TestMemcacheMultiKeyGatIsAWrite(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	tc := &testCluster{t: t}
-	for _, rk := range []string{"r1", "r2", "r3"} {
-		tc.nodes = append(tc.nodes, &testNode{dc: "dc1", rack: rk, dynAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), redis: startMemcached(t)})
-	}
-	for i := range tc.nodes {
-		tc.startNode(i, func(o *Options) { o.Proto, o.ReadLevel, o.WriteLevel = msg.Memcache, DCOne, DCOne })
-	}
-	tc.waitConnected()
+	tc := proxytest.StartCluster(t, proxytest.Config{Nodes: proxytest.Grid(1, 3, 1), Proto: msg.Memcache, ReadLevel: DCOne, WriteLevel: DCOne})
 	direct := func(i int, req string, parse func([]byte) (int, error)) (string, error) {
-		d := dial(t, tc.nodes[i].redis.addr)
-		defer d.c.Close()
-		d.send([]byte(req))
-		b, err := d.read(parse)
+		d := proxytest.Dial(t, tc.Nodes[i].DatastoreAddr)
+		defer d.Close()
+		d.Send([]byte(req))
+		b, err := d.Read(parse)
 		return string(b), err
 	}
-	for i := range tc.nodes {
+	for i := range tc.Nodes {
 		for _, k := range []string{"ga", "gb"} {
-			got, err := direct(i, "set "+k+" 0 0 1\r\nv\r\n", mcLine)
+			got, err := direct(i, "set "+k+" 0 0 1\r\nv\r\n", proxytest.MemcacheLine)
 			require.NoError(t, err)
 			require.Equal(t, "STORED\r\n", got)
 		}
 	}
 	// an expiry in the past: each rack's copies are gone once its gat ran
-	c := dial(t, tc.nodes[0].n.addr)
-	c.send([]byte("gat -1 ga gb\r\n"))
-	_, err := c.read(mcGet)
+	c := proxytest.Dial(t, tc.Nodes[0].Addr)
+	c.Send([]byte("gat -1 ga gb\r\n"))
+	_, err := c.Read(proxytest.MemcacheRetrieval)
 	require.NoError(t, err)
-	for i := range tc.nodes {
+	for i := range tc.Nodes {
 		require.Eventually(t, func() bool {
-			got, err := direct(i, "get ga gb\r\n", mcGet)
+			got, err := direct(i, "get ga gb\r\n", proxytest.MemcacheRetrieval)
 			return err == nil && got == "END\r\n"
 		}, 10*time.Second, 10*time.Millisecond, "rack %d's copies got the new expiry", i)
 	}
-	for i := range tc.nodes {
-		tc.stopNode(i)
-	}
+	tc.Close()
 }

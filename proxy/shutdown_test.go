@@ -1,4 +1,4 @@
-package proxy
+package proxy_test
 
 import (
 	"errors"
@@ -12,31 +12,33 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	. "github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
 
 // busyScript keeps Redis busy for ms milliseconds (Redis runs one script at
 // a time, so everything sent after it waits) and returns "done".
 func busyScript(ms int) []byte {
-	return cmd("EVAL", "local t = redis.call('TIME'); local s = t[1]*1000000+t[2]; "+
+	return proxytest.Cmd("EVAL", "local t = redis.call('TIME'); local s = t[1]*1000000+t[2]; "+
 		"repeat local u = redis.call('TIME') until (u[1]*1000000+u[2]) - s > "+strconv.Itoa(ms*1000)+"; return 'done'", "1", "busy")
 }
 
 // stopAsync stops n in the background; the channel closes when Serve
 // returned.
-func stopAsync(t *testing.T, n *node) <-chan struct{} {
+func stopAsync(t *testing.T, n *proxytest.Node) <-chan struct{} {
 	stopped := make(chan struct{})
-	go func() { n.stop(t); close(stopped) }()
+	go func() { n.Stop(); close(stopped) }()
 	return stopped
 }
 
 // readToEOF reads replies until the server closes, and requires a clean
 // close: EOF, not a reset.
-func (rc *rawConn) readToEOF(t *testing.T) []string {
+func readToEOF(t *testing.T, rc *proxytest.Conn) []string {
 	t.Helper()
 	var out []string
 	for {
-		b, err := rc.read(redisReply)
+		b, err := rc.Read(proxytest.RedisReply)
 		if err != nil {
 			require.True(t, errors.Is(err, io.EOF), "the node must close cleanly after its last reply, got %v", err)
 			return out
@@ -47,9 +49,9 @@ func (rc *rawConn) readToEOF(t *testing.T) []string {
 
 func TestShutdownAnswersEveryRequestItReadThenClosesCleanly(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	rd := startRedis(t)
-	n := startNode(t, msg.Redis, rd.addr, nil)
-	rc := dial(t, n.addr)
+	rd := proxytest.StartRedis(t)
+	n := proxytest.StartNode(t, msg.Redis, rd.Addr, nil)
+	rc := proxytest.Dial(t, n.Addr)
 
 	// Pipelined: a slow script holding Redis, then 40 writes and reads
 	// queued behind it. All of them are read and in flight when the node
@@ -59,53 +61,53 @@ func TestShutdownAnswersEveryRequestItReadThenClosesCleanly(t *testing.T) {
 	batch = append(batch, busyScript(500)...)
 	for i := 0; i < 20; i++ {
 		k := "k" + strconv.Itoa(i)
-		batch = append(batch, cmd("SET", k, "v"+strconv.Itoa(i))...)
-		batch = append(batch, cmd("GET", k)...)
+		batch = append(batch, proxytest.Cmd("SET", k, "v"+strconv.Itoa(i))...)
+		batch = append(batch, proxytest.Cmd("GET", k)...)
 		want = append(want, "+OK\r\n", bulk("v"+strconv.Itoa(i)))
 	}
-	rc.send(batch)
+	rc.Send(batch)
 	// and the first part of one more request
-	rc.send([]byte("*3\r\n$3\r\nSET\r\n$4\r\nhalf"))
-	require.Eventually(t, func() bool { return n.s.inFlight.Load() == int64(len(want)) }, 2*time.Second, time.Millisecond)
+	rc.Send([]byte("*3\r\n$3\r\nSET\r\n$4\r\nhalf"))
+	require.Eventually(t, func() bool { return n.Server.InFlight() == int64(len(want)) }, 2*time.Second, time.Millisecond)
 	time.Sleep(50 * time.Millisecond) // the node has read the half request too
 
 	start := time.Now()
 	stopped := stopAsync(t, n)
-	require.Eventually(t, n.s.conns.Draining, time.Second, time.Millisecond)
+	require.Eventually(t, n.Server.Stopping, time.Second, time.Millisecond)
 	// a request half read when the node stops is read to its end and served
-	rc.send([]byte("\r\n$2\r\nok\r\n"))
+	rc.Send([]byte("\r\n$2\r\nok\r\n"))
 	want = append(want, "+OK\r\n")
 	// requests sent once the node stopped reading are not read: the client
 	// gets a clean close for them, never a reset
 	time.Sleep(100 * time.Millisecond)
-	rc.send(cmd("GET", "after"))
+	rc.Send(proxytest.Cmd("GET", "after"))
 
-	require.Equal(t, want, rc.readToEOF(t))
+	require.Equal(t, want, readToEOF(t, rc))
 	<-stopped
 	require.Less(t, time.Since(start), 3*time.Second, "the drain is bounded")
-	require.Equal(t, "$2\r\nok\r\n", dial(t, rd.addr).do(cmd("GET", "half")), "the half-read write was applied")
-	require.Equal(t, "$-1\r\n", dial(t, rd.addr).do(cmd("GET", "after")))
+	require.Equal(t, "$2\r\nok\r\n", proxytest.Dial(t, rd.Addr).Do("GET", "half"), "the half-read write was applied")
+	require.Equal(t, "$-1\r\n", proxytest.Dial(t, rd.Addr).Do("GET", "after"))
 }
 
 func TestShutdownClosesIdleConnectionsAtOnceAndBoundsTheDrain(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	rd := startRedis(t)
-	n := startNode(t, msg.Redis, rd.addr, func(o *Options) { o.ShutdownGrace = 400 * time.Millisecond })
-	idle := dial(t, n.addr)
-	require.Equal(t, "+PONG\r\n", idle.do(cmd("PING")))
-	busy := dial(t, n.addr)
-	busy.send(busyScript(2000)) // longer than the grace period
-	require.Eventually(t, func() bool { return n.s.inFlight.Load() == 1 }, 2*time.Second, time.Millisecond)
+	rd := proxytest.StartRedis(t)
+	n := proxytest.StartNode(t, msg.Redis, rd.Addr, func(o *Options) { o.ShutdownGrace = 400 * time.Millisecond })
+	idle := proxytest.Dial(t, n.Addr)
+	require.Equal(t, "+PONG\r\n", idle.Do("PING"))
+	busy := proxytest.Dial(t, n.Addr)
+	busy.Send(busyScript(2000)) // longer than the grace period
+	require.Eventually(t, func() bool { return n.Server.InFlight() == 1 }, 2*time.Second, time.Millisecond)
 
 	start := time.Now()
 	stopped := stopAsync(t, n)
 	// the idle client sees EOF at once (and would reconnect elsewhere)
-	require.Empty(t, idle.readToEOF(t))
+	require.Empty(t, readToEOF(t, idle))
 	require.Less(t, time.Since(start), 300*time.Millisecond)
 	// the request still running at the deadline fails, and says why
 	<-stopped
 	require.Less(t, time.Since(start), 1500*time.Millisecond, "the grace period bounds the drain")
-	require.Equal(t, []string{"-ERR Dynomite: node is shutting down\r\n"}, busy.readToEOF(t))
+	require.Equal(t, []string{"-ERR Dynomite: node is shutting down\r\n"}, readToEOF(t, busy))
 }
 
 // TestShutdownWithPeers: three racks. One node stops while it has peer
@@ -117,26 +119,24 @@ func TestShutdownWithPeersFinishesTheirRequestsAndTheyCarryOn(t *testing.T) {
 	// rack r1 has two nodes (A: lower half of the ring, B: upper half), r2
 	// and r3 one each: keys in B's half go to B at DC_ONE from A
 	half := strconv.Itoa(1 << 31)
-	tc := startCluster(t, []string{"dc1/r1/" + half, "dc1/r1/4294967295", "dc1/r2/0", "dc1/r3/0"}, nil)
+	tc := realCluster(t, []string{"dc1/r1/" + half, "dc1/r1/4294967295", "dc1/r2/0", "dc1/r3/0"}, nil)
 	const a, b = 0, 1
-	topo := tc.nodes[a].n.s.Topology()
+	topo := tc.Nodes[a].Server.Topology()
 	var bKeys []string
 	for i := 0; len(bKeys) < 8; i++ {
 		k := "key:" + strconv.Itoa(i)
-		if topo.Lookup([]byte(k), topo.LocalDC(), topo.LocalRack()).Name == tc.nodes[b].dynAddr {
+		if topo.Lookup([]byte(k), topo.LocalDC(), topo.LocalRack()).Name == tc.Nodes[b].DynAddr {
 			bKeys = append(bKeys, k)
 		}
 	}
-	set := tc.client(a, "DC_QUORUM")
+	set := tc.Client(a, "DC_QUORUM")
 	for _, k := range bKeys {
-		require.Equal(t, "+OK\r\n", set.do(cmd("SET", k, "v:"+k)))
+		require.Equal(t, "+OK\r\n", set.Do("SET", k, "v:"+k))
 	}
 	bPool := func() (replies, errs uint64) {
-		st := tc.nodes[a].n.s.cluster.state.Load()
-		for i, nd := range st.topo.Nodes() {
-			if nd.Name == tc.nodes[b].dynAddr {
-				s := st.pools[i].Stats()
-				return s.Replies, s.Errors
+		for _, ps := range tc.Nodes[a].Server.PeerStats() {
+			if ps.Name == tc.Nodes[b].DynAddr {
+				return ps.Pool.Replies, ps.Pool.Errors
 			}
 		}
 		t.Fatal("no pool for B")
@@ -145,20 +145,20 @@ func TestShutdownWithPeersFinishesTheirRequestsAndTheyCarryOn(t *testing.T) {
 
 	t.Run("the stopping node answers the peer requests it has read", func(t *testing.T) {
 		// B's Redis is busy: A's copies of these reads wait in B when it stops
-		held := dial(t, tc.nodes[b].redis.addr)
-		held.send(busyScript(400))
+		held := proxytest.Dial(t, tc.Nodes[b].DatastoreAddr)
+		held.Send(busyScript(400))
 		time.Sleep(20 * time.Millisecond)
-		bSent := tc.nodes[b].n.s.Backend().Stats().Requests
+		bSent := tc.Nodes[b].Server.Backend().Stats().Requests
 		replies0, errs0 := bPool()
-		c := tc.client(a, "DC_QUORUM")
+		c := tc.Client(a, "DC_QUORUM")
 		for _, k := range bKeys {
-			c.send(cmd("GET", k))
+			c.Send(proxytest.Cmd("GET", k))
 		}
-		require.Eventually(t, func() bool { return tc.nodes[b].n.s.Backend().Stats().Requests >= bSent+uint64(len(bKeys)) },
+		require.Eventually(t, func() bool { return tc.Nodes[b].Server.Backend().Stats().Requests >= bSent+uint64(len(bKeys)) },
 			2*time.Second, time.Millisecond, "B has read A's copies")
-		stopped := stopAsync(t, tc.nodes[b].n)
+		stopped := stopAsync(t, tc.Nodes[b].Node)
 		for _, k := range bKeys {
-			got, err := c.read(redisReply)
+			got, err := c.Read(proxytest.RedisReply)
 			require.NoError(t, err)
 			require.Equal(t, bulk("v:"+k), string(got))
 		}
@@ -166,13 +166,13 @@ func TestShutdownWithPeersFinishesTheirRequestsAndTheyCarryOn(t *testing.T) {
 		replies, errs := bPool()
 		require.Equal(t, replies0+uint64(len(bKeys)), replies, "B answered every copy it had read before it stopped")
 		require.Equal(t, errs0, errs, "none of them failed")
-		_, err := held.read(redisReply)
+		_, err := held.Read(proxytest.RedisReply)
 		require.NoError(t, err)
 	})
 
-	tc.startNode(b, nil)
+	tc.Start(b)
 	require.Eventually(t, func() bool {
-		for _, p := range tc.nodes[a].n.s.Peers() {
+		for _, p := range tc.Nodes[a].Server.Peers() {
 			if !p.Up {
 				return false
 			}
@@ -189,7 +189,7 @@ func TestShutdownWithPeersFinishesTheirRequestsAndTheyCarryOn(t *testing.T) {
 			rounds   [3]int
 		)
 		for li, level := range []string{"DC_ONE", "DC_QUORUM", "DC_SAFE_QUORUM"} {
-			c := tc.client(a, level)
+			c := tc.Client(a, level)
 			wg.Go(func() {
 				for i := 0; ; i++ {
 					select {
@@ -200,9 +200,9 @@ func TestShutdownWithPeersFinishesTheirRequestsAndTheyCarryOn(t *testing.T) {
 					k := bKeys[i%len(bKeys)]
 					t0 := time.Now()
 					// pipelined: a write and two reads of keys B holds in rack r1
-					c.send(append(append(cmd("SET", k, "v:"+k), cmd("GET", k)...), cmd("MGET", bKeys[0], k, "key:nope")...))
+					c.Send(append(append(proxytest.Cmd("SET", k, "v:"+k), proxytest.Cmd("GET", k)...), proxytest.Cmd("MGET", bKeys[0], k, "key:nope")...))
 					for j, want := range []string{"+OK\r\n", bulk("v:" + k), arrayOf([]string{bulk("v:" + bKeys[0]), bulk("v:" + k), bulk("")})} {
-						got, err := c.read(redisReply)
+						got, err := c.Read(proxytest.RedisReply)
 						if err != nil || string(got) != want || time.Since(t0) > 2*time.Second {
 							mu.Lock()
 							failures = append(failures, level+" #"+strconv.Itoa(j)+": "+strconv.Quote(string(got))+" after "+time.Since(t0).String()+" "+errString(err))
@@ -219,7 +219,7 @@ func TestShutdownWithPeersFinishesTheirRequestsAndTheyCarryOn(t *testing.T) {
 			})
 		}
 		time.Sleep(200 * time.Millisecond)
-		<-stopAsync(t, tc.nodes[b].n)
+		<-stopAsync(t, tc.Nodes[b].Node)
 		time.Sleep(300 * time.Millisecond) // the load carries on without B
 		close(stopLoad)
 		wg.Wait()
@@ -228,9 +228,9 @@ func TestShutdownWithPeersFinishesTheirRequestsAndTheyCarryOn(t *testing.T) {
 			require.Greater(t, n, 10, "level %d made progress", li)
 		}
 	})
-	for i := range tc.nodes {
-		if tc.nodes[i].n.cancel != nil {
-			tc.stopNode(i)
+	for i := range tc.Nodes {
+		if tc.Nodes[i].Running() {
+			tc.Stop(i)
 		}
 	}
 }

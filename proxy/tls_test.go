@@ -1,4 +1,4 @@
-package proxy
+package proxy_test
 
 import (
 	"crypto/tls"
@@ -13,7 +13,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	. "github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/proxytest"
 	"github.com/dynomite-go/dynomite/proxy/tlsconf"
 	"github.com/dynomite-go/dynomite/proxy/tlsconf/tlstest"
 )
@@ -27,9 +29,9 @@ func TestClientTLSListener(t *testing.T) {
 	cfg, _, err := tlsconf.ClientListenerConfig(srvCert.CertFile, srvCert.KeyFile, "")
 	require.NoError(t, err)
 
-	rd := startRedis(t)
-	tlsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	n := startNode(t, msg.Redis, rd.addr, func(o *Options) {
+	rd := proxytest.StartRedis(t)
+	tlsAddr := fmt.Sprintf("127.0.0.1:%d", proxytest.FreePort(t))
+	n := proxytest.StartNode(t, msg.Redis, rd.Addr, func(o *Options) {
 		o.ClientTLSListen, o.ClientTLS, o.RequirePass = tlsAddr, cfg, "pw"
 	})
 
@@ -37,21 +39,21 @@ func TestClientTLSListener(t *testing.T) {
 	pool.AddCert(ca.Cert)
 	c, err := tls.Dial("tcp", tlsAddr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
 	require.NoError(t, err)
-	rc := &rawConn{t: t, c: c}
-	require.Equal(t, "-NOAUTH Authentication required.\r\n", rc.do(cmd("GET", "k")))
-	require.Equal(t, "+OK\r\n", rc.do(cmd("AUTH", "pw")))
-	require.Equal(t, "+OK\r\n", rc.do(cmd("SET", "k", "over tls")))
+	rc := proxytest.NewConn(t, c)
+	require.Equal(t, "-NOAUTH Authentication required.\r\n", rc.Do("GET", "k"))
+	require.Equal(t, "+OK\r\n", rc.Do("AUTH", "pw"))
+	require.Equal(t, "+OK\r\n", rc.Do("SET", "k", "over tls"))
 	c.Close()
 
 	// a client that does not trust the CA fails the handshake
 	_, err = tls.Dial("tcp", tlsAddr, &tls.Config{RootCAs: x509.NewCertPool(), ServerName: "127.0.0.1"})
 	require.Error(t, err)
 	// a plain client on the TLS port gets nothing and is closed; the node serves on
-	plain := dial(t, tlsAddr)
-	plain.send(cmd("PING"))
-	_, err = plain.read(redisReply)
+	plain := proxytest.Dial(t, tlsAddr)
+	plain.Send(proxytest.Cmd("PING"))
+	_, err = plain.Read(proxytest.RedisReply)
 	require.Error(t, err)
-	require.Equal(t, "-NOAUTH Authentication required.\r\n", dial(t, n.addr).do(cmd("PING")))
+	require.Equal(t, "-NOAUTH Authentication required.\r\n", proxytest.Dial(t, n.Addr).Do("PING"))
 
 	// redis-cli --tls, when this build of redis-tools has TLS
 	if out, err := exec.Command("redis-cli", "--help").CombinedOutput(); err == nil && strings.Contains(string(out), "--tls") {
@@ -72,13 +74,13 @@ func TestPeerLinksOverTLSWithUpstreamsSharedKey(t *testing.T) {
 	require.NoError(t, err)
 	srv, cli, err := tlsconf.SharedKeyConfigs(keyFile)
 	require.NoError(t, err)
-	tc := startCluster(t, []string{"dc1/r1/0", "dc1/r2/0", "dc2/r1/0"}, func(o *Options) {
+	tc := realCluster(t, []string{"dc1/r1/0", "dc1/r2/0", "dc2/r1/0"}, func(o *Options) {
 		o.PeerTLSServer, o.PeerTLSClient, o.SecureOption = srv, cli, tlsconf.OptionAll
 	})
-	c := tc.client(0, "DC_QUORUM")
-	require.Equal(t, "+OK\r\n", c.do(cmd("SET", "secret", "v")))
-	for i := range tc.nodes {
-		require.Eventually(t, func() bool { return tc.direct(i, "GET", "secret") == "$1\r\nv\r\n" }, 5*time.Second, 10*time.Millisecond)
+	c := tc.Client(0, "DC_QUORUM")
+	require.Equal(t, "+OK\r\n", c.Do("SET", "secret", "v"))
+	for i := range tc.Nodes {
+		require.Eventually(t, func() bool { return tc.Direct(i, "GET", "secret") == "$1\r\nv\r\n" }, 5*time.Second, 10*time.Millisecond)
 	}
 	// a node holding another key cannot join the links
 	otherKey := filepath.Join(dir, "other.pem")
@@ -86,17 +88,17 @@ func TestPeerLinksOverTLSWithUpstreamsSharedKey(t *testing.T) {
 	require.NoError(t, err)
 	_, otherCli, err := tlsconf.SharedKeyConfigs(otherKey)
 	require.NoError(t, err)
-	if oc, err := tls.Dial("tcp", tc.nodes[1].dynAddr, otherCli); err == nil {
+	if oc, err := tls.Dial("tcp", tc.Nodes[1].DynAddr, otherCli); err == nil {
 		// TLS 1.3: the server's refusal of our certificate arrives on read
-		rc := &rawConn{t: t, c: oc}
-		rc.send([]byte("   $2014$ 1 3 0 1 1 *1 d *0\r\n*1\r\n$4\r\nPING\r\n"))
-		_, err = rc.read(redisReply)
+		rc := proxytest.NewConn(t, oc)
+		rc.Send([]byte("   $2014$ 1 3 0 1 1 *1 d *0\r\n*1\r\n$4\r\nPING\r\n"))
+		_, err = rc.Read(proxytest.RedisReply)
 		require.Error(t, err, "a node with another key must be refused")
 		oc.Close()
 	}
 	// a plain link is refused under secure_server_option: all
-	plain := dial(t, tc.nodes[1].dynAddr)
-	plain.send([]byte("   $2014$ 1 3 0 1 1 *1 d *0\r\n*1\r\n$4\r\nPING\r\n"))
-	_, err = plain.read(redisReply)
+	plain := proxytest.Dial(t, tc.Nodes[1].DynAddr)
+	plain.Send([]byte("   $2014$ 1 3 0 1 1 *1 d *0\r\n*1\r\n$4\r\nPING\r\n"))
+	_, err = plain.Read(proxytest.RedisReply)
 	require.Error(t, err)
 }

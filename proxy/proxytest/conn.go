@@ -28,6 +28,11 @@ func MemcacheLine(b []byte) (int, error) { return memcache.ParseReply(b, false, 
 // MemcacheRetrieval frames the reply to get/gets: VALUE blocks up to END.
 func MemcacheRetrieval(b []byte) (int, error) { return memcache.ParseReply(b, true, nil) }
 
+// Incomplete reports whether a Framer's error means "more bytes needed".
+func Incomplete(err error) bool {
+	return errors.Is(err, resp.ErrIncomplete) || errors.Is(err, memcache.ErrIncomplete)
+}
+
 // Cmd encodes a command as a RESP array of bulk strings.
 func Cmd(args ...string) []byte {
 	bs := make([][]byte, len(args))
@@ -66,7 +71,14 @@ func TryDial(t testing.TB, addr string) (*Conn, error) {
 		return nil, fmt.Errorf("dialing %s: %w", addr, err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	return &Conn{t: t, nc: nc}, nil
+	return NewConn(t, nc), nil
+}
+
+// NewConn wraps a connection the test made itself (a TLS client, say); it
+// closes with the test.
+func NewConn(t testing.TB, nc net.Conn) *Conn {
+	t.Cleanup(func() { nc.Close() })
+	return &Conn{t: t, nc: nc}
 }
 
 // NetConn is the underlying connection, for tests that write byte by byte
@@ -106,7 +118,7 @@ func (c *Conn) Read(frame Framer) ([]byte, error) {
 				c.buf = c.buf[n:]
 				return out, nil
 			}
-			if !errors.Is(err, resp.ErrIncomplete) && !errors.Is(err, memcache.ErrIncomplete) {
+			if !Incomplete(err) {
 				return nil, err
 			}
 		}

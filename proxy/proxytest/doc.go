@@ -31,7 +31,7 @@
 // forwards: for Redis GET, SET (EX, PX, NX, XX), DEL, EXISTS, MGET, MSET,
 // INCR, DECR, INCRBY, DECRBY, EXPIRE, TTL, HSET, HGET, PING, ECHO, AUTH,
 // SELECT 0, FLUSHALL and QUIT, an unknown command getting Redis's error; for
-// memcached get, gets, set, add, replace, append, prepend, cas, delete,
+// memcached get, gets, gat, gats, set, add, replace, append, prepend, cas, delete,
 // incr, decr, touch, flush_all, version and quit. It frames requests with
 // its own strict parser, never the proxy's, so that both cannot share a
 // framing mistake: anything malformed gets an error and the connection

@@ -78,7 +78,20 @@ func (c *conn) execMemcache(r request) bool {
 	a := r.args
 	bad := func() bool { c.memcacheProtocolError("bad command line format"); return false }
 	switch r.name {
-	case "get", "gets":
+	case "get", "gets", "gat", "gats":
+		touch := r.name[:3] == "gat" // gat <exptime> <key>*: get and touch
+		exp := time.Time{}
+		if touch {
+			var ok bool
+			if len(a) == 0 {
+				c.bw.WriteString("ERROR\r\n")
+				return true
+			}
+			if exp, ok = memcacheExptime(a[0]); !ok {
+				return bad()
+			}
+			a = a[1:]
+		}
 		if len(a) == 0 {
 			c.bw.WriteString("ERROR\r\n")
 			return true
@@ -88,8 +101,11 @@ func (c *conn) execMemcache(r request) bool {
 			if it == nil || it.hash != nil {
 				continue
 			}
+			if touch {
+				it.expires = exp
+			}
 			c.bw.WriteString("VALUE " + string(k) + " " + strconv.FormatUint(uint64(it.flags), 10) + " " + strconv.Itoa(len(it.val)))
-			if r.name == "gets" {
+			if r.name == "gets" || r.name == "gats" {
 				c.bw.WriteString(" " + strconv.FormatUint(it.cas, 10))
 			}
 			c.bw.WriteString("\r\n")

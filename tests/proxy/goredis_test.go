@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"fmt"
 	"testing"
 	"time"
 
@@ -15,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dynomite-go/dynomite/proxy"
-	"github.com/dynomite-go/dynomite/proxy/metrics/metricstest"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/proxytest"
 	"github.com/dynomite-go/dynomite/proxy/tlsconf"
 	"github.com/dynomite-go/dynomite/proxy/tlsconf/tlstest"
 )
@@ -40,15 +39,15 @@ func TestGoRedisOverTLSWithAuth(t *testing.T) {
 	expired, err := ca.Issue(tlstest.Options{Names: []string{"127.0.0.1"}, NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-time.Hour)})
 	require.NoError(t, err)
 
-	rd := metricstest.StartRedis(t)
+	rd := proxytest.StartRedis(t)
 	listener := func(cert *tlstest.Leaf, clientCA string) string {
 		cfg, _, err := tlsconf.ClientListenerConfig(cert.CertFile, cert.KeyFile, clientCA)
 		require.NoError(t, err)
-		addr := fmt.Sprintf("127.0.0.1:%d", metricstest.FreePort(t))
-		startNode(t, proxy.Options{Proto: msg.Redis, Listen: "127.0.0.1:0", Datastore: rd.Addr, DatastoreConns: 2,
-			Timeout: 2 * time.Second, RetryTimeout: 500 * time.Millisecond, Preconnect: true, FailureLimit: 3,
-			ClientTLSListen: addr, ClientTLS: cfg, RequirePass: "s3cret",
-			Users: []proxy.User{{Name: "app", Digest: sha256.Sum256([]byte("app-pw"))}}})
+		addr := proxytest.FreeAddr(t)
+		proxytest.StartNode(t, msg.Redis, rd.Addr, func(o *proxy.Options) {
+			o.ClientTLSListen, o.ClientTLS, o.RequirePass = addr, cfg, "s3cret"
+			o.Users = []proxy.User{{Name: "app", Digest: sha256.Sum256([]byte("app-pw"))}}
+		})
 		return addr
 	}
 	good := listener(srvCert, ca.CertFile)
@@ -103,26 +102,4 @@ func TestGoRedisOverTLSWithAuth(t *testing.T) {
 			require.Equal(t, "over tls", got)
 		})
 	}
-}
-
-// startNode runs one node in front of its datastore until the test ends,
-// and waits until it has connected to the datastore.
-func startNode(t *testing.T, o proxy.Options) {
-	t.Helper()
-	s, err := proxy.New(o)
-	require.NoError(t, err)
-	require.NoError(t, s.Listen())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(15 * time.Second):
-			t.Error("node did not stop within 15s")
-		}
-	})
-	require.Eventually(t, s.Backend().Up, 10*time.Second, 10*time.Millisecond, "node never connected to its datastore")
 }

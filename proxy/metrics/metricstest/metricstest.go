@@ -2,20 +2,17 @@
 // metrics package and of the dashboards (grafana/): one redis-server per
 // node, nodes wired as cmd/dynomite wires them (metrics.New as the
 // observer, the stats listener with /metrics, /info and /historeset).
-// Everything listens on 127.0.0.1.
+// Everything listens on 127.0.0.1. The datastore processes and the raw
+// client come from proxytest.
 package metricstest
 
 import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,95 +22,30 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/admin"
 	"github.com/dynomite-go/dynomite/proxy/metrics"
 	"github.com/dynomite-go/dynomite/proxy/msg"
-	"github.com/dynomite-go/dynomite/proxy/resp"
+	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
 
-// NeedBinary returns the path of an external program. A missing one skips
-// the test, except under CI=true where it is a failure (CI installs it).
+// NeedBinary returns the path of an external program, skipping the test
+// without it (failing under CI=true); see proxytest.NeedBinary.
 func NeedBinary(t testing.TB, name, pkg string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found in PATH (CI=true): .ci/run must install the Debian package %s", name, pkg)
-		}
-		t.Skipf("%s not found in PATH: apt-get install %s to run this test", name, pkg)
-	}
-	return p
+	return proxytest.NeedBinary(t, name, pkg)
 }
 
 // FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return proxytest.FreePort(t)
 }
 
-// Redis is a redis-server process of one test.
-type Redis struct {
-	t    testing.TB
-	Addr string
-	bin  string
-	port int
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-}
+// Redis is a redis-server process of one test (Addr, Start, Stop).
+type Redis = proxytest.Process
 
 // StartRedis starts a redis-server on a free loopback port; it stops with
 // the test.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
-	r := &Redis{t: t, bin: NeedBinary(t, "redis-server", "redis-server"), port: FreePort(t)}
-	r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
-	r.Start()
-	t.Cleanup(r.Stop)
-	return r
-}
-
-// Start (re)starts the process on its port and waits until it accepts.
-func (r *Redis) Start() {
-	r.t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd != nil {
-		return
-	}
-	cmd := exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--daemonize", "no", "--protected-mode", "no")
-	if err := cmd.Start(); err != nil {
-		r.t.Fatalf("starting redis-server: %v", err)
-	}
-	r.cmd = cmd
-	waitListening(r.t, r.Addr, "redis-server")
-}
-
-// Stop kills the process (only the one this Redis started).
-func (r *Redis) Stop() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd != nil {
-		_ = r.cmd.Process.Kill()
-		_ = r.cmd.Wait()
-		r.cmd = nil
-	}
-}
-
-func waitListening(t testing.TB, addr, what string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s did not start on %s", what, addr)
+	return proxytest.StartRedis(t)
 }
 
 // Node is one in-process node with its metrics and stats listener.
@@ -183,16 +115,10 @@ func (c *Cluster) WaitAllUp() {
 	})
 }
 
-// Eventually polls cond every 20ms until it holds or d passes.
+// Eventually polls cond until it holds or d passes (proxytest.Eventually).
 func (c *Cluster) Eventually(d time.Duration, msg string, cond func() bool) {
 	c.t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			c.t.Fatal(msg)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	proxytest.Eventually(c.t, d, cond, "%s", msg)
 }
 
 // StartNode starts (or restarts, after StopNode) node i, wired like the
@@ -267,89 +193,29 @@ func (c *Cluster) StopNode(i int) {
 	n.Server = nil
 }
 
-// Client is a RESP connection to a node.
-type Client struct {
-	t   testing.TB
-	c   net.Conn
-	buf []byte
-}
+// Client is a RESP connection to a node: proxytest.Conn with Send taking
+// the raw request as a string.
+type Client struct{ *proxytest.Conn }
 
 // Dial connects to addr; the connection closes with the test.
 func Dial(t testing.TB, addr string) *Client {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &Client{t: t, c: c}
+	return &Client{proxytest.Dial(t, addr)}
 }
 
 // TryDial is Dial returning the error, for load generators.
 func TryDial(t testing.TB, addr string) (*Client, error) {
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	c, err := proxytest.TryDial(t, addr)
 	if err != nil {
 		return nil, err
 	}
-	t.Cleanup(func() { c.Close() })
-	return &Client{t: t, c: c}, nil
+	return &Client{c}, nil
 }
-
-// Close closes the connection.
-func (cl *Client) Close() { cl.c.Close() }
 
 // Send writes raw bytes as they are (a partial or malformed request); an
 // I/O error fails the test.
 func (cl *Client) Send(raw string) {
-	cl.t.Helper()
-	_ = cl.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if _, err := cl.c.Write([]byte(raw)); err != nil {
-		cl.t.Fatal(err)
-	}
-}
-
-// Do sends one command and returns its raw reply; an I/O error fails the
-// test (call it from the test's goroutine).
-func (cl *Client) Do(args ...string) string {
-	cl.t.Helper()
-	r, err := cl.TryDo(args...)
-	if err != nil {
-		cl.t.Fatal(err)
-	}
-	return r
-}
-
-// TryDo is Do returning the error instead (for load generators running in
-// their own goroutine).
-func (cl *Client) TryDo(args ...string) (string, error) {
-	bs := make([][]byte, len(args))
-	for i, a := range args {
-		bs[i] = []byte(a)
-	}
-	_ = cl.c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := cl.c.Write(resp.AppendCommand(nil, bs)); err != nil {
-		return "", fmt.Errorf("sending %v: %w", args, err)
-	}
-	lim := resp.DefaultLimits()
-	tmp := make([]byte, 16<<10)
-	for {
-		if len(cl.buf) > 0 {
-			n, err := resp.ParseReply(cl.buf, &lim)
-			if err == nil {
-				out := string(cl.buf[:n])
-				cl.buf = cl.buf[n:]
-				return out, nil
-			}
-			if err != resp.ErrIncomplete {
-				return "", fmt.Errorf("bad reply to %v: %w", args, err)
-			}
-		}
-		k, err := cl.c.Read(tmp)
-		cl.buf = append(cl.buf, tmp[:k]...)
-		if err != nil && k == 0 {
-			return "", fmt.Errorf("reading the reply to %v: %w", args, err)
-		}
-	}
+	cl.Conn.Send([]byte(raw))
 }
 
 // Get fetches http://addr/path and returns the body; a status other than

@@ -1,0 +1,20 @@
+package proxy
+
+// The tests of this directory are in package proxy_test, so that they can
+// use proxytest (which imports proxy). These are the internals they check.
+
+// RedisErrTooLarge and McErrTooLarge are the replies to a request over
+// max_request_bytes.
+var RedisErrTooLarge, McErrTooLarge = redisErrTooLarge, mcErrTooLarge
+
+// InFlight is the number of client requests read and not yet answered.
+func (s *Server) InFlight() int64 { return s.inFlight.Load() }
+
+// Stopping reports whether Serve's context is done and the node drains.
+func (s *Server) Stopping() bool { return s.conns.Draining() }
+
+// MaxRequestBytes is the request size cap in force (Options' default applied).
+func (s *Server) MaxRequestBytes() int { return s.opts.MaxRequestBytes }
+
+// ReadRepairs reports whether /read_repairs/enable is in force.
+func (s *Server) ReadRepairs() bool { return s.readRepairs.Load() }
