@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dynomite-go/dynomite/proxy/proxytest"
+
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/config"
 )
@@ -67,7 +69,7 @@ func TestPlanGossip(t *testing.T) {
 func freeGossipAddr(t *testing.T) string {
 	t.Helper()
 	for range 50 {
-		a := freeAddr(t)
+		a := proxytest.FreeAddr(t)
 		u, err := net.ListenPacket("udp", a)
 		if err == nil {
 			u.Close()
@@ -83,7 +85,7 @@ type gossipNode struct{ listen, dyn, stats, gossip, redis string }
 func gossipNodes(t *testing.T, n int) []gossipNode {
 	nodes := make([]gossipNode, n)
 	for i := range nodes {
-		nodes[i] = gossipNode{freeAddr(t), freeAddr(t), freeAddr(t), freeGossipAddr(t), redisServer(t)}
+		nodes[i] = gossipNode{proxytest.FreeAddr(t), proxytest.FreeAddr(t), proxytest.FreeAddr(t), freeGossipAddr(t), proxytest.StartRedis(t).Addr}
 	}
 	return nodes
 }

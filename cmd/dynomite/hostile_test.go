@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
 
 // Hostile clients against the real binary (issue 9); the protocol-level
@@ -182,8 +184,8 @@ func closeAll(conns []net.Conn) {
 func TestFloodOfAbandonedConnections(t *testing.T) {
 	const conns = 10_000
 	raiseNoFile(t, conns+2000)
-	rd := redisServer(t)
-	listen, stats := freeAddr(t), freeAddr(t)
+	rd := proxytest.StartRedis(t).Addr
+	listen, stats := proxytest.FreeAddr(t), proxytest.FreeAddr(t)
 	// client_read_timeout is raised so the half requests stay open while
 	// the test measures (the 30 s default would reap them on a slow machine).
 	conf := writeConf(t, fmt.Sprintf("dyn_o_mite:\n  listen: %s\n  stats_listen: %s\n  client_read_timeout: 300000\n  servers:\n  - %s:1\n", listen, stats, rd))
@@ -228,8 +230,8 @@ func TestFloodOfAbandonedConnections(t *testing.T) {
 }
 
 func TestMaxClientConnectionsOnTheBinary(t *testing.T) {
-	rd := redisServer(t)
-	listen, stats := freeAddr(t), freeAddr(t)
+	rd := proxytest.StartRedis(t).Addr
+	listen, stats := proxytest.FreeAddr(t), proxytest.FreeAddr(t)
 	conf := writeConf(t, fmt.Sprintf("dyn_o_mite:\n  listen: %s\n  stats_listen: %s\n  max_client_connections: 50\n  servers:\n  - %s:1\n", listen, stats, rd))
 	startNodeBinary(t, conf, stats)
 	cs := flood(t, listen, 50)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
 
 var binary string
@@ -58,14 +59,6 @@ func writeConf(t *testing.T, body string) string {
 	return p
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func TestFlags(t *testing.T) {
 	good := writeConf(t, "dyn_o_mite:\n  listen: 127.0.0.1:8102\n  servers:\n  - 127.0.0.1:22122:1\n  tokens: '101134286'\n")
 	bad := writeConf(t, "dyn_o_mite:\n  listen: 127.0.0.1:8102\n  timeout: soon\n  hash: sha1\n  servers:\n  - 127.0.0.1:22122:1\n")
@@ -104,39 +97,9 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-// fakeRedis answers PING with +PONG; enough for a node to connect and serve.
-func fakeRedis(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if strings.HasPrefix(strings.ToUpper(line), "PING") {
-						_, _ = c.Write([]byte("+PONG\r\n"))
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 func TestNodeServesReopensItsLogAndStopsCleanlyOnSIGTERM(t *testing.T) {
-	ds := fakeRedis(t)
-	listen, stats := freeAddr(t), freeAddr(t)
+	ds := proxytest.StartFakeRedis(t).Addr
+	listen, stats := proxytest.FreeAddr(t), proxytest.FreeAddr(t)
 	dir := t.TempDir()
 	logPath, pidPath := filepath.Join(dir, "dynomite.log"), filepath.Join(dir, "dynomite.pid")
 	conf := writeConf(t, fmt.Sprintf("dyn_o_mite:\n  listen: %s\n  stats_listen: %s\n  servers:\n  - %s:1\n", listen, stats, ds))
@@ -195,7 +158,7 @@ func TestNodeServesReopensItsLogAndStopsCleanlyOnSIGTERM(t *testing.T) {
 }
 
 func TestHealthFailsWhenNothingListens(t *testing.T) {
-	_, errOut, code := runBin(t, "health", "--addr", freeAddr(t), "--timeout", "500ms")
+	_, errOut, code := runBin(t, "health", "--addr", proxytest.FreeAddr(t), "--timeout", "500ms")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "unhealthy")
 }

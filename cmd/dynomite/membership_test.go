@@ -15,6 +15,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dynomite-go/dynomite/proxy/proxytest"
+
 	"github.com/dynomite-go/dynomite/env"
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/config"
@@ -79,7 +81,7 @@ func (z *srvZone) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 func peerPorts(t *testing.T) (dyn, gossip string) {
 	t.Helper()
 	for range 100 {
-		a := freeAddr(t)
+		a := proxytest.FreeAddr(t)
 		_, p, _ := net.SplitHostPort(a)
 		n, _ := strconv.Atoi(p)
 		if n+2 > 65535 {
@@ -165,7 +167,7 @@ func TestSRVTargetsWithoutTXTAreCompletedByGossip(t *testing.T) {
 	ports := make([]int, 3)
 	for i := range nodes {
 		dyn, _ := peerPorts(t)
-		nodes[i] = node{freeAddr(t), dyn, freeAddr(t), redisServer(t)}
+		nodes[i] = node{proxytest.FreeAddr(t), dyn, proxytest.FreeAddr(t), proxytest.StartRedis(t).Addr}
 		_, p, _ := net.SplitHostPort(dyn)
 		ports[i], _ = strconv.Atoi(p)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,60 +14,22 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
 
-// redisServer starts a real redis-server on a free port (skips without
-// one, fails under CI=true).
-func redisServer(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server not found (CI=true)")
-		}
-		t.Skip("redis-server not found: apt-get install redis-server")
-	}
-	addr := freeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "")
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	require.Eventually(t, func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, 5*time.Second, 20*time.Millisecond)
-	return addr
-}
-
+// redisDo sends one command to addr on a connection of its own and returns
+// the raw reply.
 func redisDo(t *testing.T, addr string, args ...string) string {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	require.NoError(t, err)
+	c := proxytest.Dial(t, addr)
 	defer c.Close()
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	_, err = c.Write([]byte(b.String()))
-	require.NoError(t, err)
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	br := bufio.NewReader(c)
-	line, err := br.ReadString('\n')
-	require.NoError(t, err)
-	if strings.HasPrefix(line, "$") && line != "$-1\r\n" {
-		body, err := br.ReadString('\n')
-		require.NoError(t, err)
-		return line + body
-	}
-	return line
+	return c.Do(args...)
 }
 
 func TestNodesDiscoverEachOtherThroughFlorida(t *testing.T) {
 	type node struct{ listen, dyn, stats, redis string }
-	nodes := []node{{freeAddr(t), freeAddr(t), freeAddr(t), redisServer(t)}, {freeAddr(t), freeAddr(t), freeAddr(t), redisServer(t)}}
+	nodes := []node{{proxytest.FreeAddr(t), proxytest.FreeAddr(t), proxytest.FreeAddr(t), proxytest.StartRedis(t).Addr}, {proxytest.FreeAddr(t), proxytest.FreeAddr(t), proxytest.FreeAddr(t), proxytest.StartRedis(t).Addr}}
 	var mu sync.Mutex
 	seeds := ""
 	florida := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
