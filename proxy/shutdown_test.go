@@ -119,7 +119,7 @@ func TestShutdownWithPeersFinishesTheirRequestsAndTheyCarryOn(t *testing.T) {
 	// rack r1 has two nodes (A: lower half of the ring, B: upper half), r2
 	// and r3 one each: keys in B's half go to B at DC_ONE from A
 	half := strconv.Itoa(1 << 31)
-	tc := realCluster(t, []string{"dc1/r1/" + half, "dc1/r1/4294967295", "dc1/r2/0", "dc1/r3/0"}, nil)
+	tc := fakeCluster(t, []string{"dc1/r1/" + half, "dc1/r1/4294967295", "dc1/r2/0", "dc1/r3/0"}, nil)
 	const a, b = 0, 1
 	topo := tc.Nodes[a].Server.Topology()
 	var bKeys []string
@@ -144,10 +144,9 @@ func TestShutdownWithPeersFinishesTheirRequestsAndTheyCarryOn(t *testing.T) {
 	}
 
 	t.Run("the stopping node answers the peer requests it has read", func(t *testing.T) {
-		// B's Redis is busy: A's copies of these reads wait in B when it stops
-		held := proxytest.Dial(t, tc.Nodes[b].DatastoreAddr)
-		held.Send(busyScript(400))
-		time.Sleep(20 * time.Millisecond)
+		// B's datastore is slow: A's copies of these reads wait in B when it
+		// stops
+		tc.Nodes[b].Fake.SetFault(proxytest.Fault{Delay: 50 * time.Millisecond})
 		bSent := tc.Nodes[b].Server.Backend().Stats().Requests
 		replies0, errs0 := bPool()
 		c := tc.Client(a, "DC_QUORUM")
@@ -166,19 +165,11 @@ func TestShutdownWithPeersFinishesTheirRequestsAndTheyCarryOn(t *testing.T) {
 		replies, errs := bPool()
 		require.Equal(t, replies0+uint64(len(bKeys)), replies, "B answered every copy it had read before it stopped")
 		require.Equal(t, errs0, errs, "none of them failed")
-		_, err := held.Read(proxytest.RedisReply)
-		require.NoError(t, err)
+		tc.Nodes[b].Fake.SetFault(proxytest.Fault{})
 	})
 
 	tc.Start(b)
-	require.Eventually(t, func() bool {
-		for _, p := range tc.Nodes[a].Server.Peers() {
-			if !p.Up {
-				return false
-			}
-		}
-		return true
-	}, 15*time.Second, 20*time.Millisecond, "B is back")
+	require.Eventually(t, func() bool { return tc.AllPeersUp(a) }, 15*time.Second, 20*time.Millisecond, "B is back")
 
 	t.Run("requests of the other nodes fail over or reach quorum without it, none hangs", func(t *testing.T) {
 		stopLoad := make(chan struct{})
@@ -228,11 +219,7 @@ func TestShutdownWithPeersFinishesTheirRequestsAndTheyCarryOn(t *testing.T) {
 			require.Greater(t, n, 10, "level %d made progress", li)
 		}
 	})
-	for i := range tc.Nodes {
-		if tc.Nodes[i].Running() {
-			tc.Stop(i)
-		}
-	}
+	tc.Close()
 }
 
 func errString(err error) string {
