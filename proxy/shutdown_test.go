@@ -119,7 +119,12 @@ func TestShutdownWithPeersFinishesTheirRequestsAndTheyCarryOn(t *testing.T) {
 	// rack r1 has two nodes (A: lower half of the ring, B: upper half), r2
 	// and r3 one each: keys in B's half go to B at DC_ONE from A
 	half := strconv.Itoa(1 << 31)
-	tc := fakeCluster(t, []string{"dc1/r1/" + half, "dc1/r1/4294967295", "dc1/r2/0", "dc1/r3/0"}, nil)
+	// the datastore timeout is far above the slow datastore's delays below,
+	// so that on a loaded machine no copy times out: every copy B read
+	// must be answered
+	tc := fakeCluster(t, []string{"dc1/r1/" + half, "dc1/r1/4294967295", "dc1/r2/0", "dc1/r3/0"}, func(o *Options) {
+		o.Timeout = 5 * time.Second
+	})
 	const a, b = 0, 1
 	topo := tc.Nodes[a].Server.Topology()
 	var bKeys []string
@@ -142,12 +147,23 @@ func TestShutdownWithPeersFinishesTheirRequestsAndTheyCarryOn(t *testing.T) {
 		t.Fatal("no pool for B")
 		return 0, 0
 	}
+	// A's copies to B all answered: a quorum answers the client before the
+	// last copy's reply, which A counts on its own reader afterwards
+	bSettled := func() bool {
+		for _, ps := range tc.Nodes[a].Server.PeerStats() {
+			if ps.Name == tc.Nodes[b].DynAddr {
+				return ps.Pool.Replies+ps.Pool.Errors == ps.Pool.Requests
+			}
+		}
+		return false
+	}
 
 	t.Run("the stopping node answers the peer requests it has read", func(t *testing.T) {
 		// B's datastore is slow: A's copies of these reads wait in B when it
 		// stops
 		tc.Nodes[b].Fake.SetFault(proxytest.Fault{Delay: 50 * time.Millisecond})
 		bSent := tc.Nodes[b].Server.Backend().Stats().Requests
+		require.Eventually(t, bSettled, 5*time.Second, time.Millisecond, "A's copies of the SETs to B never all answered")
 		replies0, errs0 := bPool()
 		c := tc.Client(a, "DC_QUORUM")
 		for _, k := range bKeys {
@@ -162,6 +178,7 @@ func TestShutdownWithPeersFinishesTheirRequestsAndTheyCarryOn(t *testing.T) {
 			require.Equal(t, bulk("v:"+k), string(got))
 		}
 		<-stopped
+		require.Eventually(t, bSettled, 5*time.Second, time.Millisecond, "A's copies of the GETs to B never all answered")
 		replies, errs := bPool()
 		require.Equal(t, replies0+uint64(len(bKeys)), replies, "B answered every copy it had read before it stopped")
 		require.Equal(t, errs0, errs, "none of them failed")
@@ -209,9 +226,26 @@ func TestShutdownWithPeersFinishesTheirRequestsAndTheyCarryOn(t *testing.T) {
 				}
 			})
 		}
-		time.Sleep(200 * time.Millisecond)
+		// every level makes progress with B, then again without it: counted
+		// rounds, not a time, so a slow machine only takes longer
+		progressed := func(since [3]int, n int) func() bool {
+			return func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				for li := range rounds {
+					if rounds[li] < since[li]+n {
+						return false
+					}
+				}
+				return true
+			}
+		}
+		require.Eventually(t, progressed([3]int{}, 6), 10*time.Second, time.Millisecond, "the load never got going")
 		<-stopAsync(t, tc.Nodes[b].Node)
-		time.Sleep(300 * time.Millisecond) // the load carries on without B
+		mu.Lock()
+		before := rounds
+		mu.Unlock()
+		require.Eventually(t, progressed(before, 6), 10*time.Second, time.Millisecond, "the load did not carry on without B: %v", failures)
 		close(stopLoad)
 		wg.Wait()
 		require.Empty(t, failures, "through A while B stopped")

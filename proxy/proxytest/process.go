@@ -1,10 +1,12 @@
 package proxytest
 
 import (
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,17 +27,49 @@ func NeedBinary(t testing.TB, name, pkg string) string {
 	return p
 }
 
-// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
-// Another process may take it before the caller listens on it; tests accept
-// that small race to give a process (or a restarted node) a known address.
+// FreePort returns a TCP port free on 127.0.0.1 at the time of the call,
+// for a listener whose address must be known before it starts (a node's
+// peer listener, which the other nodes are configured with; a datastore
+// process). It picks ports below the kernel's ephemeral range
+// (/proc/sys/net/ipv4/ip_local_port_range): the kernel never hands those
+// out for port 0 or outgoing connections, so another test process binding
+// port 0 between this call and the caller's listen cannot take it, which
+// happened when packages ran in parallel. Only another random pick of the
+// same port can, one chance in several thousand.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	low := ephemeralLow()
+	for range 100 {
+		port := 10000 + rand.IntN(low-10000)
+		if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			ln.Close()
+			return port
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("finding a free port: %v", err)
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
+// default 32768 when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil || low <= 12000 {
+		return 32768
+	}
+	return low
 }
 
 // FreeAddr is FreePort as "127.0.0.1:port".
