@@ -51,7 +51,7 @@ func TestClusterTwoDatacentersThreeRacks(t *testing.T) {
 		tc.Nodes[0].Fake.Stop()
 		defer func() {
 			tc.Nodes[0].Fake.Start()
-			require.Eventually(t, tc.Nodes[0].Server.Backend().Up, 10*time.Second, 20*time.Millisecond)
+			require.Eventually(t, tc.Nodes[0].Server.Backend().AllUp, 10*time.Second, 20*time.Millisecond)
 		}()
 		c := tc.Client(0, "DC_ONE")
 		require.Equal(t, "$2\r\nv3\r\n", c.Do("GET", "k3"))

@@ -205,6 +205,23 @@ func (p *Pool) Up() bool {
 	return false
 }
 
+// AllUp reports whether every connection of the pool is connected (and the
+// datastore not ejected). Up is enough to serve; AllUp is what a caller
+// waits for before it relies on any client's requests being accepted,
+// since Send keeps a client on the connection its hint picks and fails at
+// once when that one is down.
+func (p *Pool) AllUp() bool {
+	if p.ejected() {
+		return false
+	}
+	for _, c := range p.conns {
+		if !c.isUp() {
+			return false
+		}
+	}
+	return true
+}
+
 // SetTimeoutFactor multiplies the request timeout by n (1..10).
 func (p *Pool) SetTimeoutFactor(n int) { p.factor.Store(int32(min(max(n, 1), 10))) }
 

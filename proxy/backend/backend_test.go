@@ -117,14 +117,7 @@ func newPool(t testing.TB, addr string, mod func(*Options)) *Pool {
 // waitUp waits until every connection of p is established.
 func waitUp(t testing.TB, p *Pool) {
 	t.Helper()
-	require.Eventually(t, func() bool {
-		for _, c := range p.conns {
-			if !c.isUp() {
-				return false
-			}
-		}
-		return p.Up()
-	}, 5*time.Second, 5*time.Millisecond, "pool never came up")
+	require.Eventually(t, p.AllUp, 5*time.Second, 5*time.Millisecond, "pool never came up")
 }
 
 func do(p *Pool, payload string, hint uint) *msg.Request {

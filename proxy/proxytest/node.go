@@ -54,7 +54,7 @@ func startServer(t testing.TB, o proxy.Options) *Node {
 	n := &Node{Server: s, Addr: s.Addr().String(), t: t, cancel: cancel, done: make(chan error, 1)}
 	go func() { n.done <- s.Serve(ctx) }()
 	t.Cleanup(n.Stop)
-	Eventually(t, 10*time.Second, s.Backend().Up, "the node never connected to its datastore %s", o.Datastore)
+	Eventually(t, 10*time.Second, s.Backend().AllUp, "the node never connected every datastore connection to %s", o.Datastore)
 	return n
 }
 

@@ -167,7 +167,7 @@ func (c *Cluster) StartNode(i int) {
 	go func() { me.done <- stats.Serve(ctx) }()
 	go func() { me.done <- srv.Serve(ctx) }()
 	t.Cleanup(func() { c.StopNode(i) })
-	c.Eventually(10*time.Second, "node never connected to its datastore", srv.Backend().Up)
+	c.Eventually(10*time.Second, "node never connected every datastore connection", srv.Backend().AllUp)
 }
 
 // StopNode stops node i (its listeners close; peers see it down).
