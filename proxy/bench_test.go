@@ -26,7 +26,7 @@ var _ io.Reader = (*loopReader)(nil)
 // benchRequestPath measures what the proxy does per forwarded request apart
 // from the network: take a pooled request, frame and parse it, copy its raw
 // bytes, classify it, take the reply, recycle the request. It must not
-// allocate (STYLE §5).
+// allocate.
 func benchRequestPath(b *testing.B, c codec, one []byte, reply []byte) {
 	data := bytes.Repeat(one, 256)
 	fr := msg.NewFrameReader(&loopReader{data: data}, 16<<10, 1<<20)

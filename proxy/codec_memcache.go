@@ -9,7 +9,8 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/msg"
 )
 
-// Memcache failures use SERVER_ERROR with upstream's texts (reference §8.2).
+// Memcache failures use SERVER_ERROR with upstream's texts (dyn_core.c dn_strerror,
+// proto/dyn_memcache.c).
 var (
 	mcErrDatastoreDown    = []byte("SERVER_ERROR Storage: Datastore refused connection\r\n")
 	mcErrDatastoreTimeout = []byte("SERVER_ERROR Storage: Datastore timed out\r\n")

@@ -9,7 +9,8 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/resp"
 )
 
-// Error replies in upstream's wording (reference §8.2), so clients and
+// Error replies in upstream's wording (dyn_core.c dn_strerror,
+// dyn_message.c msg_get_error), so clients and
 // runbooks written for Netflix Dynomite recognise them.
 var (
 	redisErrDatastoreDown    = []byte("-ERR Storage: Datastore refused connection\r\n")

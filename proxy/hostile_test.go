@@ -25,7 +25,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/resp"
 )
 
-// Hostile input (issue 9): bytes no well-behaved client or peer sends, fed
+// Hostile input: bytes no well-behaved client or peer sends, fed
 // to nodes in front of real redis-server and memcached processes. Every
 // input comes from a math/rand seeded with hostileSeed; a failure names the
 // input's index and bytes, so it reproduces.

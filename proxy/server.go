@@ -75,7 +75,7 @@ type Options struct {
 	// Observer receives per-request measurements (metrics); nil for none.
 	Observer Observer
 
-	// Security and limits (issue 9).
+	// Security and limits.
 	// RequirePass is the password Redis clients must AUTH with ("" = none).
 	RequirePass string
 	// Users are further named users Redis clients may AUTH as (AUTH <name>

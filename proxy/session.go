@@ -25,7 +25,7 @@ const (
 	actAnswered
 	// actSkip: input consumed with nothing to answer (blank line, empty array).
 	actSkip
-	// actConfig: DYNO_CONFIG:CONN_CONSISTENCY <level> (reference §8.5).
+	// actConfig: DYNO_CONFIG:CONN_CONSISTENCY <level> (dyn_message.c msg_apply_config).
 	actConfig
 )
 
@@ -95,7 +95,7 @@ const (
 
 // session is one client connection: a reader goroutine that parses and
 // dispatches requests, and a writer goroutine that writes replies in request
-// order (codis session.go, STYLE §5).
+// order (as codis' proxy/session.go does).
 type session struct {
 	s        *Server
 	nc       net.Conn

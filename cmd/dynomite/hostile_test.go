@@ -21,7 +21,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
 
-// Hostile clients against the real binary (issue 9); the protocol-level
+// Hostile clients against the real binary; the protocol-level
 // cases run in-process in proxy/hostile_test.go.
 
 // raiseNoFile lifts this process's open-file limit to at least n (up to

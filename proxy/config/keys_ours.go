@@ -12,7 +12,7 @@ import (
 	"unicode"
 )
 
-// Keys upstream does not have (security and limits, issue 9). They are flat,
+// Keys upstream does not have (security and limits). They are flat,
 // validated like upstream's, and listed by Describe after upstream's keys.
 var ourKeys = []key{
 	// Password clients must give with AUTH (or HELLO ... AUTH). Empty: no

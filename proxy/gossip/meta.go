@@ -17,7 +17,7 @@ type Meta struct {
 	DC, Rack string
 	// Tokens are the node's ring tokens.
 	Tokens []uint32
-	// State is one of upstream's node states (reference §5): INIT, STANDBY,
+	// State is one of upstream's node states (the dyn_state_t enum, dyn_gossip.c): INIT, STANDBY,
 	// WRITES_ONLY, RESUMING, NORMAL, JOINING, DOWN, RESET, UNKNOWN. Empty
 	// means NORMAL.
 	State string

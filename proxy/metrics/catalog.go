@@ -40,7 +40,8 @@ const (
 // Causes are the values of the cause label, in output order.
 var Causes = []string{CauseDown, CauseFailed, CauseTimeout, CauseConnectFailure, CauseEjection}
 
-// The names of every metric, prefixed dynomite_ (STYLE.md §6).
+// The names of every metric, prefixed dynomite_ (Prometheus' naming
+// practice: one namespace for the whole program, units and _total suffixes).
 const (
 	mClientConnections      = "dynomite_client_connections"
 	mClientConnectionsTotal = "dynomite_client_connections_total"

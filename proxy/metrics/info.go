@@ -227,7 +227,7 @@ func (j *jsonw) close() {
 	j.first = false
 }
 
-// Info returns upstream's /info document (reference §7.2).
+// Info returns upstream's /info document (dyn_stats.c, stats_make_rsp).
 func (m *Metrics) Info() []byte {
 	now := time.Now()
 	snap := &infoSnap{m: m}

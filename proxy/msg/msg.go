@@ -41,7 +41,8 @@ func (p Proto) String() string {
 	return "unknown"
 }
 
-// Class is how a command is routed (reference §3.3 and §8.1).
+// Class is how a command is routed (dyn_client.c req_forward, proto/dyn_redis.c
+// redis_parse_req).
 type Class uint8
 
 const (

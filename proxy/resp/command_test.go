@@ -68,7 +68,7 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 	require.Zero(t, allocs)
 }
 
-// The five commands upstream misfiles (reference §8.1 and §14.3).
+// The five commands upstream misfiles (proto/dyn_redis.c redis_parse_req).
 func TestClassificationFixesUpstreamMisfilings(t *testing.T) {
 	tests := map[string]struct {
 		name  string
@@ -131,7 +131,7 @@ func TestClassificationOfEveryRoutingClass(t *testing.T) {
 	}
 }
 
-// upstreamCommands is every command reference §8.1 lists as supported by
+// upstreamCommands is every command proto/dyn_redis.c redis_parse_req accepts in
 // Netflix Dynomite (SCRIPT LOAD/EXISTS/FLUSH/KILL are the "script" entry).
 var upstreamCommands = []string{
 	"get", "set", "setnx", "setex", "psetex", "getset", "append", "incr", "incrby", "incrbyfloat",

@@ -7,7 +7,7 @@ import "github.com/dynomite-go/dynomite/proxy/msg"
 // by what each command does (checked against Redis 7.0's COMMAND INFO in
 // table_test.go). Commands not listed are unsupported.
 //
-// Classification that differs from upstream (reference §8.1, §14.3):
+// Classification that differs from upstream (proto/dyn_redis.c redis_parse_req):
 //
 //   - TTL and PFCOUNT are reads (upstream: writes, so they were sent to every
 //     rack and DC).
@@ -323,6 +323,6 @@ var table = [...]Command{
 	answeredAs(def("command", proxy, -1, noKeys, 0, "other"), AnswerLocal),
 	answeredAs(withCheck(def("hello", proxy, -1, noKeys, 0, "other"), checkHello), AnswerHello),
 	// DYNO_CONFIG:CONN_CONSISTENCY <level> sets the connection's read and
-	// write consistency (reference §8.5).
+	// write consistency (dyn_message.c msg_apply_config).
 	answeredAs(def("dyno_config:conn_consistency", proxy, 2, noKeys, up, "other"), AnswerConnConsistency),
 }
