@@ -36,11 +36,18 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	    echo "fuzz $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-lint: ## gofmt, go vet (dynomite and tests/ modules), package dependency rules, no test-only module in go.mod
+# staticcheck at a pinned version, built from the Go module proxy on first use
+# and cached by the Go build cache afterwards.
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint: ## gofmt, go vet and staticcheck (dynomite, tests/ and itest/ modules), package dependency rules, no test-only module in go.mod
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd tests && $(GO) vet ./...
 	scripts/depcheck.sh
+	$(STATICCHECK) ./...
+	cd tests && $(STATICCHECK) ./...
+	cd itest && $(STATICCHECK) ./...
 
 tidy-check: ## fail when go.mod/go.sum of the dynomite or the tests/ module are not tidy
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum

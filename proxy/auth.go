@@ -36,13 +36,6 @@ var (
 	replyNoPass    = []byte("-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n")
 )
 
-func passwordOK(want, got []byte) bool {
-	// ConstantTimeCompare returns early on a length mismatch; compare
-	// fixed-size digests of both so the length does not leak either.
-	w, g := sha256.Sum256(want), sha256.Sum256(got)
-	return subtle.ConstantTimeCompare(w[:], g[:]) == 1
-}
-
 // authRequired: requirepass or client_users is set.
 func (s *Server) authRequired() bool { return s.defaultPW != nil || len(s.users) > 0 }
 

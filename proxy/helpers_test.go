@@ -1,7 +1,6 @@
 package proxy_test
 
 import (
-	"bufio"
 	"strconv"
 	"strings"
 	"testing"
@@ -73,16 +72,6 @@ func expectedReplies(b []byte) int {
 		b = b[k:]
 	}
 	return max(n, 1)
-}
-
-func lines(s string) string {
-	var sb strings.Builder
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		sb.WriteString(sc.Text())
-		sb.WriteByte('|')
-	}
-	return sb.String()
 }
 
 // bulk is the RESP bulk string of v, the nil bulk for "".

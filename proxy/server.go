@@ -144,9 +144,8 @@ type Server struct {
 	closedSlow, closedIdle                         atomic.Uint64
 
 	// counters for the stats listener
-	clientConns  atomic.Int64
-	clientTotal  atomic.Uint64
-	clientErrors atomic.Uint64
+	clientConns atomic.Int64
+	clientTotal atomic.Uint64
 }
 
 // New builds a node from opts. Nothing is opened until Listen/Serve.

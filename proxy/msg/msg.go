@@ -177,13 +177,17 @@ const (
 )
 
 // Errors a backend completes a request with. The session maps them to
-// protocol error replies (see reply text in the proxy package).
+// protocol error replies (see reply text in the proxy package). Their text
+// is upstream's (dyn_core.c dn_strerror), capitalised as clients see it.
 var (
 	// ErrDatastoreDown: no connected datastore connection (or it was ejected).
+	//lint:ignore ST1005 upstream's wording, sent to clients as is
 	ErrDatastoreDown = errors.New("Datastore refused connection")
 	// ErrDatastoreTimeout: the datastore did not answer within `timeout`.
+	//lint:ignore ST1005 upstream's wording, sent to clients as is
 	ErrDatastoreTimeout = errors.New("Datastore timed out")
 	// ErrDatastoreClosed: the connection closed with the request in flight.
+	//lint:ignore ST1005 upstream's wording, sent to clients as is
 	ErrDatastoreClosed = errors.New("Datastore connection closed")
 	// ErrShutdown: the node is stopping.
 	ErrShutdown = errors.New("node is shutting down")
