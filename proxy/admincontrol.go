@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/dynomite-go/dynomite/proxy/admin"
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
@@ -20,11 +21,11 @@ func (v adminView) Consistency() (read, write string) {
 }
 
 func (v adminView) SetConsistency(write bool, level string) bool {
-	l, ok := ParseLevel(level)
-	if ok {
+	l, err := consistency.Parse(level)
+	if err == nil {
 		v.s.SetConsistency(write, l)
 	}
-	return ok
+	return err == nil
 }
 
 func (v adminView) TimeoutFactor() int                   { return v.s.TimeoutFactor() }

@@ -12,6 +12,7 @@ import (
 
 	. "github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/admin"
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
@@ -52,7 +53,7 @@ func TestAdminEndpoints(t *testing.T) {
 	call("/set_consistency/read/dc_quorum", 200)
 	call("/set_consistency/write/dc_bogus", 400)
 	rl, wl := n.Server.Consistency()
-	require.Equal(t, []Level{DCQuorum, DCOne}, []Level{rl, wl})
+	require.Equal(t, []consistency.Level{consistency.DCQuorum, consistency.DCOne}, []consistency.Level{rl, wl})
 	require.Equal(t, "Read Consistency: DC_QUORUM\r\nWrite Consistency: DC_ONE\r\n", call("/get_consistency", 200))
 
 	require.Equal(t, "Timeout factor: 1\n", call("/get_timeout_factor", 200))

@@ -6,50 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/dynomite-go/dynomite/proxy/backend"
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/dnode"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 	"github.com/dynomite-go/dynomite/proxy/tlsconf"
 )
-
-// Level is a consistency level (reference §3.4).
-type Level uint8
-
-const (
-	// DCOne: reads from the local rack's owner, writes acknowledged by it.
-	DCOne Level = iota
-	// DCQuorum: a majority of local racks must answer alike.
-	DCQuorum
-	// DCSafeQuorum: like DCQuorum, and a disagreement is an error.
-	DCSafeQuorum
-	// DCEachSafeQuorum: a safe quorum in every datacenter.
-	DCEachSafeQuorum
-)
-
-var levelNames = [...]string{"DC_ONE", "DC_QUORUM", "DC_SAFE_QUORUM", "DC_EACH_SAFE_QUORUM"}
-
-func (l Level) String() string {
-	if int(l) < len(levelNames) {
-		return levelNames[l]
-	}
-	return "DC_UNKNOWN"
-}
-
-// ParseLevel matches upstream's names case-insensitively.
-func ParseLevel(s string) (Level, bool) {
-	for i, n := range levelNames {
-		if strings.EqualFold(s, n) {
-			return Level(i), true
-		}
-	}
-	return 0, false
-}
 
 // State is the node state that /state/... sets (reference §7.1).
 type State int32
@@ -112,6 +79,8 @@ type cluster struct {
 	nodeState             atomic.Int32
 
 	readFailovers, remoteFailovers, remoteDropped, quorumFailures atomic.Uint64
+	// copiesNotSent counts read copies left unsent: decided before their turn
+	copiesNotSent atomic.Uint64
 }
 
 func newCluster(s *Server) (*cluster, error) {
@@ -387,13 +356,13 @@ func (s *Server) SetPeerDown(name string, down bool) bool {
 }
 
 // Consistency returns the node-wide read and write levels.
-func (s *Server) Consistency() (read, write Level) {
-	return Level(s.cluster.readLevel.Load()), Level(s.cluster.writeLevel.Load())
+func (s *Server) Consistency() (read, write consistency.Level) {
+	return consistency.Level(s.cluster.readLevel.Load()), consistency.Level(s.cluster.writeLevel.Load())
 }
 
 // SetConsistency changes a node-wide level; like upstream, only client
 // connections accepted afterwards see it.
-func (s *Server) SetConsistency(write bool, l Level) {
+func (s *Server) SetConsistency(write bool, l consistency.Level) {
 	if write {
 		s.cluster.writeLevel.Store(uint32(l))
 	} else {

@@ -1,10 +1,10 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
 	"sync"
 
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
@@ -30,39 +30,39 @@ type subInfo struct {
 	// remote forwards: the racks still to try in that datacenter
 	next []int
 	tok  ring.Token
-	// done is set under fanout.mu once the copy completed for good; only
-	// then may its Reply and Err be read by others.
-	done bool
 	// split: its reply is split into one element per key (f.spans)
 	split bool
 }
 
-// fanout is one client request sent to several replicas, and the decision
-// of what the client gets (dskit DoUntilQuorum, upstream's response_mgr).
+// fanout is one client request sent to several replicas. The policy (whom
+// to ask, when the replies decide, which reply wins) is the consistency
+// package's; fanout is the plumbing: it sends the copies, fails them over,
+// records their outcomes in set and renders what the strategy decided.
 type fanout struct {
-	c      *cluster
-	st     *clusterState
-	parent *msg.Request
-	level  Level
-	write  bool
-	hint   uint
+	c        *cluster
+	st       *clusterState
+	parent   *msg.Request
+	strategy consistency.Strategy
+	hint     uint
 
-	mu          sync.Mutex
-	subs        []subInfo
+	mu   sync.Mutex
+	subs []subInfo
+	// set is what the strategy reads: set.Replicas[i] is subs[i]'s outcome,
+	// written under mu once the copy completed for good; only then may its
+	// Reply and Err be read by others. set.Choice holds the key-by-key
+	// choices of a multi-key read (keyquorum.go).
+	set         consistency.Set
 	outstanding int
+	completed   int // copies completed for good: the next Replica.Seq
 	finished    bool
-	single      bool // one replica asked at a time (DC_ONE reads): fail over on error
-	primary     int  // the local rack owner's sub, -1 if none
-	firstOther  int  // DC_ONE write: first good reply from another rack
 	// DC_ONE read failover candidates, in order
 	failover []*ring.Node
 
 	// multi-key reads decided key by key (keyquorum.go): the number of
-	// keys (0: compare whole replies), each copy's elements (nkeys spans
-	// per copy, by copy index) and the copy whose element each key gets
-	nkeys  int
-	spans  []span
-	choice []int
+	// keys (0: compare whole replies) and each copy's elements (nkeys
+	// spans per copy, by copy index)
+	nkeys int
+	spans []span
 }
 
 var fanoutPool = sync.Pool{New: func() any { return new(fanout) }}
@@ -70,7 +70,7 @@ var fanoutPool = sync.Pool{New: func() any { return new(fanout) }}
 // route sends r to the replicas its class and consistency level call for.
 // It is the entry point for every request once the ring has more than one
 // node.
-func (c *cluster) route(r *msg.Request, hint uint, rl, wl Level) {
+func (c *cluster) route(r *msg.Request, hint uint, rl, wl consistency.Level) {
 	st := c.state.Load()
 	s := c.s
 	write := r.Class == msg.ClassWrite
@@ -128,17 +128,17 @@ func (c *cluster) fail(r *msg.Request, text string) {
 	r.Done()
 }
 
-func (c *cluster) fanOut(st *clusterState, r *msg.Request, hint uint, tok ring.Token, write bool, level Level) {
+func (c *cluster) fanOut(st *clusterState, r *msg.Request, hint uint, tok ring.Token, write bool, level consistency.Level) {
 	topo := st.topo
 	localDC, localRack := topo.LocalDC(), topo.LocalRack()
 	f := c.newFanout(st, r, hint, level, write)
+	f.strategy.LocalRackOnly = !write && r.Flags.Has(msg.FlagLocalRackOnly)
 
-	localRackOnly := !write && r.Flags.Has(msg.FlagLocalRackOnly)
-	switch {
-	case !write && (level == DCOne || localRackOnly):
+	switch f.strategy.Targets() {
+	case consistency.LocalRack:
 		owner := topo.Owner(localDC, localRack, tok)
 		f.add(owner, roleCounted, localDC, tok, nil)
-		f.primary, f.single = 0, true
+		f.set.Primary = 0
 		// failover order: the other local racks, then the remote datacenters
 		for rk := 0; rk < topo.NumRacks(localDC); rk++ {
 			if rk != localRack {
@@ -152,7 +152,7 @@ func (c *cluster) fanOut(st *clusterState, r *msg.Request, hint uint, tok ring.T
 				}
 			}
 		}
-	case level == DCEachSafeQuorum:
+	case consistency.EveryDC:
 		if !write {
 			f.nkeys = c.s.perKeyCount(r)
 		}
@@ -161,17 +161,17 @@ func (c *cluster) fanOut(st *clusterState, r *msg.Request, hint uint, tok ring.T
 				f.add(topo.Owner(dc, rk, tok), roleCounted, dc, tok, nil)
 			}
 		}
-	default:
+	default: // consistency.LocalDC
 		if !write {
 			f.nkeys = c.s.perKeyCount(r)
 		}
 		for rk := 0; rk < topo.NumRacks(localDC); rk++ {
 			if rk == localRack {
-				f.primary = len(f.subs)
+				f.set.Primary = len(f.subs)
 			}
 			f.add(topo.Owner(localDC, rk, tok), roleCounted, localDC, tok, nil)
 		}
-		if write {
+		if f.strategy.ForwardsRemote() {
 			for dc := 0; dc < topo.NumDCs(); dc++ {
 				if dc == localDC {
 					continue
@@ -189,20 +189,22 @@ func (c *cluster) fanOut(st *clusterState, r *msg.Request, hint uint, tok ring.T
 
 // newFanout takes a fan-out from the pool for parent r. r is held until
 // the last copy completes, because the copies share r.Raw.
-func (c *cluster) newFanout(st *clusterState, r *msg.Request, hint uint, level Level, write bool) *fanout {
+func (c *cluster) newFanout(st *clusterState, r *msg.Request, hint uint, level consistency.Level, write bool) *fanout {
 	f := fanoutPool.Get().(*fanout)
-	f.c, f.st, f.parent, f.level, f.write, f.hint = c, st, r, level, write, hint
-	f.primary, f.firstOther = -1, -1
+	f.c, f.st, f.parent, f.hint = c, st, r, hint
+	f.strategy = consistency.Strategy{Level: level, Write: write}
+	f.set.DCs, f.set.LocalDC, f.set.Primary = st.topo.NumDCs(), st.topo.LocalDC(), -1
 	r.Hold()
 	c.s.fanouts.Add(1)
 	return f
 }
 
-// localFirst makes f a one-at-a-time fan-out whose first copy (the local node)
-// answers; the other copies, added after, are replicated and swallowed.
+// localFirst makes f, a DC_ONE read fan-out (one replica at a time), answer
+// with its first copy (the local node); the other copies, added after, are
+// replicated and swallowed.
 func (f *fanout) localFirst() {
 	topo := f.st.topo
-	f.primary, f.single = 0, true
+	f.set.Primary = 0
 	f.add(topo.Local(), roleCounted, topo.LocalDC(), 0, nil)
 }
 
@@ -211,8 +213,29 @@ func (f *fanout) localFirst() {
 func (f *fanout) start() {
 	f.outstanding = len(f.subs)
 	for i := range f.subs {
-		f.send(i)
+		f.sendIfNeeded(i)
 	}
+}
+
+// sendIfNeeded sends copy i unless the answer was decided meanwhile (the
+// other copies complete on their own goroutines while start sends) and the
+// strategy no longer needs it: a read's counted copy is then completed
+// here, unsent. Writes and swallowed copies are always sent: they are the
+// replication. Copies already handed to a connection are not recalled.
+func (f *fanout) sendIfNeeded(i int) {
+	// the lock only for copies the decision can make unneeded; nothing
+	// writes set.Replicas[i] before copy i is sent
+	if !f.strategy.Needed(f.set.Replicas[i], true) {
+		f.mu.Lock()
+		decided := f.finished
+		f.mu.Unlock()
+		if decided {
+			f.c.copiesNotSent.Add(1)
+			f.subs[i].req.Fail(errNotNeeded)
+			return
+		}
+	}
+	f.send(i)
 }
 
 func (f *fanout) add(n *ring.Node, role uint8, dc int, tok ring.Token, next []int) {
@@ -222,10 +245,11 @@ func (f *fanout) add(n *ring.Node, role uint8, dc int, tok ring.Token, next []in
 	sub.Notify = f
 	sub.Tag = int32(len(f.subs))
 	sub.PeerType = peerReq
-	if role == roleSwallow && f.level != DCEachSafeQuorum {
+	if role == roleSwallow && f.strategy.Level != consistency.DCEachSafeQuorum {
 		sub.PeerType = peerForward
 	}
 	f.subs = append(f.subs, subInfo{req: sub, node: n, role: role, dc: dc, next: next, tok: tok})
+	f.set.Replicas = append(f.set.Replicas, consistency.Replica{DC: dc, Counted: role == roleCounted})
 }
 
 // send hands sub i to its node: the local datastore or a peer pool.
@@ -244,6 +268,10 @@ func (f *fanout) send(i int) {
 
 var errPeerAdminDown = errors.New("Peer Node is marked down")
 
+// errNotNeeded completes a read's copy that was not sent because the answer
+// was already decided; nobody reads its reply.
+var errNotNeeded = errors.New("copy not sent: the answer was already decided")
+
 // SubDone is called once per copy, on the goroutine that completed it.
 func (f *fanout) SubDone(sub *msg.Request) {
 	i := int(sub.Tag)
@@ -261,7 +289,7 @@ func (f *fanout) SubDone(sub *msg.Request) {
 		resend = i
 	case si.role == roleSwallow && sub.Err != nil:
 		f.c.remoteDropped.Add(1)
-	case sub.Err != nil && f.single && len(f.failover) > 0:
+	case sub.Err != nil && si.role == roleCounted && f.strategy.OneAtATime() && len(f.failover) > 0:
 		// DC_ONE read: the owner did not answer; ask the next replica
 		f.c.readFailovers.Add(1)
 		si.node = f.failover[0]
@@ -275,13 +303,18 @@ func (f *fanout) SubDone(sub *msg.Request) {
 		return
 	}
 	f.outstanding--
-	si.done = true
+	f.completed++
+	rep := &f.set.Replicas[i]
+	rep.Seq = f.completed
+	if sub.Err != nil {
+		rep.Outcome = consistency.Error
+	} else {
+		rep.Outcome, rep.Reply = consistency.OK, sub.Reply
+	}
 	var finish bool
 	if !f.finished {
-		finish = f.decide(i)
-		if finish {
-			f.finished = true
-		}
+		finish = f.decide()
+		f.finished = finish
 	}
 	last := f.outstanding == 0
 	parent := f.parent // f may be recycled by another copy once unlocked
@@ -294,215 +327,29 @@ func (f *fanout) SubDone(sub *msg.Request) {
 	}
 }
 
-// decide is called with f.mu held after sub i completed; when it returns
-// true the parent's reply is set.
-func (f *fanout) decide(i int) bool {
-	p := f.parent
-	switch {
-	case f.single:
-		sub := f.subs[i].req
-		if sub.Err != nil {
-			f.failWith(i)
-		} else {
-			p.SetReply(sub.Reply)
+// decide is called with f.mu held after a copy completed; it asks the
+// strategy and, when the answer is decided, sets the parent's reply and
+// returns true.
+func (f *fanout) decide() bool {
+	if f.nkeys > 0 && len(f.set.Choice) != f.nkeys {
+		// sized once per fan-out: the number of keys does not change
+		if cap(f.set.Choice) < f.nkeys {
+			f.set.Choice = make([]int, f.nkeys)
 		}
-		return true
-	case f.level == DCOne: // write
-		if f.subs[i].role != roleCounted {
-			return f.allCountedDone() && f.dcOneWriteFallback()
-		}
-		sub := f.subs[i].req
-		if i == f.primary {
-			if sub.Err == nil {
-				p.SetReply(sub.Reply)
-				return true
-			}
-			if f.firstOther >= 0 {
-				p.SetReply(f.subs[f.firstOther].req.Reply)
-				return true
-			}
-		} else if sub.Err == nil && f.firstOther < 0 {
-			f.firstOther = i
-			if f.doneCounted(f.primary) && f.subs[f.primary].req.Err != nil {
-				p.SetReply(sub.Reply)
-				return true
-			}
-		}
-		if f.allCountedDone() {
-			return f.dcOneWriteFallback()
-		}
-		return false
-	case f.level == DCEachSafeQuorum:
-		if !f.allCountedDone() {
-			// decide early only on success in every DC; errors wait for all
-			return false
-		}
-		// the client gets the local datacenter's reply; the local one is
-		// decided last, so that f.choice is still its own when it is set
-		topo := f.st.topo
-		for dc := 0; dc < topo.NumDCs(); dc++ {
-			if dc == topo.LocalDC() {
-				continue
-			}
-			if _, _, ok, errSub := f.quorumOf(dc, true); !ok {
-				f.quorumFailed(errSub)
-				return true
-			}
-		}
-		reply, perKey, ok, errSub := f.quorumOf(topo.LocalDC(), true)
-		if !ok {
-			f.quorumFailed(errSub)
-			return true
-		}
-		f.setQuorumReply(reply, perKey)
-		return true
-	default: // DC_QUORUM, DC_SAFE_QUORUM
-		if f.subs[i].role != roleCounted {
-			return false
-		}
-		dc := f.st.topo.LocalDC()
-		q := f.quorum(dc)
-		if reply, n := f.agreement(dc); n >= q {
-			p.SetReply(reply)
-			return true
-		}
-		if f.nkeys > 0 && f.answered(dc) >= q {
-			// a multi-key read: done early once every key has its quorum
-			if all, _ := f.keyVotes(dc, q, true); all {
-				f.setKeysReply()
-				return true
-			}
-		}
-		if !f.allCountedDone() {
-			return false
-		}
-		reply, perKey, ok, errSub := f.quorumOf(dc, f.level == DCSafeQuorum)
-		if !ok {
-			f.quorumFailed(errSub)
-			return true
-		}
-		f.setQuorumReply(reply, perKey)
-		return true
+		f.set.Choice = f.set.Choice[:f.nkeys]
 	}
-}
-
-// setQuorumReply sets the parent's reply to what quorumOf decided.
-func (f *fanout) setQuorumReply(reply []byte, perKey bool) {
-	if perKey {
+	d := f.strategy.Decide(&f.set, f)
+	switch d.Verdict {
+	case consistency.UseReply:
+		f.parent.SetReply(f.subs[d.Replica].req.Reply)
+	case consistency.UseKeys:
 		f.setKeysReply()
-		return
+	case consistency.UseError:
+		f.failWith(d.Replica)
+	case consistency.NoQuorum:
+		f.quorumFailed(d.Replica)
 	}
-	f.parent.SetReply(reply)
-}
-
-func (f *fanout) doneCounted(i int) bool { return f.subs[i].done }
-
-func (f *fanout) allCountedDone() bool {
-	for i := range f.subs {
-		if f.subs[i].role == roleCounted && !f.doneCounted(i) {
-			return false
-		}
-	}
-	return true
-}
-
-// dcOneWriteFallback: every local rack answered and the local-rack owner
-// failed: the first rack that stored it wins, else the owner's error.
-func (f *fanout) dcOneWriteFallback() bool {
-	if f.firstOther >= 0 {
-		f.parent.SetReply(f.subs[f.firstOther].req.Reply)
-		return true
-	}
-	f.failWith(f.primary)
-	return true
-}
-
-func (f *fanout) quorum(dc int) int {
-	n := 0
-	for i := range f.subs {
-		if f.subs[i].role == roleCounted && f.subs[i].dc == dc {
-			n++
-		}
-	}
-	return n/2 + 1
-}
-
-// agreement returns the reply most counted replicas of dc agree on so far
-// and how many agree. Replies are compared byte for byte (upstream compares
-// a CRC32 of the same bytes).
-func (f *fanout) agreement(dc int) ([]byte, int) {
-	var best []byte
-	bestN := 0
-	for i := range f.subs {
-		a := f.subs[i].req
-		if f.subs[i].role != roleCounted || f.subs[i].dc != dc || !f.subs[i].done || a.Err != nil {
-			continue
-		}
-		n := 0
-		for j := range f.subs {
-			b := f.subs[j].req
-			if f.subs[j].role == roleCounted && f.subs[j].dc == dc && f.subs[j].done && b.Err == nil && bytes.Equal(a.Reply, b.Reply) {
-				n++
-			}
-		}
-		if n > bestN {
-			best, bestN = a.Reply, n
-		}
-	}
-	return best, bestN
-}
-
-// quorumOf decides a datacenter once all its counted replies are in.
-// Without agreement DC_QUORUM returns the first good reply (as upstream);
-// safe levels fail. Fewer good replies than the quorum fail at every level.
-// A multi-key read whose replies split into one element per key is decided
-// key by key the same way (perKey: f.choice holds the result, reply is nil;
-// see keyquorum.go).
-func (f *fanout) quorumOf(dc int, safe bool) (reply []byte, perKey, ok bool, errSub int) {
-	q := f.quorum(dc)
-	good, firstGood, firstErr := 0, -1, -1
-	for i := range f.subs {
-		si := f.subs[i]
-		if si.role != roleCounted || si.dc != dc {
-			continue
-		}
-		if si.req.Err != nil {
-			if firstErr < 0 {
-				firstErr = i
-			}
-			continue
-		}
-		good++
-		if firstGood < 0 {
-			firstGood = i
-		}
-	}
-	if best, n := f.agreement(dc); n >= q {
-		return best, false, true, -1
-	}
-	if good < q {
-		return nil, false, false, firstErr
-	}
-	if f.nkeys > 0 {
-		if all, splittable := f.keyVotes(dc, q, false); splittable {
-			if all {
-				return nil, true, true, -1
-			}
-			if safe {
-				return nil, false, false, -1
-			}
-			for k, c := range f.choice {
-				if c < 0 {
-					f.choice[k] = firstGood
-				}
-			}
-			return nil, true, true, -1
-		}
-	}
-	if safe {
-		return nil, false, false, -1
-	}
-	return f.subs[firstGood].req.Reply, false, true, -1
+	return d.Decided()
 }
 
 func (f *fanout) quorumFailed(errSub int) {
@@ -511,7 +358,7 @@ func (f *fanout) quorumFailed(errSub int) {
 		f.failWith(errSub)
 		return
 	}
-	f.parent.KeepReply(f.c.s.codec.errorLine(f.parent.ReplyBuf(), "Dynomite: Failed to achieve Quorum ("+f.level.String()+")"))
+	f.parent.KeepReply(f.c.s.codec.errorLine(f.parent.ReplyBuf(), "Dynomite: Failed to achieve Quorum ("+f.strategy.Level.String()+")"))
 }
 
 // failWith sets the parent's reply to an error naming the peer that failed
@@ -520,7 +367,7 @@ func (f *fanout) failWith(i int) {
 	si := f.subs[i]
 	p := f.parent
 	text := peerErrorText(si.req.Err, si.node.Local)
-	where := " (node " + si.node.Name + " " + si.node.DC + "/" + si.node.Rack + ", " + f.level.String() + ")"
+	where := " (node " + si.node.Name + " " + si.node.DC + "/" + si.node.Rack + ", " + f.strategy.Level.String() + ")"
 	p.KeepReply(f.c.s.codec.errorLine(p.ReplyBuf(), text+where))
 }
 
@@ -554,10 +401,11 @@ func (f *fanout) release() {
 	}
 	pool.Put(f.parent)
 	f.c.s.fanouts.Add(-1)
-	subs, fo, spans, choice := f.subs[:0], f.failover[:0], f.spans[:0], f.choice[:0]
+	clear(f.set.Replicas) // they point into the pooled copies' replies
+	subs, reps, fo, spans, choice := f.subs[:0], f.set.Replicas[:0], f.failover[:0], f.spans[:0], f.set.Choice[:0]
 	if cap(spans) > maxKeepSpans {
 		spans, choice = nil, nil
 	}
-	*f = fanout{subs: subs, failover: fo, spans: spans, choice: choice}
+	*f = fanout{subs: subs, set: consistency.Set{Replicas: reps, Choice: choice}, failover: fo, spans: spans}
 	fanoutPool.Put(f)
 }

@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"bytes"
-
 	"github.com/dynomite-go/dynomite/proxy/msg"
 )
 
@@ -15,7 +13,9 @@ import (
 // different keys, which is normal after a restart since nothing repairs, and
 // the answer then depended on which rack came first. So at DC_QUORUM,
 // DC_SAFE_QUORUM and DC_EACH_SAFE_QUORUM each key is decided as a GET of
-// that key alone would be (fanout.decide, fanout.quorumOf):
+// that key alone would be (consistency.Strategy.Decide votes; this file
+// splits the replies into elements, fanout's Split and Elem, and builds the
+// client's reply):
 //
 //   - the value that a quorum (a majority of the datacenter's racks) returned
 //     for the key wins; a miss is a value like any other, so a key that only
@@ -57,32 +57,19 @@ func (s *Server) perKeyCount(r *msg.Request) int {
 	return 0
 }
 
-// good reports whether sub i is a counted copy of dc that answered.
-func (f *fanout) good(i, dc int) bool {
-	si := &f.subs[i]
-	return si.role == roleCounted && si.dc == dc && si.done && si.req.Err == nil
-}
-
-// answered counts dc's counted copies that answered.
-func (f *fanout) answered(dc int) int {
-	n := 0
-	for i := range f.subs {
-		if f.good(i, dc) {
-			n++
-		}
-	}
-	return n
-}
-
-// elem is sub i's element for key k (its reply must be split).
-func (f *fanout) elem(i, k int) []byte {
+// Elem is copy i's element for key k (its reply must be split); with Split
+// it makes the fan-out the consistency.Elements of its multi-key read.
+func (f *fanout) Elem(i, k int) []byte {
 	sp := f.spans[i*f.nkeys+k]
 	return f.subs[i].req.Reply[sp.start:sp.end]
 }
 
-// splitAnswered splits the replies of dc's answered copies that are not
-// split yet; false when one of them is not one element per key.
-func (f *fanout) splitAnswered(dc int) bool {
+// Split splits the reply of copy i (an answered one) into one element per
+// key, once; false when it is not one element per key.
+func (f *fanout) Split(i int) bool {
+	if f.subs[i].split {
+		return true
+	}
 	nk := f.nkeys
 	// sized once per fan-out: the number of copies does not change
 	if need := len(f.subs) * nk; len(f.spans) < need {
@@ -91,69 +78,18 @@ func (f *fanout) splitAnswered(dc int) bool {
 		}
 		f.spans = f.spans[:need]
 	}
-	for i := range f.subs {
-		if !f.good(i, dc) || f.subs[i].split {
-			continue
-		}
-		sp := f.spans[i*nk : (i+1)*nk]
-		if !f.c.s.codec.splitReply(f.subs[i].req.Reply, f.parent, sp) {
-			return false
-		}
-		f.subs[i].split = true
-	}
-	return true
+	ok := f.c.s.codec.splitReply(f.subs[i].req.Reply, f.parent, f.spans[i*nk:(i+1)*nk])
+	f.subs[i].split = ok
+	return ok
 }
 
-// keyVotes sets f.choice[k], for every key, to the first copy (in rack
-// order) holding the value most of dc's answers agree on, and reports
-// whether every key reached quorum q. With stopEarly it returns at the
-// first key below q (choice is then incomplete). splittable is false when a
-// reply cannot be split: compare whole replies instead.
-func (f *fanout) keyVotes(dc, q int, stopEarly bool) (all, splittable bool) {
-	if !f.splitAnswered(dc) {
-		return false, false
-	}
-	nk := f.nkeys
-	if cap(f.choice) < nk {
-		f.choice = make([]int, nk)
-	}
-	f.choice = f.choice[:nk]
-	all = true
-	for k := 0; k < nk; k++ {
-		best, bestN := -1, 0
-		for a := range f.subs {
-			if !f.good(a, dc) {
-				continue
-			}
-			ea, n := f.elem(a, k), 0
-			for b := range f.subs {
-				if f.good(b, dc) && bytes.Equal(ea, f.elem(b, k)) {
-					n++
-				}
-			}
-			if n > bestN {
-				best, bestN = a, n
-			}
-		}
-		f.choice[k] = best
-		if bestN < q {
-			all = false
-			if stopEarly {
-				return false, true
-			}
-			f.choice[k] = -1
-		}
-	}
-	return all, true
-}
-
-// setKeysReply builds the parent's reply from f.choice.
+// setKeysReply builds the parent's reply from the strategy's choices.
 func (f *fanout) setKeysReply() {
 	p := f.parent
 	codec := f.c.s.codec
 	dst := codec.openElems(p.ReplyBuf(), f.nkeys)
-	for k, i := range f.choice {
-		dst = append(dst, f.elem(i, k)...)
+	for k, i := range f.set.Choice {
+		dst = append(dst, f.Elem(i, k)...)
 	}
 	p.KeepReply(codec.closeElems(dst))
 }

@@ -5,8 +5,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/resp"
 )
@@ -16,12 +15,7 @@ import (
 // that every key is voted on: split the replies, vote, build the reply.
 // No sockets: the copies are completed by hand. It must not allocate.
 func BenchmarkQuorumMGETKeyByKey(b *testing.B) {
-	s, err := New(Options{Proto: msg.Redis, Datastore: "127.0.0.1:1", DynListen: "127.0.0.1:1", DC: "dc1", Rack: "r1",
-		Tokens: []uint32{0}, Peers: []Peer{
-			{Name: "b", Addr: "127.0.0.1:2", DC: "dc1", Rack: "r2", Tokens: []uint32{0}},
-			{Name: "c", Addr: "127.0.0.1:3", DC: "dc1", Rack: "r3", Tokens: []uint32{0}},
-		}})
-	require.NoError(b, err)
+	s := newThreeRackServer(b)
 	c := s.cluster
 	st := c.state.Load()
 	const nkeys = 16
@@ -64,7 +58,7 @@ func BenchmarkQuorumMGETKeyByKey(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		p := s.reqs.Get()
 		parse(p)
-		f := c.newFanout(st, p, 0, DCQuorum, false)
+		f := c.newFanout(st, p, 0, consistency.DCQuorum, false)
 		f.nkeys = s.perKeyCount(p)
 		for rk := 0; rk < 3; rk++ {
 			f.add(st.topo.Owner(0, rk, 0), roleCounted, 0, 0, nil)

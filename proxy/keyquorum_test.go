@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	. "github.com/dynomite-go/dynomite/proxy"
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 	"github.com/dynomite-go/dynomite/proxy/ring"
@@ -154,7 +154,7 @@ func TestMGETFragmentsDecideQuorumKeyByKey(t *testing.T) {
 
 func TestMemcacheMultiGetDecidesQuorumKeyByKey(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	for _, level := range []Level{DCQuorum, DCSafeQuorum} {
+	for _, level := range []consistency.Level{consistency.DCQuorum, consistency.DCSafeQuorum} {
 		t.Run(level.String(), func(t *testing.T) {
 			tc := proxytest.StartCluster(t, proxytest.Config{Nodes: proxytest.Grid(1, 3, 1), Proto: msg.Memcache, ReadLevel: level})
 			for i, n := range tc.Nodes {
@@ -182,7 +182,7 @@ func TestMemcacheMultiGetDecidesQuorumKeyByKey(t *testing.T) {
 				c.Send([]byte("get " + strings.Join(keys, " ") + " split\r\n"))
 				b, err = c.Read(proxytest.MemcacheRetrieval)
 				require.NoError(t, err)
-				if level == DCQuorum {
+				if level == consistency.DCQuorum {
 					require.Equal(t, strings.TrimSuffix(want.String(), "END\r\n")+"VALUE split 0 1\r\na\r\nEND\r\n", string(b), "through node %d", i)
 				} else {
 					require.Equal(t, "SERVER_ERROR Dynomite: Failed to achieve Quorum (DC_SAFE_QUORUM)\r\n", string(b), "through node %d", i)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
@@ -44,7 +45,7 @@ func replicaSignature(topo *ring.Topology, tok ring.Token, buf []*ring.Node, sb 
 // multiKey fragments r when its keys live on different replica sets. It
 // reports false when every key has the same replicas: the caller routes r
 // whole, untouched.
-func (c *cluster) multiKey(st *clusterState, r *msg.Request, hint uint, rl, wl Level) bool {
+func (c *cluster) multiKey(st *clusterState, r *msg.Request, hint uint, rl, wl consistency.Level) bool {
 	s := c.s
 	topo := st.topo
 	keys := s.codec.keys(r, nil)
@@ -132,7 +133,7 @@ func (co *coalescer) build(dst []byte) []byte {
 // allNodes runs SCRIPT LOAD/FLUSH/EXISTS/KILL on every node of every
 // datacenter; the client gets the local datastore's reply (upstream).
 func (c *cluster) allNodes(st *clusterState, r *msg.Request, hint uint) {
-	f := c.newFanout(st, r, hint, DCOne, false)
+	f := c.newFanout(st, r, hint, consistency.DCOne, false)
 	f.localFirst()
 	topo := st.topo
 	for i := range topo.Nodes() {

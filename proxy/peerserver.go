@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/dnode"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 )
@@ -79,7 +80,7 @@ func (s *Server) servePeerRequest(r *msg.Request, hint uint, typ msg.PeerType) {
 // from another datacenter.
 func (c *cluster) forwardLocalDC(st *clusterState, r *msg.Request, hint uint) {
 	topo := st.topo
-	f := c.newFanout(st, r, hint, DCOne, false)
+	f := c.newFanout(st, r, hint, consistency.DCOne, false)
 	f.localFirst()
 	t, _ := topo.KeyToken(r.Key)
 	for rk := 0; rk < topo.NumRacks(topo.LocalDC()); rk++ {

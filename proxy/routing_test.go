@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	. "github.com/dynomite-go/dynomite/proxy"
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 	"github.com/dynomite-go/dynomite/proxy/ring"
@@ -53,7 +53,7 @@ func TestClusterRefusesScriptsWhoseKeysSpanNodes(t *testing.T) {
 // (where a read only asks the local rack).
 func TestMemcacheMultiKeyGatIsAWrite(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	tc := proxytest.StartCluster(t, proxytest.Config{Nodes: proxytest.Grid(1, 3, 1), Proto: msg.Memcache, ReadLevel: DCOne, WriteLevel: DCOne})
+	tc := proxytest.StartCluster(t, proxytest.Config{Nodes: proxytest.Grid(1, 3, 1), Proto: msg.Memcache, ReadLevel: consistency.DCOne, WriteLevel: consistency.DCOne})
 	direct := func(i int, req string, parse func([]byte) (int, error)) (string, error) {
 		d := proxytest.Dial(t, tc.Nodes[i].DatastoreAddr)
 		defer d.Close()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dynomite-go/dynomite/proxy/backend"
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/dnode"
 	"github.com/dynomite-go/dynomite/proxy/drain"
 	"github.com/dynomite-go/dynomite/proxy/msg"
@@ -67,7 +68,7 @@ type Options struct {
 	// Hash and HashTag map keys to tokens (upstream's names).
 	Hash, HashTag string
 	// ReadLevel and WriteLevel are the initial consistency levels.
-	ReadLevel, WriteLevel Level
+	ReadLevel, WriteLevel consistency.Level
 	// LocalPeerConns and RemotePeerConns are connections per peer.
 	LocalPeerConns, RemotePeerConns int
 	// AdminMode is -x.
@@ -441,7 +442,7 @@ func (s *Server) shutdown() {
 
 // dispatch routes one client request: straight to the local datastore when
 // the ring holds only this node, else through the cluster router.
-func (s *Server) dispatch(r *msg.Request, hint uint, rl, wl Level) {
+func (s *Server) dispatch(r *msg.Request, hint uint, rl, wl consistency.Level) {
 	if s.cluster.state.Load().single && s.cluster.nodeState.Load() == int32(StateNormal) {
 		if s.opts.AdminMode == 1 && (r.Class == msg.ClassMultiKey || r.Flags.Has(msg.FlagDelete)) {
 			s.cluster.adminDelete(s.cluster.state.Load(), r, hint)

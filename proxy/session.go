@@ -8,6 +8,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/drain"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 )
@@ -36,8 +37,8 @@ func (ss *session) setConnConsistency(r *msg.Request) {
 		r.KeepReply(ss.s.codec.errorLine(r.ReplyBuf(), "wrong number of arguments for 'DYNO_CONFIG:CONN_CONSISTENCY'"))
 		return
 	}
-	l, ok := ParseLevel(string(r.Args[1]))
-	if !ok {
+	l, err := consistency.Parse(string(r.Args[1]))
+	if err != nil {
 		r.KeepReply(ss.s.codec.errorLine(r.ReplyBuf(), "invalid consistency level '"+string(r.Args[1])+"' (DC_ONE, DC_QUORUM, DC_SAFE_QUORUM, DC_EACH_SAFE_QUORUM)"))
 		return
 	}
@@ -103,7 +104,7 @@ type session struct {
 	inflight chan *msg.Request
 	// consistency levels, snapshotted at accept (as upstream) and changed by
 	// DYNO_CONFIG:CONN_CONSISTENCY
-	rl, wl Level
+	rl, wl consistency.Level
 	// authed: AUTH succeeded (or no requirepass)
 	authed bool
 	// deadline: a read deadline is set on nc

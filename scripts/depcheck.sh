@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Package dependency rules: leaves import nothing from the repo except
-# proxy/msg (drain and tlsconf are leaves too); dnode (the peer codec and
+# proxy/msg (consistency, drain and tlsconf are leaves too; config imports
+# only the consistency levels it reads); dnode (the peer codec and
 # listener) imports msg and leaves; admin (the stats endpoints) imports
 # leaves, never the proxy root, which implements its Cluster interface; cmd
 # imports only proxy packages; production code never imports the test
@@ -17,8 +18,9 @@ check() { # pkg allowed-regex
     if ! [[ $dep =~ $allowed ]]; then echo "depcheck: $pkg must not import $dep"; fail=1; fi
   done < <(go list -f '{{join .Imports "\n"}}' "$pkg")
 }
-leaves='config|ring|tlsconf|drain'
-for leaf in ${leaves//|/ } msg; do check $mod/proxy/$leaf '^$'; done
+leaves='config|consistency|ring|tlsconf|drain'
+for leaf in consistency ring tlsconf drain msg; do check $mod/proxy/$leaf '^$'; done
+check $mod/proxy/config "^$mod/proxy/consistency\$"
 for leaf in resp memcache; do check $mod/proxy/$leaf "^$mod/proxy/msg\$"; done
 check $mod/proxy/backend "^$mod/proxy/msg\$"
 check $mod/proxy/dnode "^$mod/proxy/(msg|$leaves)\$"

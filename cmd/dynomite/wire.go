@@ -58,8 +58,8 @@ func options(cfg *config.Config, log *slog.Logger) proxy.Options {
 		Peers:           peers(cfg),
 		Hash:            cfg.Hash.String(),
 		HashTag:         cfg.HashTag,
-		ReadLevel:       level(cfg.ReadConsistency),
-		WriteLevel:      level(cfg.WriteConsistency),
+		ReadLevel:       cfg.ReadConsistency,
+		WriteLevel:      cfg.WriteConsistency,
 		LocalPeerConns:  cfg.LocalPeerConnections,
 		RemotePeerConns: cfg.RemotePeerConnections,
 
@@ -74,11 +74,6 @@ func options(cfg *config.Config, log *slog.Logger) proxy.Options {
 		ClientReadTimeout: cfg.ClientReadTimeout,
 		AdminToken:        cfg.StatsAdminToken,
 	}
-}
-
-func level(c config.Consistency) proxy.Level {
-	l, _ := proxy.ParseLevel(c.String())
-	return l
 }
 
 // peers maps dyn_seeds; a seed is named by its host:port, as upstream.

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"time"
+
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 )
 
 // Config is one node's configuration: the pool named by the file's root key.
@@ -44,9 +46,9 @@ type Config struct {
 	// between them is hashed.
 	HashTag string `yaml:"hash_tag"`
 	// ReadConsistency is the initial read consistency.
-	ReadConsistency Consistency `yaml:"read_consistency"`
+	ReadConsistency consistency.Level `yaml:"read_consistency"`
 	// WriteConsistency is the initial write consistency.
-	WriteConsistency Consistency `yaml:"write_consistency"`
+	WriteConsistency consistency.Level `yaml:"write_consistency"`
 	// ReadRepairsEnabled turns read repair on; it acts only when both
 	// consistencies are above DC_ONE.
 	ReadRepairsEnabled bool `yaml:"read_repairs_enabled"`

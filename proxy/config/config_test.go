@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 )
 
 const minimal = `dyn_o_mite:
@@ -96,7 +98,7 @@ func TestUpstreamYAMLQuirksStillLoad(t *testing.T) {
 		check func(t *testing.T, c *Config)
 	}{
 		{"a space before the colon is allowed", "dyn_o_mite:\n  listen : 127.0.0.1:8102\n  servers :\n  - 127.0.0.1:6379:1\n  read_consistency : DC_QUORUM\n",
-			func(t *testing.T, c *Config) { require.Equal(t, DCQuorum, c.ReadConsistency) }},
+			func(t *testing.T, c *Config) { require.Equal(t, consistency.DCQuorum, c.ReadConsistency) }},
 		{"trailing spaces after a seed are ignored", minimal + "  dyn_listen: 127.0.0.1:8101\n  tokens: 1\n  dyn_seeds:\n  - 127.0.0.3:8101:rack1:dc2:12345678 \n",
 			func(t *testing.T, c *Config) { require.Equal(t, "dc2", c.DynSeeds[0].DC) }},
 		{"an indented list is allowed", "dyn_o_mite:\n  listen: 127.0.0.1:8102\n  servers:\n    - 127.0.0.1:6379:1\n",
@@ -284,7 +286,7 @@ func TestLoad(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "rack1", c.Rack)
 		require.Len(t, c.DynSeeds, 2)
-		require.Equal(t, DCQuorum, c.WriteConsistency)
+		require.Equal(t, consistency.DCQuorum, c.WriteConsistency)
 	})
 }
 
@@ -327,13 +329,6 @@ func TestExportedParsers(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []uint32{0, 4294967295}, tok)
 	})
-	t.Run("ParseConsistency is exact and case-insensitive", func(t *testing.T) {
-		c, err := ParseConsistency("dc_safe_quorum")
-		require.NoError(t, err)
-		require.Equal(t, DCSafeQuorum, c)
-		_, err = ParseConsistency("DC_QUORUMX")
-		require.Error(t, err)
-	})
 	t.Run("ParseHash is case-sensitive", func(t *testing.T) {
 		h, err := ParseHash("crc32a")
 		require.NoError(t, err)
@@ -347,18 +342,12 @@ func TestExportedParsers(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, n.h, h)
 		}
-		for c := DCOne; c <= DCEachSafeQuorum; c++ {
-			got, err := ParseConsistency(c.String())
-			require.NoError(t, err)
-			require.Equal(t, c, got)
-		}
 		for o := SecureNone; o <= SecureAll; o++ {
 			got, err := parseSecureOption(o.String())
 			require.NoError(t, err)
 			require.Equal(t, o, got)
 		}
 		require.Equal(t, "Hash(99)", Hash(99).String())
-		require.Equal(t, "Consistency(9)", Consistency(9).String())
 		require.Equal(t, "SecureOption(9)", SecureOption(9).String())
 		require.Equal(t, "DataStore(9)", DataStore(9).String())
 	})

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 )
 
 // key is one entry of the key table: everything about one configuration key.
@@ -460,28 +462,30 @@ func (v hashTagVal) check() error {
 
 func (v hashTagVal) String() string { return strconv.Quote(*v.p) }
 
-type consistencyVal struct{ p *Consistency }
+// consistencyVal reads a level by upstream's configuration rule
+// (consistency.ParsePrefix).
+type consistencyVal struct{ p *consistency.Level }
 
 func (v consistencyVal) set(s string) error {
-	c, _, err := matchConsistency(s)
+	l, _, err := consistency.ParsePrefix(s)
 	if err != nil {
 		return err
 	}
-	*v.p = c
+	*v.p = l
 	return nil
 }
 
 func (v consistencyVal) warnFor(s string) string {
-	c, trailing, err := matchConsistency(s)
+	l, trailing, err := consistency.ParsePrefix(s)
 	if err != nil || trailing == "" {
 		return ""
 	}
-	return fmt.Sprintf("%q is read as %s (the level's name followed by %q, which upstream ignores too)", s, c, trailing)
+	return fmt.Sprintf("%q is read as %s (the level's name followed by %q, which upstream ignores too)", s, l, trailing)
 }
 
 func (v consistencyVal) check() error {
-	if !v.p.valid() {
-		return errConsistency
+	if !v.p.Valid() {
+		return consistency.ErrUnknownLevel
 	}
 	return nil
 }

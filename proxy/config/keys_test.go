@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 )
 
 // fileWith returns a valid node file (listen, servers, dyn_listen and tokens
@@ -211,7 +213,7 @@ func keyCases() []keyCase {
 	}
 
 	for _, key := range []string{"read_consistency", "write_consistency"} {
-		field := func(c *Config) Consistency {
+		field := func(c *Config) consistency.Level {
 			if key == "read_consistency" {
 				return c.ReadConsistency
 			}
@@ -219,8 +221,8 @@ func keyCases() []keyCase {
 		}
 		for _, v := range []struct {
 			in   string
-			want Consistency
-		}{{"DC_ONE", DCOne}, {"dc_one", DCOne}, {"DC_QUORUM", DCQuorum}, {"Dc_Quorum", DCQuorum}, {"dc_safe_quorum", DCSafeQuorum}, {"DC_EACH_SAFE_QUORUM", DCEachSafeQuorum}} {
+			want consistency.Level
+		}{{"DC_ONE", consistency.DCOne}, {"dc_one", consistency.DCOne}, {"DC_QUORUM", consistency.DCQuorum}, {"Dc_Quorum", consistency.DCQuorum}, {"dc_safe_quorum", consistency.DCSafeQuorum}, {"DC_EACH_SAFE_QUORUM", consistency.DCEachSafeQuorum}} {
 			cs = append(cs, keyCase{name: key + " takes " + v.in, key: key, value: v.in, want: v.want.String(),
 				check: func(t *testing.T, c *Config) { require.Equal(t, v.want, field(c)) }})
 		}
@@ -490,8 +492,8 @@ func TestDefaultHoldsUpstreamsDefaults(t *testing.T) {
 	require.Equal(t, "simple_provider", c.DynSeedProvider)
 	require.Equal(t, HashMurmur, c.Hash)
 	require.Equal(t, "", c.HashTag)
-	require.Equal(t, DCOne, c.ReadConsistency)
-	require.Equal(t, DCOne, c.WriteConsistency)
+	require.Equal(t, consistency.DCOne, c.ReadConsistency)
+	require.Equal(t, consistency.DCOne, c.WriteConsistency)
 	require.False(t, c.ReadRepairsEnabled)
 	require.Equal(t, SecureNone, c.SecureServerOption)
 	require.Equal(t, "conf/dynomite.pem", c.PemKeyFile)

@@ -13,6 +13,8 @@ import (
 	"unicode"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 )
 
 // Load reads and parses the file at path. A file that cannot be read gives
@@ -313,7 +315,7 @@ func (p *parser) validate() {
 		p.problems = append(p.problems, pr)
 	}
 	c := p.cfg
-	if c.ReadRepairsEnabled && (c.ReadConsistency == DCOne || c.WriteConsistency == DCOne) {
+	if c.ReadRepairsEnabled && (c.ReadConsistency == consistency.DCOne || c.WriteConsistency == consistency.DCOne) {
 		p.warn(p.lines["read_repairs_enabled"], "read_repairs_enabled",
 			"has no effect unless read_consistency and write_consistency are both above DC_ONE")
 	}

@@ -101,67 +101,6 @@ func ParseHash(s string) (Hash, error) {
 	return 0, fmt.Errorf("is not a valid hash (one of %s)", strings.Join(names, ", "))
 }
 
-// Consistency is a read or write consistency level (reference §3.4). The zero
-// value is DC_ONE, the default.
-type Consistency uint8
-
-const (
-	// DCOne waits for the token owner in the local rack.
-	DCOne Consistency = iota
-	// DCQuorum waits for a quorum of the local racks; on a mismatch it returns
-	// the first reply.
-	DCQuorum
-	// DCSafeQuorum waits for a quorum of matching replies from the local racks
-	// and fails otherwise.
-	DCSafeQuorum
-	// DCEachSafeQuorum waits for a safe quorum in every datacenter.
-	DCEachSafeQuorum
-)
-
-var consistencyNames = [...]string{
-	DCOne:            "DC_ONE",
-	DCQuorum:         "DC_QUORUM",
-	DCSafeQuorum:     "DC_SAFE_QUORUM",
-	DCEachSafeQuorum: "DC_EACH_SAFE_QUORUM",
-}
-
-// String returns the upper-case name, e.g. "DC_QUORUM".
-func (c Consistency) String() string {
-	if int(c) < len(consistencyNames) {
-		return consistencyNames[c]
-	}
-	return "Consistency(" + strconv.Itoa(int(c)) + ")"
-}
-
-func (c Consistency) valid() bool { return int(c) < len(consistencyNames) }
-
-var errConsistency = errors.New("must be one of DC_ONE, DC_QUORUM, DC_SAFE_QUORUM, DC_EACH_SAFE_QUORUM")
-
-// ParseConsistency parses a consistency name, case-insensitively and exactly
-// (dc_quorum and DC_QUORUM are the same level).
-func ParseConsistency(s string) (Consistency, error) {
-	for i, n := range consistencyNames {
-		if strings.EqualFold(s, n) {
-			return Consistency(i), nil
-		}
-	}
-	return 0, errConsistency
-}
-
-// matchConsistency applies upstream's configuration rule: the value must start
-// with a level's name, case-insensitively. It returns the level and whatever
-// text follows the name, so the caller can warn about it.
-func matchConsistency(s string) (c Consistency, trailing string, err error) {
-	// Longest names first, so that no name can shadow a longer one.
-	for _, l := range []Consistency{DCEachSafeQuorum, DCSafeQuorum, DCQuorum, DCOne} {
-		n := consistencyNames[l]
-		if len(s) >= len(n) && strings.EqualFold(s[:len(n)], n) {
-			return l, s[len(n):], nil
-		}
-	}
-	return 0, "", errConsistency
-}
-
 // SecureOption says which peer links are encrypted (key secure_server_option).
 // The zero value is none, the default.
 type SecureOption uint8

@@ -7,6 +7,7 @@ import (
 
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/backend"
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 )
 
 // nodeDescs are the metrics read from the node at scrape time: its own
@@ -55,10 +56,7 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-var (
-	levels = []proxy.Level{proxy.DCOne, proxy.DCQuorum, proxy.DCSafeQuorum, proxy.DCEachSafeQuorum}
-	states = []proxy.State{proxy.StateNormal, proxy.StateStandby, proxy.StateWritesOnly, proxy.StateResuming}
-)
+var states = []proxy.State{proxy.StateNormal, proxy.StateStandby, proxy.StateWritesOnly, proxy.StateResuming}
 
 func b2f(b bool) float64 {
 	if b {
@@ -148,7 +146,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	rl, wl := s.Consistency()
-	for _, l := range levels {
+	for l := range consistency.Level(consistency.NumLevels) {
 		gauge(d.consistency, b2f(l == rl), "read", l.String())
 		gauge(d.consistency, b2f(l == wl), "write", l.String())
 	}

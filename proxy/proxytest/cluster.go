@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dynomite-go/dynomite/proxy"
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 )
 
@@ -73,7 +74,7 @@ type Config struct {
 	// ReadLevel and WriteLevel are every node's initial consistency levels
 	// (zero: DC_ONE); a client changes its own with
 	// DYNO_CONFIG:CONN_CONSISTENCY (Cluster.Client).
-	ReadLevel, WriteLevel proxy.Level
+	ReadLevel, WriteLevel consistency.Level
 	// Options, when set, adjusts the options of node i before it starts
 	// (and again at every restart).
 	Options func(i int, o *proxy.Options)
