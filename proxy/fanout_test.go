@@ -13,7 +13,7 @@ import (
 // TestFanoutSendsOnlyNeededCopies drives a fan-out by hand, without
 // sockets: two copies complete, then start's turn comes to the third. The
 // third rack's peer is marked down, so that a copy sent to it fails at once
-// (errPeerAdminDown) and a copy not sent is counted in copiesNotSent: both
+// (errPeerAdminDown) and a copy not sent is counted in ReadCopiesNotSent: both
 // complete synchronously, so the outcome is known when sendIfNeeded returns.
 func TestFanoutSendsOnlyNeededCopies(t *testing.T) {
 	s := newThreeRackServer(t)
@@ -46,13 +46,13 @@ func TestFanoutSendsOnlyNeededCopies(t *testing.T) {
 			sub.SetReply([]byte(reply))
 			sub.Done()
 		}
-		skipped := c.copiesNotSent.Load()
+		skipped := s.Stats().ReadCopiesNotSent
 		f.sendIfNeeded(2)
 		require.Zero(t, s.fanouts.Load(), "the third copy completed at once and the fan-out was released")
 		p.Wait()
 		got := string(p.Reply)
 		s.reqs.Put(p)
-		return got, c.copiesNotSent.Load() == skipped
+		return got, s.Stats().ReadCopiesNotSent == skipped
 	}
 
 	for name, tc := range map[string]struct {

@@ -74,6 +74,9 @@ type NodeStats struct {
 	// another rack; RemoteDropped remote copies no rack accepted;
 	// QuorumFailures requests that failed their consistency level.
 	ReadFailovers, RemoteFailovers, RemoteDropped, QuorumFailures uint64
+	// ReadCopiesNotSent counts copies of reads left unsent because the
+	// answer was decided before their turn came.
+	ReadCopiesNotSent uint64
 	// InFlight is the number of client requests being served.
 	InFlight int64
 	// Limits counts what the client limits refused or closed.
@@ -107,6 +110,7 @@ func (s *Server) Stats() NodeStats {
 		RemoteFailovers:        s.cluster.remoteFailovers.Load(),
 		RemoteDropped:          s.cluster.remoteDropped.Load(),
 		QuorumFailures:         s.cluster.quorumFailures.Load(),
+		ReadCopiesNotSent:      s.cluster.copiesNotSent.Load(),
 		InFlight:               s.inFlight.Load(),
 		Limits: LimitStats{
 			MaxClientConnections: s.rejectedConns.Load(),

@@ -10,11 +10,11 @@
 // [Strategy.ForwardsRemote]), and [Strategy.Decide] reads the copies'
 // outcomes, a [Set] of [Replica] values, and returns a [Decision]. The
 // proxy's fan-out (package proxy, fanout.go) keeps one Set per request in
-// pooled memory and calls Decide after each copy completes; Decide
-// allocates nothing. [DoUntilQuorum] wraps the same policy for callers off
-// the request path: it runs a function per replica and cancels the copies
-// whose result is no longer needed, after grafana/dskit's
-// ring.DoUntilQuorum.
+// pooled memory and calls Decide after each copy completes; Decide does not
+// allocate (its comment names the one exception). [DoUntilQuorum] wraps the
+// same policy for callers off the request path: it runs a function per
+// replica and cancels the copies whose result is no longer needed, after
+// grafana/dskit's ring.DoUntilQuorum.
 //
 // # Levels
 //

@@ -165,7 +165,8 @@ var undecided = Decision{Verdict: Undecided, Replica: -1}
 //   - DC_EACH_SAFE_QUORUM: with every reply in, each remote datacenter's
 //     safe quorum, then the local one's, whose reply the client gets.
 //
-// keys may be nil when s.Choice is empty.
+// keys may be nil when set.Choice is empty. Decide allocates nothing,
+// except to vote key by key among more than 16 racks of one datacenter.
 func (s Strategy) Decide(set *Set, keys Elements) Decision {
 	switch {
 	case s.OneAtATime():
@@ -355,26 +356,35 @@ func agreement(set *Set, dc int) (best, bestN int) {
 // incomplete). splittable is false when a reply is not one element per
 // key: compare whole replies instead.
 func voteKeys(set *Set, keys Elements, dc, q int, stopEarly bool) (all, splittable bool) {
+	// dc's answered replicas, and one key's elements of each: on the stack
+	// unless more than 16 racks of one datacenter answered
+	var goodBuf [16]int
+	var elemBuf [16][]byte
+	goods := goodBuf[:0]
 	for i := range set.Replicas {
-		if good(set, i, dc) && !keys.Split(i) {
-			return false, false
+		if good(set, i, dc) {
+			if !keys.Split(i) {
+				return false, false
+			}
+			goods = append(goods, i)
 		}
 	}
 	all = true
 	for k := range set.Choice {
+		elems := elemBuf[:0]
+		for _, i := range goods {
+			elems = append(elems, keys.Elem(i, k))
+		}
 		best, bestN := -1, 0
-		for a := range set.Replicas {
-			if !good(set, a, dc) {
-				continue
-			}
-			ea, n := keys.Elem(a, k), 0
-			for b := range set.Replicas {
-				if good(set, b, dc) && bytes.Equal(ea, keys.Elem(b, k)) {
+		for a, ea := range elems {
+			n := 0
+			for _, eb := range elems {
+				if bytes.Equal(ea, eb) {
 					n++
 				}
 			}
 			if n > bestN {
-				best, bestN = a, n
+				best, bestN = goods[a], n
 			}
 		}
 		set.Choice[k] = best

@@ -198,6 +198,7 @@ var decideCases = map[string]decideCase{
 	"a multi-key read with too few good replies fails with the first error":          {s: quorum, local: "vv ! !", keys: 2, want: noQuorum(1)},
 	"a multi-key read compares whole replies when one is not one element per key":    {s: quorum, local: "vab -ERR vcd", keys: 3, want: reply(0)},
 	"a safe multi-key read fails when one reply is not one element per key":          {s: safe, local: "vab -ERR vcd", keys: 3, want: noQuorum(-1)},
+	"a multi-key read over more racks than fit on the stack is voted the same":       {s: safe, local: "vaa vab vac vad vae vaf vag vah vai vaj vak val vam van vao vap vaq", keys: 2, want: keys, choice: []int{0, 0}},
 	"DC_EACH_SAFE_QUORUM decides each key in every datacenter, the local last":       {s: each, local: "vab vcb vad", remote: "xab xyz xab", keys: 3, want: keys, choice: []int{0, 0, 0}},
 	"DC_EACH_SAFE_QUORUM fails a multi-key read when a remote key has no quorum":     {s: each, local: "vab vab vab", remote: "xab yzb wab", keys: 3, want: noQuorum(-1)},
 }

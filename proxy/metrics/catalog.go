@@ -71,6 +71,7 @@ const (
 	mReadFailovers   = "dynomite_read_failover_requests_total"
 	mRemoteFailovers = "dynomite_remote_dc_failover_requests_total"
 	mRemoteDropped   = "dynomite_remote_dc_dropped_requests_total"
+	mCopiesNotSent   = "dynomite_read_copies_not_sent_total"
 
 	mRingMembers = "dynomite_ring_members"
 	mRingTokens  = "dynomite_ring_tokens"
@@ -117,6 +118,7 @@ var catalog = []Info{
 	{mReadFailovers, Counter, nil, "DC_ONE reads retried on another replica because the local rack's owner failed."},
 	{mRemoteFailovers, Counter, nil, "Remote-datacenter copies of writes re-sent to another rack of that datacenter (upstream remote_peer_failover_requests)."},
 	{mRemoteDropped, Counter, nil, "Remote-datacenter copies of writes that no rack of that datacenter accepted (upstream remote_peer_dropped_requests)."},
+	{mCopiesNotSent, Counter, nil, "Copies of quorum reads left unsent because the answer was decided before their turn (writes are always sent)."},
 
 	{mRingMembers, Gauge, []string{"ring_dc", "ring_rack"}, "Nodes in the token ring, per datacenter and rack, this node included."},
 	{mRingTokens, Gauge, []string{"ring_dc", "ring_rack"}, "Tokens in the token ring, per datacenter and rack."},

@@ -17,6 +17,7 @@ type nodeDescs struct {
 	dsUp, dsReqs, dsResps, dsErrors, dsConnects                             *prometheus.Desc
 	peerUp, peerAdminDown, peerReqs, peerResps, peerErrors, peerConnects    *prometheus.Desc
 	quorumFailures, readFailovers, remoteFailovers, remoteDropped           *prometheus.Desc
+	copiesNotSent                                                           *prometheus.Desc
 	ringMembers, ringTokens, consistency, nodeState, buildInfo, seedRefresh *prometheus.Desc
 }
 
@@ -34,7 +35,7 @@ func newNodeDescs() nodeDescs {
 		peerUp: desc(mPeerUp), peerAdminDown: desc(mPeerAdminDown), peerReqs: desc(mPeerRequests),
 		peerResps: desc(mPeerResponses), peerErrors: desc(mPeerErrors), peerConnects: desc(mPeerConnects),
 		quorumFailures: desc(mQuorumFailures), readFailovers: desc(mReadFailovers),
-		remoteFailovers: desc(mRemoteFailovers), remoteDropped: desc(mRemoteDropped),
+		remoteFailovers: desc(mRemoteFailovers), remoteDropped: desc(mRemoteDropped), copiesNotSent: desc(mCopiesNotSent),
 		ringMembers: desc(mRingMembers), ringTokens: desc(mRingTokens), consistency: desc(mConsistency),
 		nodeState: desc(mNodeState), buildInfo: desc(mBuildInfo), seedRefresh: desc(mSeedRefresh),
 	}
@@ -50,7 +51,7 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, x := range []*prometheus.Desc{d.clientConns, d.clientConnsTotal, d.inFlight, d.clientLimits,
 		d.dsUp, d.dsReqs, d.dsResps, d.dsErrors, d.dsConnects,
 		d.peerUp, d.peerAdminDown, d.peerReqs, d.peerResps, d.peerErrors, d.peerConnects,
-		d.quorumFailures, d.readFailovers, d.remoteFailovers, d.remoteDropped,
+		d.quorumFailures, d.readFailovers, d.remoteFailovers, d.remoteDropped, d.copiesNotSent,
 		d.ringMembers, d.ringTokens, d.consistency, d.nodeState, d.buildInfo, d.seedRefresh} {
 		ch <- x
 	}
@@ -116,6 +117,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.readFailovers, st.ReadFailovers)
 	counter(d.remoteFailovers, st.RemoteFailovers)
 	counter(d.remoteDropped, st.RemoteDropped)
+	counter(d.copiesNotSent, st.ReadCopiesNotSent)
 
 	// Peers: only the current members are emitted, so the series of a
 	// peer that left the ring disappear with it.
