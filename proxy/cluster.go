@@ -18,7 +18,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/tlsconf"
 )
 
-// State is the node state that /state/... sets (reference §7.1).
+// State is the node state that /state/... sets (dyn_stats.c parse_request).
 type State int32
 
 const (
