@@ -5,7 +5,8 @@
 # listener) imports msg and leaves; admin (the stats endpoints) imports
 # leaves, never the proxy root, which implements its Cluster interface; cmd
 # imports only proxy packages; production code never imports the test
-# support in proxy/proxytest. And the test-only modules stay out of go.mod.
+# support in proxy/proxytest; proxy/membership does not reach up to the node
+# that composes it. And the test-only modules stay out of go.mod.
 set -euo pipefail
 mod=github.com/dynomite-go/dynomite
 fail=0
@@ -25,6 +26,8 @@ for leaf in resp memcache; do check $mod/proxy/$leaf "^$mod/proxy/msg\$"; done
 check $mod/proxy/backend "^$mod/proxy/msg\$"
 check $mod/proxy/dnode "^$mod/proxy/(msg|$leaves)\$"
 check $mod/proxy/admin "^$mod/proxy/($leaves)\$"
+for c in cmd/*/; do check $mod/${c%/} "^$mod/proxy(/|\$)"; done
+check $mod/proxy/membership "^$mod/(proxy|proxy/(config|gossip|msg|ring)|seedprovider(/.*)?|env(/.*)?)\$"
 
 # Modules only tests use live in the tests/ module (tests/README.md), so that
 # the dynomite module's go.mod lists what the binary runs plus a few test

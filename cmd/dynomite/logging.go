@@ -82,3 +82,16 @@ func (l *logOutput) Close() {
 		l.f = nil
 	}
 }
+
+// logControl serves /setloglevel, /loglevelup and /logleveldown.
+type logControl struct{ level *slog.LevelVar }
+
+func (l logControl) SetVerbosity(v int) bool {
+	if v < 0 || v > 11 {
+		return false
+	}
+	l.level.Set(levelFor(v))
+	return true
+}
+
+func (l logControl) Adjust(delta int) { l.level.Set(l.level.Level() - slog.Level(delta)) }

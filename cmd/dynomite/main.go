@@ -4,16 +4,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 
 	"github.com/spf13/pflag"
+
+	"github.com/dynomite-go/dynomite/proxy/config"
+	"github.com/dynomite-go/dynomite/proxy/metrics"
+	"github.com/dynomite-go/dynomite/proxy/node"
 )
 
 // version is set with -ldflags "-X main.version=...".
@@ -76,32 +77,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case f.version:
 		fmt.Fprintf(stdout, "This is dynomite-%s\n", version)
 		return 0
-	case f.describe:
-		describeStats(stdout)
+	case f.describe: // upstream prints pool and server stats; here the metrics and /info fields
+		metrics.Describe(stdout, version)
 		return 0
 	}
-	if f.verbosity < 0 || f.verbosity > 11 {
-		fmt.Fprintf(stderr, "dynomite: option -v requires a number between 0 and 11, got %d\n", f.verbosity)
-		return 1
-	}
-	if f.mbufSize < 512 || f.mbufSize > 512000 || f.mbufSize%16 != 0 {
-		fmt.Fprintf(stderr, "dynomite: option -m requires a multiple of 16 between 512 and 512000, got %d\n", f.mbufSize)
-		return 1
-	}
-	if f.maxMsgs < 100000 || f.maxMsgs > 1000000 {
-		fmt.Fprintf(stderr, "dynomite: option -M requires a number between 100000 and 1000000, got %d\n", f.maxMsgs)
-		return 1
-	}
-	if f.admin < 0 {
-		fmt.Fprintf(stderr, "dynomite: option -x requires a non-negative number, got %d\n", f.admin)
-		return 1
+	for _, c := range []struct {
+		bad  bool
+		want string
+		got  int
+	}{
+		{f.verbosity < 0 || f.verbosity > 11, "-v requires a number between 0 and 11", f.verbosity},
+		{f.mbufSize < 512 || f.mbufSize > 512000 || f.mbufSize%16 != 0, "-m requires a multiple of 16 between 512 and 512000", f.mbufSize},
+		{f.maxMsgs < 100000 || f.maxMsgs > 1000000, "-M requires a number between 100000 and 1000000", f.maxMsgs},
+		{f.admin < 0, "-x requires a non-negative number", f.admin},
+	} {
+		if c.bad {
+			fmt.Fprintf(stderr, "dynomite: option %s, got %d\n", c.want, c.got)
+			return 1
+		}
 	}
 
-	cfg, err := loadConfig(f.conf)
+	cfg, err := config.LoadOrEnv(f.conf)
 	if err == nil {
-		if perr := validateProvider(cfg); perr != nil {
-			err = fmt.Errorf("dyn_seed_provider: %s: %w", cfg.DynSeedProvider, perr)
-		}
+		err = node.Validate(cfg)
 	}
 	if f.test {
 		if err != nil {
@@ -119,9 +117,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dynomite: configuration file '%s' syntax is invalid\n%v\n", f.conf, err)
 		return 1
 	}
-	applyFlagDefaults(cfg, f)
-
-	if f.daemon && os.Getenv(daemonEnv) == "" {
+	// -m and -M apply only when the file leaves mbuf_size and max_msgs unset, as upstream
+	if !cfg.IsSet("mbuf_size") {
+		cfg.MbufSize = f.mbufSize
+	}
+	if !cfg.IsSet("max_msgs") {
+		cfg.MaxMsgs = f.maxMsgs
+	}
+	if f.daemon && os.Getenv(config.EnvDaemonized) == "" {
 		if err := daemonize(); err != nil {
 			fmt.Fprintf(stderr, "dynomite: daemonize: %v\n", err)
 			return 1
@@ -152,73 +155,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	go handleSignals(ctx, stop, out, level, log)
+	reload := make(chan func(), 1) // the node's Reload once it exists
+	go handleSignals(ctx, stop, out, level, log, reload)
 
 	log.Info("dynomite starting", "version", version, "conf", f.conf, "pool", cfg.Pool)
-	if err := serve(ctx, cfg, f, log, level); err != nil {
+	n, err := node.New(ctx, cfg, node.WithLogger(log), node.WithVersion(version),
+		node.WithLogControl(logControl{level}), node.WithAdminMode(f.admin))
+	if err == nil {
+		reload <- n.Reload
+		err = n.Run(ctx)
+	}
+	if err != nil {
 		log.Error("dynomite stopped", "err", err)
 		return 1
 	}
 	return 0
 }
-
-// handleSignals: SIGTERM/SIGINT stop gracefully, SIGHUP reopens the log
-// file, SIGTTIN/SIGTTOU raise/lower the log level (as upstream).
-func handleSignals(ctx context.Context, stop context.CancelFunc, out *logOutput, level *slog.LevelVar, log *slog.Logger) {
-	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGPIPE)
-	defer signal.Stop(ch)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case sig := <-ch:
-			switch sig {
-			case syscall.SIGTERM, syscall.SIGINT:
-				log.Info("signal received, stopping", "signal", sig.String())
-				stop()
-			case syscall.SIGHUP:
-				if err := out.Reopen(); err != nil {
-					log.Error("reopening log file", "err", err)
-				} else {
-					log.Info("log file reopened")
-				}
-				reloadCerts(log)
-			case syscall.SIGTTIN:
-				level.Set(level.Level() - 1)
-				log.Info("log level raised", "level", level.Level().String())
-			case syscall.SIGTTOU:
-				level.Set(level.Level() + 1)
-				log.Info("log level lowered", "level", level.Level().String())
-			}
-		}
-	}
-}
-
-const daemonEnv = "DYNOMITE_DAEMONIZED"
-
-// daemonize re-executes the binary detached from the terminal in a new
-// session (Go cannot fork), keeping the working directory as upstream does.
-func daemonize() error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer null.Close()
-	attr := &os.ProcAttr{
-		Env:   append(os.Environ(), daemonEnv+"=1"),
-		Files: []*os.File{null, null, null},
-		Sys:   &syscall.SysProcAttr{Setsid: true},
-	}
-	p, err := os.StartProcess(exe, os.Args, attr)
-	if err != nil {
-		return err
-	}
-	return p.Release()
-}
-
-var errUnhealthy = errors.New("unhealthy")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dynomite-go/dynomite/proxy/metrics"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
 
@@ -161,4 +162,14 @@ func TestHealthFailsWhenNothingListens(t *testing.T) {
 	_, errOut, code := runBin(t, "health", "--addr", proxytest.FreeAddr(t), "--timeout", "500ms")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "unhealthy")
+}
+
+func TestDescribeStatsIncludesMetrics(t *testing.T) {
+	var b bytes.Buffer
+	metrics.Describe(&b, version)
+	out := b.String()
+	require.True(t, strings.HasPrefix(out, "This is dynomite-"+version+"\n"))
+	for _, want := range []string{"client_connections", "dynomite_client_requests_total{proto,class,outcome}", "server_timedout"} {
+		require.Contains(t, out, want)
+	}
 }

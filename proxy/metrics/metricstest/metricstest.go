@@ -1,9 +1,9 @@
 // Package metricstest runs real in-process clusters for the tests of the
 // metrics package and of the dashboards (grafana/): one redis-server per
-// node, nodes wired as cmd/dynomite wires them (metrics.New as the
-// observer, the stats listener with /metrics, /info and /historeset).
-// Everything listens on 127.0.0.1. The datastore processes and the raw
-// client come from proxytest.
+// node, each built from a configuration by proxy/node as the dynomite
+// command builds it (metrics.New as the observer, the stats listener with
+// /metrics, /info and /historeset). Everything listens on 127.0.0.1. The
+// datastore processes and the raw client come from proxytest.
 package metricstest
 
 import (
@@ -19,9 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dynomite-go/dynomite/proxy"
-	"github.com/dynomite-go/dynomite/proxy/admin"
+	"github.com/dynomite-go/dynomite/proxy/config"
 	"github.com/dynomite-go/dynomite/proxy/metrics"
-	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/node"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
 
@@ -121,53 +121,50 @@ func (c *Cluster) Eventually(d time.Duration, msg string, cond func() bool) {
 	proxytest.Eventually(c.t, d, cond, "%s", msg)
 }
 
-// StartNode starts (or restarts, after StopNode) node i, wired like the
-// dynomite command.
+// StartNode starts (or restarts, after StopNode) node i, built by
+// proxy/node from a configuration file as the dynomite command builds it.
 func (c *Cluster) StartNode(i int) {
 	t := c.t
 	t.Helper()
 	me := c.Nodes[i]
-	var peers []proxy.Peer
+	var seeds strings.Builder
 	for j, o := range c.Nodes {
 		if j != i {
-			peers = append(peers, proxy.Peer{Name: o.DynAddr, Addr: o.DynAddr, DC: o.DC, Rack: o.Rack, Tokens: []uint32{o.Token}})
+			if seeds.Len() == 0 {
+				seeds.WriteString("  dyn_seeds:\n")
+			}
+			fmt.Fprintf(&seeds, "  - %s:%s:%s:%d\n", o.DynAddr, o.Rack, o.DC, o.Token)
 		}
 	}
-	opts := proxy.Options{
-		Pool: "dyn_o_mite", Proto: msg.Redis, Listen: "127.0.0.1:0", Datastore: me.Redis.Addr,
-		DatastoreName: me.Redis.Addr, DatastoreConns: 2, Timeout: time.Second,
-		RetryTimeout: 300 * time.Millisecond, Preconnect: true, FailureLimit: 3,
-		LocalName: me.DynAddr, DynListen: me.DynAddr, DC: me.DC, Rack: me.Rack, Tokens: []uint32{me.Token},
-		Peers: peers, LocalPeerConns: 1, RemotePeerConns: 1,
-	}
-	if c.mod != nil {
-		c.mod(&opts)
-	}
-	me.Registry = prometheus.NewRegistry()
-	me.Metrics = metrics.New(me.Registry, me.DC, me.Rack)
-	me.Metrics.SetVersion("test")
-	opts.Observer = me.Metrics
-	srv, err := proxy.New(opts)
+	yml := fmt.Sprintf("dyn_o_mite:\n  listen: 127.0.0.1:1\n  dyn_listen: %s\n"+
+		"  servers:\n  - %s:1\n  datacenter: %s\n  rack: %s\n  tokens: '%d'\n  datastore_connections: 2\n"+
+		"  timeout: 1000\n  server_retry_timeout: 300\n  preconnect: true\n  auto_eject_hosts: false\n"+
+		"  server_failure_limit: 3\n  client_read_timeout: 0\n%s",
+		me.DynAddr, me.Redis.Addr, me.DC, me.Rack, me.Token, seeds.String())
+	cfg, err := config.Parse([]byte(yml), "metricstest.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Listen(); err != nil {
+	// ports the kernel picks (a file must name one in 1..65535)
+	cfg.Listen, cfg.StatsListen = config.Endpoint{Host: "127.0.0.1"}, config.Endpoint{Host: "127.0.0.1"}
+	opts := []node.Option{node.WithVersion("test")}
+	if c.mod != nil {
+		opts = append(opts, node.WithProxyOptions(c.mod))
+	}
+	n, err := node.New(context.Background(), cfg, opts...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	stats := admin.New("127.0.0.1:0", nil, nil)
-	admin.RegisterCluster(stats, srv.Admin(), nil)
-	me.Metrics.Attach(srv)
-	me.Metrics.Routes(stats, me.Registry)
-	if err := stats.Listen(); err != nil {
+	if err := n.Listen(); err != nil {
 		t.Fatal(err)
 	}
-	me.Server, me.Addr, me.StatsAddr = srv, srv.Addr().String(), stats.Addr().String()
+	me.Server, me.Metrics, me.Registry = n.Server(), n.Metrics(), n.Registry()
+	me.Addr, me.StatsAddr = n.Addr().String(), n.StatsAddr().String()
 	ctx, cancel := context.WithCancel(context.Background())
-	me.cancel, me.done = cancel, make(chan error, 2)
-	go func() { me.done <- stats.Serve(ctx) }()
-	go func() { me.done <- srv.Serve(ctx) }()
+	me.cancel, me.done = cancel, make(chan error, 1)
+	go func() { me.done <- n.Run(ctx) }()
 	t.Cleanup(func() { c.StopNode(i) })
-	c.Eventually(10*time.Second, "node never connected every datastore connection", srv.Backend().AllUp)
+	c.Eventually(10*time.Second, "node never connected every datastore connection", me.Server.Backend().AllUp)
 }
 
 // StopNode stops node i (its listeners close; peers see it down).
@@ -178,18 +175,15 @@ func (c *Cluster) StopNode(i int) {
 	}
 	n.cancel()
 	n.cancel = nil
-	for k := 0; k < 2; k++ {
-		select {
-		case err := <-n.done:
-			if err != nil {
-				c.t.Errorf("node %d stopped with %v", i, err)
-			}
-		case <-time.After(15 * time.Second):
-			c.t.Errorf("node %d did not stop within 15s", i)
-			return
+	select {
+	case err := <-n.done:
+		if err != nil {
+			c.t.Errorf("node %d stopped with %v", i, err)
 		}
+	case <-time.After(30 * time.Second):
+		c.t.Errorf("node %d did not stop within 30s", i)
+		return
 	}
-	n.Metrics.Close()
 	n.Server = nil
 }
 

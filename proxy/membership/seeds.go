@@ -1,13 +1,10 @@
-package main
+package membership
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
-	"strconv"
-	"sync/atomic"
 
 	"github.com/dynomite-go/dynomite/env"
 	envaws "github.com/dynomite-go/dynomite/env/aws"
@@ -20,11 +17,16 @@ import (
 	"github.com/dynomite-go/dynomite/seedprovider/florida"
 )
 
-// seedMetrics are the running refresher's counters, for the metrics.
-var seedMetrics atomic.Pointer[seedprovider.Metrics]
+// ValidateProvider checks the selected seed provider's settings without any
+// network traffic (used by -t and at start). The error names
+// dyn_seed_provider and the provider.
+func ValidateProvider(cfg *config.Config) error {
+	if err := validateProvider(cfg); err != nil {
+		return fmt.Errorf("dyn_seed_provider: %s: %w", cfg.DynSeedProvider, err)
+	}
+	return nil
+}
 
-// validateProvider checks the selected provider's settings without any
-// network traffic, naming the key (used by -t and at start).
 func validateProvider(cfg *config.Config) error {
 	switch cfg.DynSeedProvider {
 	case dnssrv.Name:
@@ -43,11 +45,13 @@ func validateProvider(cfg *config.Config) error {
 	return nil
 }
 
-// detectEnv fills datacenter and rack from the environment when the file
+// DetectEnv fills datacenter and rack from the environment when the file
 // asks for it: `env: aws` written in the file and datacenter or rack left
 // out. Upstream's default env (aws) is not acted upon unless written, so a
-// node never probes the instance metadata service by surprise.
-func detectEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (env.Info, error) {
+// node never probes the instance metadata service by surprise. Call it
+// before the proxy's options are derived from cfg: it may set
+// cfg.Datacenter and cfg.Rack.
+func DetectEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (env.Info, error) {
 	known := env.Info{}
 	if cfg.IsSet("datacenter") {
 		known.Datacenter = cfg.Datacenter
@@ -73,7 +77,7 @@ func detectEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (env.I
 }
 
 // newProvider builds the seed provider dyn_seed_provider names; nil for
-// simple_provider (static dyn_seeds, applied at start).
+// simple_provider (static dyn_seeds, given to the proxy at start).
 func newProvider(ctx context.Context, cfg *config.Config, info env.Info) (seedprovider.Provider, error) {
 	switch cfg.DynSeedProvider {
 	case florida.Name:
@@ -125,34 +129,30 @@ func isSelfAddr(cfg *config.Config, info env.Info, s seedprovider.Seed) bool {
 	return s.Port == cfg.DynListen.Port && (s.Host == cfg.DynListen.Host || (info.PrivateIP != "" && s.Host == info.PrivateIP))
 }
 
-// peersFrom turns a provider's seeds into the proxy's peers.
-func peersFrom(cfg *config.Config, info env.Info, seeds []seedprovider.Seed) []proxy.Peer {
+// Peers turns seeds (dyn_seeds, or a provider's answer) into the proxy's
+// peers; a seed is named by its host:port, as upstream.
+func Peers(seeds []seedprovider.Seed) []proxy.Peer {
 	out := make([]proxy.Peer, 0, len(seeds))
 	for _, s := range seeds {
-		if isSelf(cfg, info, s) {
-			continue
-		}
-		addr := net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
-		out = append(out, proxy.Peer{Name: addr, Addr: addr, DC: s.DC, Rack: s.Rack, Tokens: s.Tokens})
+		out = append(out, peer(s.Addr(), s.DC, s.Rack, s.Tokens))
 	}
 	return out
 }
 
-// runSeeds polls the provider every gos_interval and hands each new view
-// to mem, which applies it to the running node (completed by gossip, when
-// on).
-func runSeeds(ctx context.Context, cfg *config.Config, p seedprovider.Provider, mem *membership, log *slog.Logger) error {
-	r, err := seedprovider.NewRefresher(p, seedprovider.RefresherConfig{
-		Interval: cfg.GosInterval,
-		// gos_interval is honoured as written; upstream also rate-limits to
-		// 30 s, which would make a 1 s interval in a test cluster useless.
-		MinInterval: -1,
-		Logger:      log, // the refresher adds component=seedprovider and provider
-		OnChange:    func(s seedprovider.Snapshot) { mem.setSeeds(s.Seeds) },
-	})
-	if err != nil {
-		return err
+// peer is the one place a seed or a gossip member becomes a ring peer: the
+// peer is named by the address it is dialled at (its dyn_listen host:port).
+func peer(addr, dc, rack string, tokens []uint32) proxy.Peer {
+	return proxy.Peer{Name: addr, Addr: addr, DC: dc, Rack: rack, Tokens: tokens}
+}
+
+// peersFrom turns a provider's seeds into the proxy's peers, this node
+// excluded.
+func peersFrom(cfg *config.Config, info env.Info, seeds []seedprovider.Seed) []proxy.Peer {
+	others := make([]seedprovider.Seed, 0, len(seeds))
+	for _, s := range seeds {
+		if !isSelf(cfg, info, s) {
+			others = append(others, s)
+		}
 	}
-	seedMetrics.Store(r.Metrics())
-	return r.Run(ctx)
+	return Peers(others)
 }

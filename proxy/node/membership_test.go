@@ -1,7 +1,6 @@
-package main
+package node_test
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,11 +14,9 @@ import (
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dynomite-go/dynomite/proxy/proxytest"
-
-	"github.com/dynomite-go/dynomite/env"
 	"github.com/dynomite-go/dynomite/proxy"
-	"github.com/dynomite-go/dynomite/proxy/config"
+	"github.com/dynomite-go/dynomite/proxy/node"
+	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
 
 // srvZone is a DNS server on 127.0.0.1 answering one SRV name with
@@ -31,7 +28,7 @@ type srvZone struct {
 	port []int
 }
 
-func startSRVZone(t *testing.T, name string) (*srvZone, string) {
+func startSRVZone(t testing.TB, name string) (*srvZone, string) {
 	t.Helper()
 	z := &srvZone{name: dns.Fqdn(name)}
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -104,40 +101,6 @@ func peerPorts(t *testing.T) (dyn, gossip string) {
 	return "", ""
 }
 
-// srvNode runs a node as serve does with dns_srv_provider and gossip:
-// provider, membership, gossip and the refresher.
-func srvNode(t *testing.T, yml string, log *slog.Logger) (*proxy.Server, func()) {
-	t.Helper()
-	cfg, err := config.Parse([]byte(yml), "node.yml")
-	require.NoError(t, err)
-	require.NoError(t, validateProvider(cfg))
-	ctx, cancel := context.WithCancel(context.Background())
-	p, err := newProvider(ctx, cfg, env.Info{})
-	require.NoError(t, err)
-	srv, err := proxy.New(options(cfg, log))
-	require.NoError(t, err)
-	require.NoError(t, srv.Listen())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = srv.Serve(ctx) }()
-	mem := newMembership(cfg, env.Info{}, srv, log)
-	stop, err := startGossip(ctx, cfg, srv, log, mem)
-	require.NoError(t, err)
-	go func() { defer wg.Done(); _ = runSeeds(ctx, cfg, p, mem, log) }()
-	done := false
-	kill := func() {
-		if done {
-			return
-		}
-		done = true
-		stop()
-		cancel()
-		wg.Wait()
-	}
-	t.Cleanup(kill)
-	return srv, kill
-}
-
 // ringOf lists a node's other peers as "addr dc/rack tokens".
 func ringOf(srv *proxy.Server) []string {
 	var out []string
@@ -155,19 +118,13 @@ func ringOf(srv *proxy.Server) []string {
 // from it; a target removed from the records leaves the ring.
 func TestSRVTargetsWithoutTXTAreCompletedByGossip(t *testing.T) {
 	zone, resolver := startSRVZone(t, "_dynomite._tcp.srv.test")
-	logs := &syncWriter{w: &strings.Builder{}}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("log:\n%s", safeString(logs))
-		}
-	})
-	type node struct{ listen, dyn, stats, redis string }
-	nodes := make([]node, 3)
+	log, logs := testLog(t, slog.LevelInfo)
+	type addrs struct{ listen, dyn, stats, redis string }
+	nodes := make([]addrs, 3)
 	ports := make([]int, 3)
 	for i := range nodes {
 		dyn, _ := peerPorts(t)
-		nodes[i] = node{proxytest.FreeAddr(t), dyn, proxytest.FreeAddr(t), proxytest.StartRedis(t).Addr}
+		nodes[i] = addrs{proxytest.FreeAddr(t), dyn, proxytest.FreeAddr(t), proxytest.StartRedis(t).Addr}
 		_, p, _ := net.SplitHostPort(dyn)
 		ports[i], _ = strconv.Atoi(p)
 	}
@@ -179,7 +136,9 @@ func TestSRVTargetsWithoutTXTAreCompletedByGossip(t *testing.T) {
 			"  read_consistency: DC_QUORUM\n  write_consistency: DC_QUORUM\n  timeout: 1000\n  enable_gossip: true\n  gos_interval: 500\n"+
 			"  dyn_seed_provider: dns_srv_provider\n  dns_srv_name: _dynomite._tcp.srv.test\n  dns_srv_resolver: %s\n",
 			i+1, n.listen, n.dyn, n.stats, 100*(i+1), n.redis, resolver)
-		srvs[i], kills[i] = srvNode(t, yml, log.With("node", i+1))
+		var n *node.Node
+		n, kills[i] = runNode(t, yml, log.With("node", i+1))
+		srvs[i] = n.Server()
 	}
 	want := func(i int) string { return fmt.Sprintf("%s dc1/rack%d [%d]", nodes[i].dyn, i+1, 100*(i+1)) }
 	for i, s := range srvs {
@@ -193,7 +152,7 @@ func TestSRVTargetsWithoutTXTAreCompletedByGossip(t *testing.T) {
 		require.Eventually(t, func() bool { return fmt.Sprint(ringOf(s)) == fmt.Sprint(others) }, 20*time.Second, 50*time.Millisecond,
 			"node %d's ring: %v, want %v", i+1, ringOf(s), others)
 	}
-	require.Contains(t, safeString(logs), "completed_by_gossip=2")
+	require.Contains(t, logs.String(), "completed_by_gossip=2")
 
 	// a DC_QUORUM write through node 1 reaches every rack
 	require.Eventually(t, func() bool {

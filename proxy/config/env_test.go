@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"bytes"
@@ -11,11 +11,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/dynomite-go/dynomite/proxy/config"
 )
 
-// fakeEnv is an environment for loadConfigFrom.
+// fakeEnv is an environment for loadOrEnv.
 type fakeEnv map[string]string
 
 func (e fakeEnv) lookup(k string) (string, bool) { v, ok := e[k]; return v, ok }
@@ -31,11 +29,11 @@ func (e fakeEnv) environ() []string {
 // missing is a configuration path that does not exist.
 func missing(t testing.TB) string { return filepath.Join(t.TempDir(), "dynomite.yml") }
 
-func loadEnv(t testing.TB, env fakeEnv) (*config.Config, error) {
-	return loadConfigFrom(missing(t), env.lookup, env.environ)
+func loadEnv(t testing.TB, env fakeEnv) (*Config, error) {
+	return loadOrEnv(missing(t), env.lookup, env.environ)
 }
 
-func describe(c *config.Config) string {
+func describe(c *Config) string {
 	var b bytes.Buffer
 	c.Describe(&b)
 	return b.String()
@@ -73,16 +71,16 @@ func TestEveryConfigKeyHasAVariable(t *testing.T) {
 func TestLoadConfigFromEnvironment(t *testing.T) {
 	tests := map[string]struct {
 		env   fakeEnv
-		check func(t *testing.T, c *config.Config)
+		check func(t *testing.T, c *Config)
 	}{
 		"a single node needs only the listener and the datastore": {
 			env: fakeEnv{"DYNOMITE_LISTEN": "0.0.0.0:8102", "DYNOMITE_SERVERS": "redis:6379:1"},
-			check: func(t *testing.T, c *config.Config) {
+			check: func(t *testing.T, c *Config) {
 				require.Equal(t, "dyn_o_mite", c.Pool)
 				require.Equal(t, "0.0.0.0:8102", c.Listen.String())
 				require.Len(t, c.Servers, 1)
 				require.Equal(t, "redis:6379:1", c.Servers[0].String())
-				require.Equal(t, config.DataStoreRedis, c.DataStore)
+				require.Equal(t, DataStoreRedis, c.DataStore)
 				require.Equal(t, 5*time.Second, c.Timeout, "defaults apply as for a file")
 			},
 		},
@@ -94,9 +92,9 @@ func TestLoadConfigFromEnvironment(t *testing.T) {
 				"DYNOMITE_DYN_SEEDS":        "node2:8101:rack2:dc1:101, node3:8101:rack3:dc1:101",
 				"DYNOMITE_READ_CONSISTENCY": "DC_QUORUM",
 			},
-			check: func(t *testing.T, c *config.Config) {
+			check: func(t *testing.T, c *Config) {
 				require.Equal(t, "cache", c.Pool)
-				require.Equal(t, config.DataStoreMemcache, c.DataStore)
+				require.Equal(t, DataStoreMemcache, c.DataStore)
 				require.Equal(t, []uint32{101}, c.Tokens)
 				require.Equal(t, "rack1", c.Rack)
 				require.Len(t, c.DynSeeds, 2)
@@ -111,7 +109,7 @@ func TestLoadConfigFromEnvironment(t *testing.T) {
 				"DYNOMITE_TOKENS":    "1,2147483648",
 				"DYNOMITE_DYN_SEEDS": "node2:8101:rack2:dc1:1,2147483648|node3:8101:rack3:dc1:1,2147483648 third",
 			},
-			check: func(t *testing.T, c *config.Config) {
+			check: func(t *testing.T, c *Config) {
 				require.Equal(t, []uint32{1, 2147483648}, c.Tokens, "tokens stay one value")
 				require.Len(t, c.DynSeeds, 2)
 				require.Equal(t, []uint32{1, 2147483648}, c.DynSeeds[1].Tokens)
@@ -120,7 +118,7 @@ func TestLoadConfigFromEnvironment(t *testing.T) {
 		},
 		"an empty variable counts as unset": {
 			env: fakeEnv{"DYNOMITE_LISTEN": "127.0.0.1:8102", "DYNOMITE_SERVERS": "r:6379:1", "DYNOMITE_DYN_SEEDS": "", "DYNOMITE_TIMEOUT": ""},
-			check: func(t *testing.T, c *config.Config) {
+			check: func(t *testing.T, c *Config) {
 				require.Empty(t, c.DynSeeds)
 				require.Equal(t, 5*time.Second, c.Timeout)
 			},
@@ -131,7 +129,7 @@ func TestLoadConfigFromEnvironment(t *testing.T) {
 				"DYNOMITE_HASH_TAG": "{}", "DYNOMITE_ENV": "it's: #not a comment", "DYNOMITE_RACK": "yes",
 				"DYNOMITE_DATACENTER": "0x10",
 			},
-			check: func(t *testing.T, c *config.Config) {
+			check: func(t *testing.T, c *Config) {
 				require.Equal(t, "{}", c.HashTag)
 				require.Equal(t, "it's: #not a comment", c.Env)
 				require.Equal(t, "yes", c.Rack)
@@ -140,7 +138,7 @@ func TestLoadConfigFromEnvironment(t *testing.T) {
 		},
 		"the first warning says where the configuration came from": {
 			env: fakeEnv{"DYNOMITE_LISTEN": "127.0.0.1:8102", "DYNOMITE_SERVERS": "r:6379:1"},
-			check: func(t *testing.T, c *config.Config) {
+			check: func(t *testing.T, c *Config) {
 				require.NotEmpty(t, c.Warnings)
 				require.Contains(t, c.Warnings[0], "environment: the configuration comes from DYNOMITE_LISTEN, DYNOMITE_SERVERS (")
 				require.Contains(t, c.Warnings[0], "does not exist)")
@@ -148,7 +146,7 @@ func TestLoadConfigFromEnvironment(t *testing.T) {
 		},
 		"warnings name the variable, not a line of the generated file": {
 			env: fakeEnv{"DYNOMITE_LISTEN": "127.0.0.1:8102", "DYNOMITE_SERVERS": "r:6379:1", "DYNOMITE_DISTRIBUTION": "ketama"},
-			check: func(t *testing.T, c *config.Config) {
+			check: func(t *testing.T, c *Config) {
 				require.Contains(t, c.Warnings, "environment: DYNOMITE_DISTRIBUTION: is deprecated and ignored")
 			},
 		},
@@ -157,7 +155,7 @@ func TestLoadConfigFromEnvironment(t *testing.T) {
 				"DYNOMITE_LISTEN": "127.0.0.1:8102", "DYNOMITE_SERVERS": "r:6379:1",
 				"DYNOMITE_DYN_LISTN": "0.0.0.0:8101", "DYNOMITE_IMAGE": "x", "DYNOMITE_DAEMONIZED": "1", "OTHER": "1",
 			},
-			check: func(t *testing.T, c *config.Config) {
+			check: func(t *testing.T, c *Config) {
 				require.Contains(t, c.Warnings, "environment: DYNOMITE_DYN_LISTN is not a configuration variable and is ignored (did you mean DYNOMITE_DYN_LISTEN?)")
 				require.Contains(t, c.Warnings, "environment: DYNOMITE_IMAGE is not a configuration variable and is ignored")
 				require.True(t, c.DynListen.IsZero())
@@ -210,7 +208,7 @@ func TestLoadConfigFromEnvironmentReportsProblemsAsParseDoes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, err := loadEnv(t, tc.env)
 			require.Error(t, err)
-			var perr *config.Errors
+			var perr *Errors
 			require.ErrorAs(t, err, &perr)
 			require.Equal(t, strings.Join(tc.want, "\n"), err.Error())
 		})
@@ -244,7 +242,7 @@ func TestEnvironmentMatchesTheEquivalentFile(t *testing.T) {
 		"DYNOMITE_DATACENTER": "dc1", "DYNOMITE_DYN_SEEDS": "node2:8101:rack2:dc1:437425602,node3:8101:rack3:dc1:437425602",
 		"DYNOMITE_READ_CONSISTENCY": "DC_QUORUM", "DYNOMITE_TIMEOUT": "2000", "DYNOMITE_SERVER_FAILURE_LIMIT": "0",
 	}
-	want, err := config.Parse([]byte(file), "node.yml")
+	want, err := Parse([]byte(file), "node.yml")
 	require.NoError(t, err)
 	got, err := loadEnv(t, env)
 	require.NoError(t, err)
@@ -256,9 +254,9 @@ func TestEnvironmentMatchesTheEquivalentFile(t *testing.T) {
 
 	bad := strings.Replace(file, "timeout: 2000", "timeout: 2s", 1)
 	env["DYNOMITE_TIMEOUT"] = "2s"
-	_, ferr := config.Parse([]byte(bad), "node.yml")
+	_, ferr := Parse([]byte(bad), "node.yml")
 	_, eerr := loadEnv(t, env)
-	var fp, ep *config.Errors
+	var fp, ep *Errors
 	require.ErrorAs(t, ferr, &fp)
 	require.ErrorAs(t, eerr, &ep)
 	require.Len(t, ep.Problems, len(fp.Problems))
@@ -273,7 +271,7 @@ func TestAnExistingFileWinsOverTheEnvironment(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "node.yml")
 	require.NoError(t, os.WriteFile(path, []byte("dyn_o_mite:\n  listen: 127.0.0.1:8102\n  servers:\n  - 127.0.0.1:22122:1\n"), 0o644))
 	env := fakeEnv{"DYNOMITE_LISTEN": "0.0.0.0:9999", "DYNOMITE_RACK": "elsewhere"}
-	c, err := loadConfigFrom(path, env.lookup, env.environ)
+	c, err := loadOrEnv(path, env.lookup, env.environ)
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1:8102", c.Listen.String())
 	require.Equal(t, "localrack", c.Rack)
@@ -282,8 +280,8 @@ func TestAnExistingFileWinsOverTheEnvironment(t *testing.T) {
 
 func TestWithoutFileOrEnvironmentLoadFailsAsConfigLoad(t *testing.T) {
 	path := missing(t)
-	_, want := config.Load(path)
-	_, got := loadConfigFrom(path, fakeEnv{"DYNOMITE_DAEMONIZED": "1", "DYNOMITE_LISTEN": ""}.lookup, fakeEnv{}.environ)
+	_, want := Load(path)
+	_, got := loadOrEnv(path, fakeEnv{"DYNOMITE_DAEMONIZED": "1", "DYNOMITE_LISTEN": ""}.lookup, fakeEnv{}.environ)
 	require.Error(t, got)
 	require.True(t, errors.Is(got, fs.ErrNotExist))
 	require.Equal(t, want.Error(), got.Error())
@@ -293,8 +291,8 @@ func TestABadFileIsReportedEvenWithTheEnvironmentSet(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "node.yml")
 	require.NoError(t, os.WriteFile(path, []byte("dyn_o_mite:\n  listen: nowhere\n"), 0o644))
 	env := fakeEnv{"DYNOMITE_LISTEN": "0.0.0.0:8102", "DYNOMITE_SERVERS": "r:6379:1"}
-	_, want := config.Load(path)
-	_, got := loadConfigFrom(path, env.lookup, env.environ)
+	_, want := Load(path)
+	_, got := loadOrEnv(path, env.lookup, env.environ)
 	require.Error(t, got)
 	require.Equal(t, want.Error(), got.Error())
 }
@@ -302,7 +300,7 @@ func TestABadFileIsReportedEvenWithTheEnvironmentSet(t *testing.T) {
 func TestLoadConfigReadsTheProcessEnvironment(t *testing.T) {
 	t.Setenv("DYNOMITE_LISTEN", "127.0.0.1:8102")
 	t.Setenv("DYNOMITE_SERVERS", "127.0.0.1:22122:1")
-	c, err := loadConfig(missing(t))
+	c, err := LoadOrEnv(missing(t))
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1:8102", c.Listen.String())
 }

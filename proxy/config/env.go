@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -11,16 +11,14 @@ import (
 	"sync"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/dynomite-go/dynomite/proxy/config"
 )
 
 // Configuration from the environment, for containers.
 //
 // When the configuration file (-c) does not exist and at least one of the
-// variables below is set to a non-empty value, loadConfig builds the file in
+// variables below is set to a non-empty value, LoadOrEnv builds the file in
 // upstream's format in memory from the environment and reads it with
-// config.Parse, so the keys, defaults, checks and messages are exactly those
+// Parse, so the keys, defaults, checks and messages are exactly those
 // of a file. There is one variable per key of proxy/config, named
 // DYNOMITE_<KEY IN UPPER CASE>, plus the pool name:
 //
@@ -33,7 +31,7 @@ import (
 //	DYNOMITE_READ_CONSISTENCY, DYNOMITE_TIMEOUT, ... and so on for every key
 //	`dynomite -t` prints.
 //
-// The list of keys is read from proxy/config itself (what Describe prints),
+// The list of keys is read from the key table itself (what Describe prints),
 // so a key added there has its variable at once.
 //
 // Values are written as in the file (tokens stay one comma-separated value).
@@ -57,13 +55,18 @@ const envPool = envPrefix + "POOL"
 // envSource stands for the file name in messages about the environment.
 const envSource = "environment"
 
+// EnvDaemonized is not a configuration variable: dynomite -d sets it in the
+// environment of the process it re-executes detached from the terminal (Go
+// cannot fork), which tells that process it is the daemon.
+const EnvDaemonized = envPrefix + "DAEMONIZED"
+
 // configKeys returns every configuration key in the key table's order, and
 // the keys that hold lists, from what Describe prints for the defaults: a key
 // line is "key: value", a list is "key: []" when empty or "key:" followed by
 // "  - entry" lines.
 var configKeys = sync.OnceValues(func() (keys []string, lists map[string]bool) {
 	var b strings.Builder
-	config.Default().Describe(&b)
+	Default().Describe(&b)
 	lists = map[string]bool{}
 	for _, line := range strings.Split(b.String(), "\n") {
 		if line == "" || strings.HasPrefix(line, " ") {
@@ -83,22 +86,21 @@ func envVar(key string) string { return envPrefix + strings.ToUpper(key) }
 
 // envIgnored are DYNOMITE_* variables that are not configuration keys and
 // are not worth a warning.
-var envIgnored = map[string]bool{daemonEnv: true}
+var envIgnored = map[string]bool{EnvDaemonized: true}
 
-// loadConfig reads the configuration file at path or, when it does not exist
+// LoadOrEnv reads the configuration file at path or, when it does not exist
 // and DYNOMITE_* variables are set, the configuration they describe (see the
-// list above). Without a file and without variables it fails as config.Load
-// does.
-func loadConfig(path string) (*config.Config, error) {
-	return loadConfigFrom(path, os.LookupEnv, os.Environ)
+// list above). Without a file and without variables it fails as Load does.
+func LoadOrEnv(path string) (*Config, error) {
+	return loadOrEnv(path, os.LookupEnv, os.Environ)
 }
 
-// loadConfigFrom is loadConfig with the environment passed in, for tests.
-func loadConfigFrom(path string, lookup func(string) (string, bool), environ func() []string) (*config.Config, error) {
+// loadOrEnv is LoadOrEnv with the environment passed in, for tests.
+func loadOrEnv(path string, lookup func(string) (string, bool), environ func() []string) (*Config, error) {
 	set := envSet(lookup)
 	_, statErr := os.Stat(path)
 	if len(set) == 0 || !errors.Is(statErr, fs.ErrNotExist) {
-		cfg, err := config.Load(path)
+		cfg, err := Load(path)
 		if err == nil && len(set) > 0 {
 			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%s: %s set but ignored: the file %s exists and wins",
 				envSource, strings.Join(set, ", "), path))
@@ -109,8 +111,8 @@ func loadConfigFrom(path string, lookup func(string) (string, bool), environ fun
 	if err != nil {
 		return nil, fmt.Errorf("config: %s: %w", envSource, err)
 	}
-	cfg, err := config.Parse(data, envSource)
-	var perr *config.Errors
+	cfg, err := Parse(data, envSource)
+	var perr *Errors
 	if errors.As(err, &perr) {
 		for i := range perr.Problems {
 			p := &perr.Problems[i]
@@ -236,7 +238,7 @@ func unknownEnv(environ []string) []string {
 func closestEnv(name string, known map[string]bool) string {
 	best, bestD := "", 3
 	for k := range known {
-		if d := config.EditDistance(name, k); d < bestD || (d == bestD && d < 3 && k < best) {
+		if d := EditDistance(name, k); d < bestD || (d == bestD && d < 3 && k < best) {
 			best, bestD = k, d
 		}
 	}

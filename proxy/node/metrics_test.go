@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/admin"
-	"github.com/dynomite-go/dynomite/proxy/metrics"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/seedprovider"
 )
@@ -24,7 +22,7 @@ import (
 func TestMetricsWiring(t *testing.T) {
 	opts := proxy.Options{Pool: "dyn_o_mite", Proto: msg.Redis, Listen: "127.0.0.1:0",
 		Datastore: "127.0.0.1:1", DatastoreName: "127.0.0.1:1", DC: "dc7", Rack: "rack7"}
-	m, reg := setupMetrics(&opts, opts.DC, opts.Rack)
+	m, reg := setupMetrics(&opts, "1.2.3-test")
 	defer m.Close()
 	require.Same(t, m, opts.Observer)
 	srv, err := proxy.New(opts)
@@ -52,18 +50,18 @@ func TestMetricsWiring(t *testing.T) {
 	}
 	body := get("/metrics")
 	require.Contains(t, body, `dynomite_build_info{datacenter="dc7",goversion=`)
-	require.Contains(t, body, `version="`+version+`"} 1`)
+	require.Contains(t, body, `version="1.2.3-test"} 1`)
 	require.Contains(t, body, `dynomite_datastore_up{datacenter="dc7",rack="rack7"} 0`)
 	var info map[string]any
 	require.NoError(t, json.Unmarshal([]byte(get("/info")), &info))
-	require.Equal(t, version, info["version"])
+	require.Equal(t, "1.2.3-test", info["version"])
 	require.Equal(t, "dc7", info["dc"])
 	require.Contains(t, info, "dyn_o_mite")
 	require.Equal(t, "OK\r\n", get("/historeset"))
 
 	// the defaults a configuration without datacenter/rack gets
 	var o proxy.Options
-	m2, reg2 := setupMetrics(&o, "", "")
+	m2, reg2 := setupMetrics(&o, "1.2.3-test")
 	defer m2.Close()
 	mfs, err := reg2.Gather()
 	require.NoError(t, err)
@@ -71,21 +69,17 @@ func TestMetricsWiring(t *testing.T) {
 }
 
 func TestSeedProviderMetrics(t *testing.T) {
-	var o proxy.Options
-	m, reg := setupMetrics(&o, "dc1", "r1")
+	o := proxy.Options{DC: "dc1", Rack: "r1"}
+	m, reg := setupMetrics(&o, "test")
 	defer m.Close()
-	registerSeedMetrics(m, "florida_provider")
-	old := seedMetrics.Load()
-	defer seedMetrics.Store(old)
-
-	seedMetrics.Store(nil) // not polling yet
-	body := gather(t, reg)
-	require.Contains(t, body, `provider="florida_provider"`)
-
 	sm := &seedprovider.Metrics{}
+	registerSeedMetrics(m, "florida_provider", sm)
+
+	body := gather(t, reg) // not polling yet
+	require.Contains(t, body, `dynomite_seedprovider_refresh_total{datacenter="dc1",outcome="success",provider="florida_provider",rack="r1"} 0`)
+
 	sm.Refreshes.Store(7)
 	sm.Failures.Store(2)
-	seedMetrics.Store(sm)
 	body = gather(t, reg)
 	require.Contains(t, body, `dynomite_seedprovider_refresh_total{datacenter="dc1",outcome="success",provider="florida_provider",rack="r1"} 5`)
 	require.Contains(t, body, `dynomite_seedprovider_refresh_total{datacenter="dc1",outcome="error",provider="florida_provider",rack="r1"} 2`)
@@ -101,14 +95,4 @@ func gather(t *testing.T, g prometheus.Gatherer) string {
 		require.NoError(t, err)
 	}
 	return b.String()
-}
-
-func TestDescribeStatsIncludesMetrics(t *testing.T) {
-	var b bytes.Buffer
-	metrics.Describe(&b, version)
-	out := b.String()
-	require.True(t, strings.HasPrefix(out, "This is dynomite-"+version+"\n"))
-	for _, want := range []string{"client_connections", "dynomite_client_requests_total{proto,class,outcome}", "server_timedout"} {
-		require.Contains(t, out, want)
-	}
 }

@@ -1,4 +1,4 @@
-package main
+package membership
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	sockaddr "github.com/hashicorp/go-sockaddr"
@@ -18,7 +17,6 @@ import (
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/config"
 	"github.com/dynomite-go/dynomite/proxy/gossip"
-	"github.com/dynomite-go/dynomite/proxy/metrics"
 )
 
 // Gossip wiring (enable_gossip: true).
@@ -40,22 +38,8 @@ import (
 // down), then marks the dead ones down. Keeping one owner for membership
 // means two sources never fight over the ring. With a provider, gossip may
 // only complete its entries that lack datacenter, rack and tokens (SRV
-// targets without TXT records; see membership.go), and the node joins gossip
+// targets without TXT records; see view.go), and the node joins gossip
 // through the provider's addresses.
-
-// gossipRunning is the node's running gossip, for the metrics.
-var gossipRunning atomic.Pointer[gossip.Gossip]
-
-// registerGossipMetrics exports the running gossip's counters
-// (dynomite_gossip_*; proxy/gossip/README.md).
-func registerGossipMetrics(m *metrics.Metrics) error {
-	return gossip.RegisterMetrics(m.Registerer(), func() *gossip.Metrics {
-		if g := gossipRunning.Load(); g != nil {
-			return g.Metrics()
-		}
-		return nil
-	})
-}
 
 // gossipPlan is what startGossip derives from the configuration.
 type gossipPlan struct {
@@ -120,18 +104,13 @@ func resolveIP(ctx context.Context, host string) (string, error) {
 	return ips[0].String(), nil
 }
 
-// startGossip starts gossip when enable_gossip is on and applies what it
-// learns to srv (see the comment at the top of this file). With a seed
-// provider, mem holds its view: gossip's members complete mem's
-// address-only seeds, and mem joins gossip through the provider's
-// addresses (see membership); mem is nil without a provider. stop leaves
-// the cluster (others see this node leave at once) and waits for the
-// gossip's goroutines; it is a no-op when gossip is off.
-func startGossip(ctx context.Context, cfg *config.Config, srv *proxy.Server, log *slog.Logger, mem *membership) (stop func(), err error) {
-	if !cfg.EnableGossip {
-		return func() {}, nil
-	}
-	log = log.With("component", "gossip")
+// startGossip starts gossip and applies what it learns to the node (see
+// the comment at the top of this file). With a seed provider, m.view holds
+// its view: gossip's members complete its address-only seeds, and it joins
+// gossip through the provider's addresses. Stop it with m.leave.
+func (m *Membership) startGossip(ctx context.Context) (*gossip.Gossip, error) {
+	cfg := m.cfg
+	log := m.log.With("component", "gossip")
 	p, err := planGossip(cfg)
 	if err != nil {
 		return nil, err
@@ -160,34 +139,40 @@ func startGossip(ctx context.Context, cfg *config.Config, srv *proxy.Server, log
 		}
 		p.self = net.JoinHostPort(host, strconv.Itoa(cfg.DynListen.Port))
 	}
-	state := srv.NodeState().String()
+	state := m.app.NodeState().String()
 	if state == "UNKNOWN" {
 		state = "NORMAL"
 	}
 	gc.Self = gossip.Meta{Name: p.self, DC: nodeDC(cfg), Rack: nodeRack(cfg), Tokens: cfg.Tokens, State: state}
-	a := &gossipApplier{srv: srv, log: log, self: p.self, membership: p.membership, applied: map[string]bool{}}
-	if mem != nil {
-		a.onMembers = mem.setMembers
+	a := &gossipApplier{app: m.app, log: log, self: p.self, membership: p.membership, applied: map[string]bool{}}
+	if m.view != nil {
+		a.onMembers = m.view.setMembers
 	}
 	gc.OnChange = a.apply
 	g, err := gossip.New(gc, log)
 	if err != nil {
 		return nil, err
 	}
-	gossipRunning.Store(g)
-	if mem != nil {
-		mem.useGossip(gossipJoiner(ctx, g), p.bind.Port-cfg.DynListen.Port, p.self)
+	if m.view != nil {
+		m.view.useGossip(func(addrs []string) int {
+			n, _ := g.Join(ctx, addrs) // until one address answers or ctx ends
+			return n
+		}, p.bind.Port-cfg.DynListen.Port, p.self)
 	}
 	mode := "liveness"
 	if p.membership {
 		mode = "membership and liveness"
 	}
 	log.Info("gossip started", "addr", g.Addr(), "name", p.self, "seeds", p.seeds, "source_of", mode)
-	return func() {
-		if err := g.Leave(time.Second); err != nil {
-			log.Debug("gossip leave", "err", err)
-		}
-	}, nil
+	return g, nil
+}
+
+// leave leaves the cluster: the others see this node leave at once instead
+// of declaring it dead after a timeout.
+func (m *Membership) leave(g *gossip.Gossip) {
+	if err := g.Leave(time.Second); err != nil {
+		m.log.Debug("gossip leave", "component", "gossip", "err", err)
+	}
 }
 
 func nodeDC(cfg *config.Config) string   { return cmpOr(cfg.Datacenter, "localdc") }
@@ -202,7 +187,7 @@ func cmpOr(s, def string) string {
 
 // gossipApplier turns gossip's view into ring changes and peer liveness.
 type gossipApplier struct {
-	srv        *proxy.Server
+	app        Applier
 	log        *slog.Logger
 	self       string
 	membership bool
@@ -229,15 +214,15 @@ func (a *gossipApplier) apply(members []gossip.Member) {
 	if a.membership {
 		peers := make([]proxy.Peer, 0, len(others))
 		for _, m := range others {
-			peers = append(peers, proxy.Peer{Name: m.Name, Addr: m.Name, DC: m.DC, Rack: m.Rack, Tokens: m.Tokens})
+			peers = append(peers, peer(m.Name, m.DC, m.Rack, m.Tokens))
 		}
-		if err := a.srv.UpdatePeers(peers); err != nil {
+		if err := a.app.UpdatePeers(peers); err != nil {
 			a.log.Error("gossip membership refused", "err", err)
 		} else {
 			a.log.Info("membership updated", "provider", "gossip", "peers", len(peers))
 		}
 	}
-	ring := a.srv.Peers()
+	ring := a.app.Peers()
 	seen := map[string]bool{}
 	for _, m := range others {
 		name, ok := ringPeer(ring, m)
@@ -250,7 +235,7 @@ func (a *gossipApplier) apply(members []gossip.Member) {
 			continue // leave an operator's /peer/down alone until liveness changes
 		}
 		a.applied[name] = m.Alive
-		a.srv.SetPeerDown(name, !m.Alive)
+		a.app.SetPeerDown(name, !m.Alive)
 		if m.Alive {
 			a.log.Info("peer is alive, receiving requests again", "peer", name, "dc", m.DC, "rack", m.Rack)
 		} else {

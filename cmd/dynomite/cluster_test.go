@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dynomite-go/dynomite/proxy/node/nodetest"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
 
@@ -99,4 +101,53 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// TestGossipBinary runs three built nodes with enable_gossip, kills one and
+// checks that the others log it dead and keep serving DC_QUORUM writes.
+func TestGossipBinary(t *testing.T) {
+	nodes := nodetest.GossipNodes(t, 3)
+	logs := make([]*nodetest.Logs, 3)
+	cmds := make([]*exec.Cmd, 3)
+	for i := range nodes {
+		conf := writeConf(t, nodetest.GossipConf(nodes, i))
+		cmd := exec.Command(binary, "-c", conf, "-v", "6")
+		logs[i] = &nodetest.Logs{}
+		cmd.Stderr = logs[i]
+		cmd.Stdout = cmd.Stderr
+		require.NoError(t, cmd.Start())
+		cmds[i] = cmd
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if t.Failed() {
+				t.Logf("node %d log:\n%s", i+1, logs[i].String())
+			}
+		})
+	}
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", nodes[0].Listen)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return strings.Contains(logs[0].String(), "gossip started") }, 10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return strings.Count(logs[0].String(), "gossip member alive") >= 2
+	}, 15*time.Second, 50*time.Millisecond)
+	res, err := http.Get("http://" + nodes[0].Stats + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Contains(t, string(body), "dynomite_gossip_members{", "the gossip metrics are wired too")
+	require.NoError(t, cmds[2].Process.Signal(os.Kill))
+	_ = cmds[2].Wait()
+	require.Eventually(t, func() bool {
+		return strings.Contains(logs[0].String(), "peer is dead, marked down") &&
+			strings.Contains(logs[1].String(), "peer is dead, marked down")
+	}, 20*time.Second, 100*time.Millisecond, "the others never logged the killed node dead")
+	for i := range 5 {
+		require.Equal(t, "+OK\r\n", redisDo(t, nodes[0].Listen, "SET", "bin"+strconv.Itoa(i), "v"))
+	}
 }

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/dynomite-go/dynomite/proxy/config"
+)
+
+// handleSignals: SIGTERM/SIGINT stop gracefully, SIGHUP reopens the log
+// file, SIGTTIN/SIGTTOU raise/lower the log level (as upstream).
+func handleSignals(ctx context.Context, stop context.CancelFunc, out *logOutput, level *slog.LevelVar, log *slog.Logger, reloadc <-chan func()) {
+	reload := func() {} // certificates: nothing to reload before the node exists
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGPIPE)
+	defer signal.Stop(ch)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case reload = <-reloadc:
+		case sig := <-ch:
+			switch sig {
+			case syscall.SIGTERM, syscall.SIGINT:
+				log.Info("signal received, stopping", "signal", sig.String())
+				stop()
+			case syscall.SIGHUP:
+				if err := out.Reopen(); err != nil {
+					log.Error("reopening log file", "err", err)
+				} else {
+					log.Info("log file reopened")
+				}
+				reload()
+			case syscall.SIGTTIN:
+				level.Set(level.Level() - 1)
+				log.Info("log level raised", "level", level.Level().String())
+			case syscall.SIGTTOU:
+				level.Set(level.Level() + 1)
+				log.Info("log level lowered", "level", level.Level().String())
+			}
+		}
+	}
+}
+
+// daemonize re-executes the binary detached from the terminal in a new
+// session (Go cannot fork), keeping the working directory as upstream does.
+func daemonize() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	attr := &os.ProcAttr{
+		Env:   append(os.Environ(), config.EnvDaemonized+"=1"),
+		Files: []*os.File{null, null, null},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	}
+	p, err := os.StartProcess(exe, os.Args, attr)
+	if err != nil {
+		return err
+	}
+	return p.Release()
+}
+
+// runHealth is the container healthcheck: `dynomite health` asks the stats
+// listener whether the node serves (the image has no shell or curl).
+func runHealth(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("health", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:22222", "stats listener of the node")
+	timeout := fs.Duration("timeout", 3*time.Second, "request timeout")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	res, err := (&http.Client{Timeout: *timeout}).Get("http://" + *addr + "/health")
+	if err != nil {
+		fmt.Fprintf(stderr, "unhealthy: %v\n", err)
+		return 1
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+	if res.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "unhealthy: %s: %s\n", res.Status, body)
+		return 1
+	}
+	fmt.Fprintf(stdout, "healthy\n")
+	return 0
+}

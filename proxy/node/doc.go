@@ -1,0 +1,16 @@
+// Package node is the composition root of one running Dynomite node: it
+// turns a *config.Config into the proxy (proxy.Server, its client and peer
+// listeners), the TLS certificate reloaders, the metrics registry, the
+// stats listener (proxy/admin) and the membership (proxy/membership: seed
+// provider and gossip), and runs them together.
+//
+// The mapping from the configuration to proxy.Options lives here, once
+// (options.go). cmd/dynomite parses flags, loads the configuration, sets
+// up logging and signals and then calls [New] and [Node.Run]; tests and
+// proxy/metrics/metricstest build nodes the same way.
+//
+// [Node.Run] runs every long-running component under one errgroup
+// (golang.org/x/sync/errgroup): the first error is returned, and any
+// component stopping stops the others, so no error is dropped and no
+// goroutine outlives the node.
+package node

@@ -1,0 +1,67 @@
+package node
+
+import (
+	"log/slog"
+
+	"github.com/dynomite-go/dynomite/proxy"
+	"github.com/dynomite-go/dynomite/proxy/config"
+	"github.com/dynomite-go/dynomite/proxy/membership"
+	"github.com/dynomite-go/dynomite/proxy/msg"
+)
+
+// proxyOptions maps the configuration onto the proxy's options; the TLS
+// parts are setupTLS's, the observer is setupMetrics's.
+func proxyOptions(cfg *config.Config, log *slog.Logger) proxy.Options {
+	ds := cfg.Servers[0]
+	proto := msg.Redis
+	if cfg.DataStore == config.DataStoreMemcache {
+		proto = msg.Memcache
+	}
+	return proxy.Options{
+		Pool:           cfg.Pool,
+		Proto:          proto,
+		Listen:         cfg.Listen.String(),
+		Backlog:        cfg.Backlog,
+		Datastore:      ds.Endpoint.String(),
+		DatastoreName:  ds.StatsName(),
+		DatastoreConns: cfg.DatastoreConnections,
+		Timeout:        cfg.Timeout,
+		RetryTimeout:   cfg.ServerRetryTimeout,
+		Preconnect:     cfg.Preconnect,
+		AutoEject:      cfg.AutoEjectHosts,
+		FailureLimit:   cfg.ServerFailureLimit,
+		Logger:         log,
+
+		DynListen:       cfg.DynListen.String(),
+		DC:              cfg.Datacenter,
+		Rack:            cfg.Rack,
+		Tokens:          cfg.Tokens,
+		Peers:           membership.Peers(cfg.DynSeeds),
+		Hash:            cfg.Hash.String(),
+		HashTag:         cfg.HashTag,
+		ReadLevel:       cfg.ReadConsistency,
+		WriteLevel:      cfg.WriteConsistency,
+		LocalPeerConns:  cfg.LocalPeerConnections,
+		RemotePeerConns: cfg.RemotePeerConnections,
+
+		RequirePass:       cfg.RequirePass,
+		Users:             users(cfg.ClientUsers),
+		DatastorePassword: cfg.DatastorePassword,
+		MaxClientConns:    cfg.MaxClientConnections,
+		MaxRequestBytes:   cfg.MaxRequestBytes,
+		MaxInflight:       cfg.MaxInflightRequests,
+		MaxBufferedBytes:  int64(cfg.MaxBufferedBytes),
+		ClientIdleTimeout: cfg.ClientIdleTimeout,
+		ClientReadTimeout: cfg.ClientReadTimeout,
+		AdminToken:        cfg.StatsAdminToken,
+	}
+}
+
+// users converts client_users for the proxy.
+func users(in []config.User) []proxy.User {
+	out := make([]proxy.User, len(in))
+	for i, u := range in {
+		out[i] = proxy.User{Name: u.Name, Digest: u.Digest}
+	}
+	return out
+}
