@@ -14,19 +14,37 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
 
-// freeGossipAddr is a 127.0.0.1 port free for TCP and UDP (memberlist
-// needs both).
-func freeGossipAddr(t testing.TB) string {
-	t.Helper()
+// picks hands out free loopback addresses from proxytest.FreeAddr, no two
+// the same: the picks are not bound until the nodes start, so nothing else
+// would keep two random picks of one cluster apart.
+type picks struct {
+	t    testing.TB
+	seen map[string]bool
+}
+
+func (p *picks) tcp() string {
+	p.t.Helper()
 	for range 50 {
-		a := proxytest.FreeAddr(t)
-		u, err := net.ListenPacket("udp", a)
-		if err == nil {
+		if a := proxytest.FreeAddr(p.t); !p.seen[a] {
+			p.seen[a] = true
+			return a
+		}
+	}
+	p.t.Fatal("no free port distinct from the cluster's others")
+	return ""
+}
+
+// tcpUDP is an address free for TCP and UDP (memberlist needs both).
+func (p *picks) tcpUDP() string {
+	p.t.Helper()
+	for range 50 {
+		a := p.tcp()
+		if u, err := net.ListenPacket("udp", a); err == nil {
 			u.Close()
 			return a
 		}
 	}
-	t.Fatal("no port free for TCP and UDP")
+	p.t.Fatal("no port free for TCP and UDP")
 	return ""
 }
 
@@ -34,13 +52,17 @@ func freeGossipAddr(t testing.TB) string {
 // redis-server.
 type GossipNode struct{ Listen, Dyn, Stats, Gossip, Redis string }
 
-// GossipNodes picks the addresses of n nodes and starts their
-// redis-servers (they stop with the test).
+// GossipNodes starts the redis-servers of n nodes (they stop with the
+// test) and picks the nodes' addresses, all distinct.
 func GossipNodes(t testing.TB, n int) []GossipNode {
 	t.Helper()
 	nodes := make([]GossipNode, n)
+	for i := range nodes { // first: a listening port is never picked, so no node gets a datastore's
+		nodes[i].Redis = proxytest.StartRedis(t).Addr
+	}
+	p := &picks{t: t, seen: map[string]bool{}}
 	for i := range nodes {
-		nodes[i] = GossipNode{proxytest.FreeAddr(t), proxytest.FreeAddr(t), proxytest.FreeAddr(t), freeGossipAddr(t), proxytest.StartRedis(t).Addr}
+		nodes[i].Listen, nodes[i].Dyn, nodes[i].Stats, nodes[i].Gossip = p.tcp(), p.tcp(), p.tcp(), p.tcpUDP()
 	}
 	return nodes
 }
