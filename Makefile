@@ -24,7 +24,7 @@ test: lint ## everything: lint, unit + integration tests with -race (both module
 	$(MAKE) --no-print-directory test-containers
 	$(MAKE) --no-print-directory tf-check
 
-bench: build ## proxy vs twemproxy vs direct Redis/Memcached (redis-benchmark, memaslap); prints the table
+bench: build ## proxy vs twemproxy vs direct Redis/Memcached (redis-benchmark, memaslap); prints the table. BASELINE=[label=]path,... adds other dynomite binaries to the same runs, e.g. make bench BASELINE=prev=$(scripts/build-at.sh HEAD~1 /tmp/dyn-prev)
 	scripts/bench.sh
 
 bench-go: ## Go benchmarks of the parsers, ring and request path (allocations)
