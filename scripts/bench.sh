@@ -426,61 +426,6 @@ PB_ARGS=(-C "$GEN_CPU" -n "$N" -c "$CLIENTS" -r "$REPS" -Q "$NOISE" -W "$NOISE_W
 FAILED=()
 DONE=()   # sections that produced a table, in order
 
-BL_DESC=""; for l in "${BL_LABEL[@]+"${BL_LABEL[@]}"}"; do BL_DESC+=", $l"; done
-start_baselines() { # section backend-port backend-pid data_store -> BL_TARGETS (proxybench
-  # targets), BL_PAIRS ("baseline-target=our-target" for vs_ours); adds the PIDs to stack
-  local i
-  BL_TARGETS=(); BL_PAIRS=()
-  for ((i = 0; i < ${#BL_LABEL[@]}; i++)); do
-    start_dynomite "${BL_LABEL[i]}-$1" "$2" "$4" "${BL_BIN[i]}"
-    stack+=("$DYN_PID")
-    BL_TARGETS+=("${BL_LABEL[i]}=127.0.0.1:$DYN_PORT@$DYN_PID,$3")
-    BL_PAIRS+=("${BL_LABEL[i]}=dynomite")
-  done
-}
-
-# ---- redis ---------------------------------------------------------------------------
-if [ "$SKIP_REDIS" != 1 ]; then
-  log "redis: starting redis-server, nutcracker, dynomite$BL_DESC (CPU $SERVER_CPU)"
-  start_redis redis; start_twemproxy twemproxy-redis "$REDIS_PORT" true; start_dynomite dynomite-redis "$REDIS_PORT" 0
-  stack=("$DYN_PID" "$TW_PID" "$REDIS_PID")
-  start_baselines redis "$REDIS_PORT" "$REDIS_PID" 0
-  run_child "${PB[@]}" "${PB_ARGS[@]}" -m redis -P "$PIPELINES" -t "$TESTS" -o "$RESULTS/redis" \
-    "redis=127.0.0.1:$REDIS_PORT@$REDIS_PID" \
-    "twemproxy=127.0.0.1:$TW_PORT@$TW_PID,$REDIS_PID" \
-    "dynomite=127.0.0.1:$DYN_PORT@$DYN_PID,$REDIS_PID" \
-    ${BL_TARGETS[@]+"${BL_TARGETS[@]}"}
-  rc=$?
-  stop_pids "${stack[@]}"
-  if [ "$rc" = 0 ] && [ -s "$RESULTS/redis/summary.md" ]; then
-    DONE+=("redis")
-    vs_ours "$RESULTS/redis" ${BL_PAIRS[@]+"${BL_PAIRS[@]}"}
-  else
-    FAILED+=("redis (proxybench exit $rc)")
-  fi
-fi
-
-# ---- memcache ------------------------------------------------------------------------
-if [ "$SKIP_MEMCACHE" != 1 ]; then
-  log "memcache: starting memcached, nutcracker, dynomite$BL_DESC (CPU $SERVER_CPU)"
-  start_memcached; start_twemproxy twemproxy-memcache "$MC_PORT" false; start_dynomite dynomite-memcache "$MC_PORT" 1
-  stack=("$DYN_PID" "$TW_PID" "$MC_PID")
-  start_baselines memcache "$MC_PORT" "$MC_PID" 1
-  run_child "${PB[@]}" "${PB_ARGS[@]}" -m memcache -o "$RESULTS/memcache" \
-    "memcached=127.0.0.1:$MC_PORT@$MC_PID" \
-    "twemproxy=127.0.0.1:$TW_PORT@$TW_PID,$MC_PID" \
-    "dynomite=127.0.0.1:$DYN_PORT@$DYN_PID,$MC_PID" \
-    ${BL_TARGETS[@]+"${BL_TARGETS[@]}"}
-  rc=$?
-  stop_pids "${stack[@]}"
-  if [ "$rc" = 0 ] && [ -s "$RESULTS/memcache/summary.md" ]; then
-    DONE+=("memcache")
-    vs_ours "$RESULTS/memcache" ${BL_PAIRS[@]+"${BL_PAIRS[@]}"}
-  else
-    FAILED+=("memcache (proxybench exit $rc)")
-  fi
-fi
-
 # ---- tables from results.tsv ---------------------------------------------------------
 # awk functions shared by the tables built here from proxybench's results.tsv.
 AWK_MED='
@@ -544,6 +489,61 @@ vs_ours() { # dir baseline-target=our-target...: dir/vs_ours.md, each baseline r
       }
     }' "$dir/results.tsv" >"$dir/vs_ours.md"
 }
+
+BL_DESC=""; for l in "${BL_LABEL[@]+"${BL_LABEL[@]}"}"; do BL_DESC+=", $l"; done
+start_baselines() { # section backend-port backend-pid data_store -> BL_TARGETS (proxybench
+  # targets), BL_PAIRS ("baseline-target=our-target" for vs_ours); adds the PIDs to stack
+  local i
+  BL_TARGETS=(); BL_PAIRS=()
+  for ((i = 0; i < ${#BL_LABEL[@]}; i++)); do
+    start_dynomite "${BL_LABEL[i]}-$1" "$2" "$4" "${BL_BIN[i]}"
+    stack+=("$DYN_PID")
+    BL_TARGETS+=("${BL_LABEL[i]}=127.0.0.1:$DYN_PORT@$DYN_PID,$3")
+    BL_PAIRS+=("${BL_LABEL[i]}=dynomite")
+  done
+}
+
+# ---- redis ---------------------------------------------------------------------------
+if [ "$SKIP_REDIS" != 1 ]; then
+  log "redis: starting redis-server, nutcracker, dynomite$BL_DESC (CPU $SERVER_CPU)"
+  start_redis redis; start_twemproxy twemproxy-redis "$REDIS_PORT" true; start_dynomite dynomite-redis "$REDIS_PORT" 0
+  stack=("$DYN_PID" "$TW_PID" "$REDIS_PID")
+  start_baselines redis "$REDIS_PORT" "$REDIS_PID" 0
+  run_child "${PB[@]}" "${PB_ARGS[@]}" -m redis -P "$PIPELINES" -t "$TESTS" -o "$RESULTS/redis" \
+    "redis=127.0.0.1:$REDIS_PORT@$REDIS_PID" \
+    "twemproxy=127.0.0.1:$TW_PORT@$TW_PID,$REDIS_PID" \
+    "dynomite=127.0.0.1:$DYN_PORT@$DYN_PID,$REDIS_PID" \
+    ${BL_TARGETS[@]+"${BL_TARGETS[@]}"}
+  rc=$?
+  stop_pids "${stack[@]}"
+  if [ "$rc" = 0 ] && [ -s "$RESULTS/redis/summary.md" ]; then
+    DONE+=("redis")
+    vs_ours "$RESULTS/redis" ${BL_PAIRS[@]+"${BL_PAIRS[@]}"}
+  else
+    FAILED+=("redis (proxybench exit $rc)")
+  fi
+fi
+
+# ---- memcache ------------------------------------------------------------------------
+if [ "$SKIP_MEMCACHE" != 1 ]; then
+  log "memcache: starting memcached, nutcracker, dynomite$BL_DESC (CPU $SERVER_CPU)"
+  start_memcached; start_twemproxy twemproxy-memcache "$MC_PORT" false; start_dynomite dynomite-memcache "$MC_PORT" 1
+  stack=("$DYN_PID" "$TW_PID" "$MC_PID")
+  start_baselines memcache "$MC_PORT" "$MC_PID" 1
+  run_child "${PB[@]}" "${PB_ARGS[@]}" -m memcache -o "$RESULTS/memcache" \
+    "memcached=127.0.0.1:$MC_PORT@$MC_PID" \
+    "twemproxy=127.0.0.1:$TW_PORT@$TW_PID,$MC_PID" \
+    "dynomite=127.0.0.1:$DYN_PORT@$DYN_PID,$MC_PID" \
+    ${BL_TARGETS[@]+"${BL_TARGETS[@]}"}
+  rc=$?
+  stop_pids "${stack[@]}"
+  if [ "$rc" = 0 ] && [ -s "$RESULTS/memcache/summary.md" ]; then
+    DONE+=("memcache")
+    vs_ours "$RESULTS/memcache" ${BL_PAIRS[@]+"${BL_PAIRS[@]}"}
+  else
+    FAILED+=("memcache (proxybench exit $rc)")
+  fi
+fi
 
 # ---- cluster -------------------------------------------------------------------------
 # Per consistency level, pipeline depth and test: the throughput ratio vs direct Redis that
