@@ -29,9 +29,14 @@ import (
 // over, then be dropped).
 var liveSpecs = []string{"dc1/r1/0", "dc1/r1/2147483648", "dc1/r2/0", "dc2/r1/0", "dc2/r2/0"}
 
+// scrapeInterval is how often Prometheus scrapes each node, and how long
+// a scrape may take: on a loaded machine the nodes' /metrics (under -race)
+// takes up to a second, and with a 1s timeout half the scrapes failed.
+const scrapeInterval = 2 * time.Second
+
 // rateInterval replaces $__rate_interval: four scrape intervals, as
-// Grafana computes it for a 1s scrape.
-const rateInterval = "4s"
+// Grafana computes it.
+var rateInterval = (4 * scrapeInterval).String()
 
 // settle bounds every wait of the live test on Prometheus: for a phase's
 // effect to show, for the alert rules to pend, for a panel to return data.
@@ -61,8 +66,8 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 	allNodes := len(c.Nodes)
 
 	// Wait until every target has been scraped once. Not all at the same
-	// instant: on a busy machine a scrape now and then outlasts the 1s
-	// scrape timeout, and its target is down until the next one.
+	// instant: on a busy machine a scrape now and then outlasts the scrape
+	// timeout, and its target is down until the next one.
 	t.Cleanup(func() { prom.logScrapes(t) })
 	prom.await(t, "Prometheus scraped every node", `up{job="dynomite"}`, time.Now(), allNodes)
 
@@ -384,7 +389,7 @@ func (p *promServer) query(t *testing.T, path string, q url.Values) promData {
 }
 
 // startPrometheus runs prometheus on a free loopback port with a generated
-// configuration: scrape every node's stats listener each second as job
+// configuration: scrape every node's stats listener every scrapeInterval as job
 // "dynomite", and load the alert rules.
 func startPrometheus(t *testing.T, bin string, c *metricstest.Cluster) *promServer {
 	t.Helper()
@@ -396,15 +401,15 @@ func startPrometheus(t *testing.T, bin string, c *metricstest.Cluster) *promServ
 		targets = append(targets, strconv.Quote(n.StatsAddr))
 	}
 	cfg := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
+  scrape_interval: %[1]v
+  scrape_timeout: %[1]v
   evaluation_interval: 1s
-rule_files: [%q]
+rule_files: [%[2]q]
 scrape_configs:
   - job_name: dynomite
     static_configs:
-      - targets: [%s]
-`, rules, strings.Join(targets, ", "))
+      - targets: [%[3]s]
+`, scrapeInterval, rules, strings.Join(targets, ", "))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644))
 	addr := "127.0.0.1:" + strconv.Itoa(metricstest.FreePort(t))
 	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
