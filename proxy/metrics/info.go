@@ -295,9 +295,20 @@ func maxRSSKB() uint64 {
 }
 
 // Handler serves the Prometheus exposition of g (the registry given to New).
+//
+// At most MaxScrapesInFlight scrapes are gathered at once; more are turned
+// away with 503 at once. Gathering cannot be cancelled: when a scrape
+// outlasts the scraper's timeout, the scraper gives up and asks again while
+// the first one still runs, and on a busy node those late gatherings queue
+// up behind each other until every scrape fails. A bounded number keeps a
+// slow node's scrapes slow instead of letting them pile up.
 func Handler(g prometheus.Gatherer) http.Handler {
-	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, MaxRequestsInFlight: MaxScrapesInFlight})
 }
+
+// MaxScrapesInFlight bounds concurrent /metrics gatherings (Handler): one
+// per scraper of a node plus one late retry each, for two scrapers.
+const MaxScrapesInFlight = 4
 
 // InfoHandler serves Info as upstream's /info.
 func (m *Metrics) InfoHandler() http.Handler {

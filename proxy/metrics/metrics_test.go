@@ -3,6 +3,8 @@ package metrics_test
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dynomite-go/dynomite/proxy"
@@ -316,4 +319,59 @@ func TestPeerSeriesFollowMembership(t *testing.T) {
 	require.Len(t, seriesOf(t, reg, "dynomite_peer_errors_total"), 5)
 	_, ok := metricstest.Sum(t, reg, "dynomite_peer_requests_total", lbl{"peer": "127.0.0.1:3"})
 	require.False(t, ok, "the series of a peer that left are gone")
+}
+
+// blockingGatherer holds every Gather until release is closed.
+type blockingGatherer struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g blockingGatherer) Gather() ([]*dto.MetricFamily, error) {
+	g.entered <- struct{}{}
+	<-g.release
+	return nil, nil
+}
+
+// Scrapes that outlast the scraper's patience must not pile up: beyond
+// MaxScrapesInFlight, a scrape is refused at once with 503 while the
+// others are still being gathered, and they all complete once unblocked.
+func TestSlowScrapesArePassedOverNotQueued(t *testing.T) {
+	g := blockingGatherer{entered: make(chan struct{}), release: make(chan struct{})}
+	srv := httptest.NewServer(metrics.Handler(g))
+	defer srv.Close()
+	codes := make(chan int, metrics.MaxScrapesInFlight)
+	for i := 0; i < metrics.MaxScrapesInFlight; i++ {
+		go func() {
+			res, err := http.Get(srv.URL)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			res.Body.Close()
+			codes <- res.StatusCode
+		}()
+		<-g.entered // this one is being gathered
+	}
+	extra := make(chan int, 1)
+	go func() {
+		res, err := http.Get(srv.URL)
+		if err != nil {
+			extra <- 0
+			return
+		}
+		res.Body.Close()
+		extra <- res.StatusCode
+	}()
+	select {
+	case code := <-extra:
+		require.Equal(t, http.StatusServiceUnavailable, code, "one scrape too many is refused, not queued")
+	case <-g.entered:
+		close(g.release)
+		t.Fatalf("a scrape beyond MaxScrapesInFlight (%d) was gathered", metrics.MaxScrapesInFlight)
+	}
+	close(g.release)
+	for i := 0; i < metrics.MaxScrapesInFlight; i++ {
+		require.Equal(t, http.StatusOK, <-codes)
+	}
 }
