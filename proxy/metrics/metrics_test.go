@@ -333,6 +333,17 @@ func (g blockingGatherer) Gather() ([]*dto.MetricFamily, error) {
 	return nil, nil
 }
 
+// scrape GETs url and sends the status code (0 on a transport error).
+func scrape(url string, code chan<- int) {
+	res, err := http.Get(url)
+	if err != nil {
+		code <- 0
+		return
+	}
+	res.Body.Close()
+	code <- res.StatusCode
+}
+
 // Scrapes that outlast the scraper's patience must not pile up: beyond
 // MaxScrapesInFlight, a scrape is refused at once with 503 while the
 // others are still being gathered, and they all complete once unblocked.
@@ -342,27 +353,11 @@ func TestSlowScrapesArePassedOverNotQueued(t *testing.T) {
 	defer srv.Close()
 	codes := make(chan int, metrics.MaxScrapesInFlight)
 	for i := 0; i < metrics.MaxScrapesInFlight; i++ {
-		go func() {
-			res, err := http.Get(srv.URL)
-			if err != nil {
-				codes <- 0
-				return
-			}
-			res.Body.Close()
-			codes <- res.StatusCode
-		}()
+		go scrape(srv.URL, codes)
 		<-g.entered // this one is being gathered
 	}
 	extra := make(chan int, 1)
-	go func() {
-		res, err := http.Get(srv.URL)
-		if err != nil {
-			extra <- 0
-			return
-		}
-		res.Body.Close()
-		extra <- res.StatusCode
-	}()
+	go scrape(srv.URL, extra)
 	select {
 	case code := <-extra:
 		require.Equal(t, http.StatusServiceUnavailable, code, "one scrape too many is refused, not queued")
