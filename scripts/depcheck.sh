@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Package dependency rules: leaves import nothing from the repo except
 # proxy/msg (consistency, drain and tlsconf are leaves too; config imports
-# only the consistency levels it reads); dnode (the peer codec and
-# listener) imports msg and leaves; admin (the stats endpoints) imports
-# leaves, never the proxy root, which implements its Cluster interface; cmd
+# only the consistency levels it reads and msg.Proto, which data_store
+# holds); dnode (the peer codec and listener) imports msg and leaves;
+# admin (the stats endpoints) imports leaves, never the proxy root, which implements its Cluster interface; cmd
 # imports only proxy packages; production code never imports the test
 # support in proxy/proxytest; proxy/membership does not reach up to the node
 # that composes it. And the test-only modules stay out of go.mod.
@@ -21,7 +21,7 @@ check() { # pkg allowed-regex
 }
 leaves='config|consistency|ring|tlsconf|drain'
 for leaf in consistency ring tlsconf drain msg; do check $mod/proxy/$leaf '^$'; done
-check $mod/proxy/config "^$mod/proxy/consistency\$"
+check $mod/proxy/config "^$mod/proxy/(consistency|msg)\$"
 for leaf in resp memcache; do check $mod/proxy/$leaf "^$mod/proxy/msg\$"; done
 check $mod/proxy/backend "^$mod/proxy/msg\$"
 check $mod/proxy/dnode "^$mod/proxy/(msg|$leaves)\$"

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dynomite-go/dynomite/proxy/consistency"
+	"github.com/dynomite-go/dynomite/proxy/msg"
 )
 
 // Config is one node's configuration: the pool named by the file's root key.
@@ -27,7 +28,7 @@ type Config struct {
 	// Servers is the local datastore; exactly one entry. Required.
 	Servers []Server `yaml:"servers"`
 	// DataStore is the protocol of the datastore and of the client listener.
-	DataStore DataStore `yaml:"data_store"`
+	DataStore msg.Proto `yaml:"data_store"`
 	// Tokens are this node's ring tokens (usually one). Required when the
 	// node has peers.
 	Tokens []uint32 `yaml:"tokens"`

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dynomite-go/dynomite/proxy/consistency"
+	"github.com/dynomite-go/dynomite/proxy/msg"
 )
 
 const minimal = `dyn_o_mite:
@@ -349,7 +350,7 @@ func TestExportedParsers(t *testing.T) {
 		}
 		require.Equal(t, "Hash(99)", Hash(99).String())
 		require.Equal(t, "SecureOption(9)", SecureOption(9).String())
-		require.Equal(t, "DataStore(9)", DataStore(9).String())
+		require.Equal(t, "Proto(9)", msg.Proto(9).String())
 	})
 	t.Run("Endpoint renders for net.Listen", func(t *testing.T) {
 		require.Equal(t, "[fe80::1%eth0]:8101", Endpoint{Host: "fe80::1%eth0", Port: 8101}.String())

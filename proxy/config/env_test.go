@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dynomite-go/dynomite/proxy/msg"
 )
 
 // fakeEnv is an environment for loadOrEnv.
@@ -80,7 +82,7 @@ func TestLoadConfigFromEnvironment(t *testing.T) {
 				require.Equal(t, "0.0.0.0:8102", c.Listen.String())
 				require.Len(t, c.Servers, 1)
 				require.Equal(t, "redis:6379:1", c.Servers[0].String())
-				require.Equal(t, DataStoreRedis, c.DataStore)
+				require.Equal(t, msg.Redis, c.DataStore)
 				require.Equal(t, 5*time.Second, c.Timeout, "defaults apply as for a file")
 			},
 		},
@@ -94,7 +96,7 @@ func TestLoadConfigFromEnvironment(t *testing.T) {
 			},
 			check: func(t *testing.T, c *Config) {
 				require.Equal(t, "cache", c.Pool)
-				require.Equal(t, DataStoreMemcache, c.DataStore)
+				require.Equal(t, msg.Memcache, c.DataStore)
 				require.Equal(t, []uint32{101}, c.Tokens)
 				require.Equal(t, "rack1", c.Rack)
 				require.Len(t, c.DynSeeds, 2)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dynomite-go/dynomite/proxy/consistency"
+	"github.com/dynomite-go/dynomite/proxy/msg"
 )
 
 // key is one entry of the key table: everything about one configuration key.
@@ -296,14 +297,14 @@ func (v listenVal) String() string {
 	return v.p.String()
 }
 
-type dataStoreVal struct{ p *DataStore }
+type dataStoreVal struct{ p *msg.Proto }
 
 func (v dataStoreVal) set(s string) error {
 	n, err := parseNumber(s)
 	if err != nil {
 		return err
 	}
-	if d := DataStore(n); n <= 1 && d.valid() {
+	if d := msg.Proto(n); n <= 1 && d.Valid() {
 		*v.p = d
 		return nil
 	}
@@ -311,7 +312,7 @@ func (v dataStoreVal) set(s string) error {
 }
 
 func (v dataStoreVal) check() error {
-	if !v.p.valid() {
+	if !v.p.Valid() {
 		return errors.New("must be 0 (redis) or 1 (memcache)")
 	}
 	return nil

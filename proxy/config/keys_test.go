@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dynomite-go/dynomite/proxy/consistency"
+	"github.com/dynomite-go/dynomite/proxy/msg"
 )
 
 // fileWith returns a valid node file (listen, servers, dyn_listen and tokens
@@ -106,9 +107,9 @@ func keyCases() []keyCase {
 		{name: "servers rejects an empty list entry", key: "servers", value: "\n  -", err: "has an empty value"},
 
 		{name: "data_store 0 is redis", key: "data_store", value: "0", want: "0 (redis)",
-			check: func(t *testing.T, c *Config) { require.Equal(t, DataStoreRedis, c.DataStore) }},
+			check: func(t *testing.T, c *Config) { require.Equal(t, msg.Redis, c.DataStore) }},
 		{name: "data_store 1 is memcache", key: "data_store", value: "1", want: "1 (memcache)",
-			check: func(t *testing.T, c *Config) { require.Equal(t, DataStoreMemcache, c.DataStore) }},
+			check: func(t *testing.T, c *Config) { require.Equal(t, msg.Memcache, c.DataStore) }},
 		{name: "data_store rejects 2", key: "data_store", value: "2", err: `data_store: "2" must be 0 (redis) or 1 (memcache)`},
 		{name: "data_store rejects a name", key: "data_store", value: "redis", err: `"redis" is not a number`},
 		{name: "data_store rejects a negative number", key: "data_store", value: "-1", err: `"-1" is not a number`},
@@ -484,7 +485,7 @@ func TestDefaultHoldsUpstreamsDefaults(t *testing.T) {
 	require.True(t, c.DynListen.IsZero())
 	require.Equal(t, Endpoint{Host: "0.0.0.0", Port: 22222}, c.StatsListen)
 	require.Empty(t, c.Servers)
-	require.Equal(t, DataStoreRedis, c.DataStore)
+	require.Equal(t, msg.Redis, c.DataStore)
 	require.Empty(t, c.Tokens)
 	require.Equal(t, "localrack", c.Rack)
 	require.Equal(t, "localdc", c.Datacenter)

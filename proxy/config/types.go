@@ -9,30 +9,6 @@ import (
 	"strings"
 )
 
-// DataStore is the protocol of the local datastore and of the client
-// listener (key data_store).
-type DataStore uint8
-
-const (
-	// DataStoreRedis is data_store: 0, RESP on both sides.
-	DataStoreRedis DataStore = 0
-	// DataStoreMemcache is data_store: 1, the memcached ASCII protocol.
-	DataStoreMemcache DataStore = 1
-)
-
-// String returns "redis" or "memcache".
-func (d DataStore) String() string {
-	switch d {
-	case DataStoreRedis:
-		return "redis"
-	case DataStoreMemcache:
-		return "memcache"
-	}
-	return "DataStore(" + strconv.Itoa(int(d)) + ")"
-}
-
-func (d DataStore) valid() bool { return d == DataStoreRedis || d == DataStoreMemcache }
-
 // Hash is the key hash function that maps a key to a ring token (key hash).
 // The zero value is the default, murmur.
 type Hash uint8

@@ -16,12 +16,15 @@ package msg
 
 import (
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Proto is the client and datastore protocol of a pool.
+// Proto is the client and datastore protocol of a pool; the configuration's
+// data_store key holds it as its number (0 or 1, upstream's dyn_conf.c
+// data_store), so the values must not be reordered.
 type Proto uint8
 
 const (
@@ -31,6 +34,8 @@ const (
 	Memcache
 )
 
+// String returns "redis" or "memcache", the names the configuration dump and
+// the metrics labels use.
 func (p Proto) String() string {
 	switch p {
 	case Redis:
@@ -38,8 +43,11 @@ func (p Proto) String() string {
 	case Memcache:
 		return "memcache"
 	}
-	return "unknown"
+	return "Proto(" + strconv.Itoa(int(p)) + ")"
 }
+
+// Valid reports whether p is one of the protocols above.
+func (p Proto) Valid() bool { return p == Redis || p == Memcache }
 
 // Class is how a command is routed (dyn_client.c req_forward, proto/dyn_redis.c
 // redis_parse_req).

@@ -6,20 +6,15 @@ import (
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/config"
 	"github.com/dynomite-go/dynomite/proxy/membership"
-	"github.com/dynomite-go/dynomite/proxy/msg"
 )
 
 // proxyOptions maps the configuration onto the proxy's options; the TLS
 // parts are setupTLS's, the observer is setupMetrics's.
 func proxyOptions(cfg *config.Config, log *slog.Logger) proxy.Options {
 	ds := cfg.Servers[0]
-	proto := msg.Redis
-	if cfg.DataStore == config.DataStoreMemcache {
-		proto = msg.Memcache
-	}
 	return proxy.Options{
 		Pool:           cfg.Pool,
-		Proto:          proto,
+		Proto:          cfg.DataStore,
 		Listen:         cfg.Listen.String(),
 		Backlog:        cfg.Backlog,
 		Datastore:      ds.Endpoint.String(),
