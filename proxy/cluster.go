@@ -42,16 +42,11 @@ func (s State) String() string {
 	return "UNKNOWN"
 }
 
-// Peer is another node of the cluster, from dyn_seeds or a seed provider.
-type Peer struct {
-	// Name identifies the peer (upstream: its dyn_seeds host:port).
-	Name string
-	// Addr is the peer listener's host:port.
-	Addr   string
-	DC     string
-	Rack   string
-	Tokens []uint32
-}
+// Peer is another node of the cluster, from dyn_seeds, a seed provider or
+// gossip. It is the ring's node, so a membership goes into the ring as it is:
+// callers fill Name (upstream: the dyn_seeds host:port), Addr, DC, Rack and
+// Tokens and leave Local and the indexes to [ring.NewTopology].
+type Peer = ring.Node
 
 // clusterState is one immutable snapshot: the ring and a pool per peer,
 // indexed by ring node index (nil for the local node).
@@ -95,13 +90,11 @@ func newCluster(s *Server) (*cluster, error) {
 	if localName == "" {
 		localName = "local"
 	}
-	nodes := []ring.Node{{Name: localName, Addr: o.DynListen, DC: o.DC, Rack: o.Rack, Tokens: toTokens(o.Tokens)}}
+	nodes := []ring.Node{{Name: localName, Addr: o.DynListen, DC: o.DC, Rack: o.Rack, Tokens: o.Tokens}}
 	if len(nodes[0].Tokens) == 0 {
 		nodes[0].Tokens = []ring.Token{0}
 	}
-	for _, p := range o.Peers {
-		nodes = append(nodes, ring.Node{Name: p.Name, Addr: p.Addr, DC: p.DC, Rack: p.Rack, Tokens: toTokens(p.Tokens)})
-	}
+	nodes = append(nodes, o.Peers...)
 	topo, err := ring.NewTopology(localName, nodes, ring.Options{Hash: o.Hash, HashTag: o.HashTag})
 	if err != nil {
 		return nil, fmt.Errorf("building the token ring: %w", err)
@@ -147,9 +140,7 @@ func (s *Server) UpdatePeers(peers []Peer) error {
 	o := s.opts
 	local := old.topo.Local()
 	nodes := []ring.Node{{Name: local.Name, Addr: local.Addr, DC: local.DC, Rack: local.Rack, Tokens: local.Tokens}}
-	for _, p := range peers {
-		nodes = append(nodes, ring.Node{Name: p.Name, Addr: p.Addr, DC: p.DC, Rack: p.Rack, Tokens: toTokens(p.Tokens)})
-	}
+	nodes = append(nodes, peers...)
 	topo, err := ring.NewTopology(local.Name, nodes, ring.Options{Hash: o.Hash, HashTag: o.HashTag})
 	if err != nil {
 		return fmt.Errorf("new membership refused: %w", err)
@@ -214,14 +205,6 @@ func (c *cluster) retire(p *backend.Pool) {
 
 // peerRemoveGrace lets requests already sent to a removed peer finish.
 var peerRemoveGrace = 30 * time.Second
-
-func toTokens(ts []uint32) []ring.Token {
-	out := make([]ring.Token, len(ts))
-	for i, t := range ts {
-		out[i] = ring.Token(t)
-	}
-	return out
-}
 
 // peer timeouts as upstream computes them (dnode_peer_timeout): the
 // datastore timeout plus 200ms in the same datacenter, plus 5s across.
@@ -310,11 +293,12 @@ func (c *cluster) close() {
 	}
 }
 
-// PeerStatus describes one peer for the admin endpoints.
+// PeerStatus describes one node of the ring for the admin endpoints: the
+// ring's view of it (Tokens sorted, shared with the ring: do not modify)
+// and whether requests reach it.
 type PeerStatus struct {
-	Name, Addr, DC, Rack string
-	Tokens               []ring.Token
-	Local, Up, AdminDown bool
+	ring.Node
+	Up, AdminDown bool
 }
 
 // Peers lists every node of the ring, the local one included.
@@ -325,7 +309,7 @@ func (s *Server) Peers() []PeerStatus {
 	st := s.cluster.state.Load()
 	var out []PeerStatus
 	for i, n := range st.topo.Nodes() {
-		ps := PeerStatus{Name: n.Name, Addr: n.Addr, DC: n.DC, Rack: n.Rack, Tokens: n.Tokens, Local: n.Local}
+		ps := PeerStatus{Node: n}
 		if n.Local {
 			ps.Up = s.backend.Up()
 		} else {

@@ -146,7 +146,7 @@ func TestClusterMembershipChangesWhileServing(t *testing.T) {
 	require.Eventually(t, func() bool { return tc.Direct(2, "GET", "after") == "$1\r\n2\r\n" }, 5*time.Second, 10*time.Millisecond)
 
 	// a bad membership (two nodes with one token in one rack) is refused
-	bad := append(peersOf(0), Peer{Name: "x:1", Addr: "127.0.0.1:1", DC: "dc1", Rack: "r2", Tokens: []uint32{0}})
+	bad := append(peersOf(0), Peer{Name: "x:1", Addr: "127.0.0.1:1", DC: "dc1", Rack: "r2", Tokens: []ring.Token{0}})
 	require.ErrorContains(t, tc.Nodes[0].Server.UpdatePeers(bad), "refused")
 
 	// the third rack leaves again

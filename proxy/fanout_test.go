@@ -8,6 +8,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/resp"
+	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
 // TestFanoutSendsOnlyNeededCopies drives a fan-out by hand, without
@@ -78,9 +79,9 @@ func TestFanoutSendsOnlyNeededCopies(t *testing.T) {
 // and r3 owning the same token, for fan-outs driven by hand.
 func newThreeRackServer(tb testing.TB) *Server {
 	s, err := New(Options{Proto: msg.Redis, Datastore: "127.0.0.1:1", DynListen: "127.0.0.1:1", DC: "dc1", Rack: "r1",
-		Tokens: []uint32{0}, Peers: []Peer{
-			{Name: "b", Addr: "127.0.0.1:2", DC: "dc1", Rack: "r2", Tokens: []uint32{0}},
-			{Name: "c", Addr: "127.0.0.1:3", DC: "dc1", Rack: "r3", Tokens: []uint32{0}},
+		Tokens: []ring.Token{0}, Peers: []Peer{
+			{Name: "b", Addr: "127.0.0.1:2", DC: "dc1", Rack: "r2", Tokens: []ring.Token{0}},
+			{Name: "c", Addr: "127.0.0.1:3", DC: "dc1", Rack: "r3", Tokens: []ring.Token{0}},
 		}})
 	require.NoError(tb, err)
 	return s

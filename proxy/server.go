@@ -18,6 +18,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/dnode"
 	"github.com/dynomite-go/dynomite/proxy/drain"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
 // Options is everything a node needs to serve, already validated (the
@@ -62,7 +63,7 @@ type Options struct {
 	DynListen string
 	// DC, Rack and Tokens place this node.
 	DC, Rack string
-	Tokens   []uint32
+	Tokens   []ring.Token
 	// Peers are the other nodes (dyn_seeds).
 	Peers []Peer
 	// Hash and HashTag map keys to tokens (upstream's names).

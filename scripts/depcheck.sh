@@ -2,11 +2,12 @@
 # Package dependency rules: leaves import nothing from the repo except
 # proxy/msg (consistency, drain and tlsconf are leaves too; config imports
 # only the consistency levels it reads and msg.Proto, which data_store
-# holds); dnode (the peer codec and listener) imports msg and leaves;
-# admin (the stats endpoints) imports leaves, never the proxy root, which implements its Cluster interface; cmd
-# imports only proxy packages; production code never imports the test
-# support in proxy/proxytest; proxy/membership does not reach up to the node
-# that composes it. And the test-only modules stay out of go.mod.
+# holds); dnode (the peer codec and listener) imports msg and leaves; admin
+# (the stats endpoints) imports leaves, never the proxy root, which
+# implements its Cluster interface; cmd imports only proxy packages;
+# production code never imports the test support in proxy/proxytest;
+# proxy/membership does not reach up to the node that composes it. And the
+# test-only modules stay out of go.mod.
 set -euo pipefail
 mod=github.com/dynomite-go/dynomite
 fail=0

@@ -261,14 +261,9 @@ func ringPeer(ring []proxy.PeerStatus, m gossip.Member) (string, bool) {
 		if p.Local || p.DC != m.DC || p.Rack != m.Rack || len(p.Tokens) != len(m.Tokens) {
 			continue
 		}
-		want := slices.Clone(m.Tokens)
+		want := Tokens(m.Tokens)
 		slices.Sort(want)
-		got := make([]uint32, len(p.Tokens))
-		for i, t := range p.Tokens {
-			got[i] = uint32(t)
-		}
-		slices.Sort(got)
-		if slices.Equal(got, want) {
+		if slices.Equal(slices.Sorted(slices.Values(p.Tokens)), want) {
 			return p.Name, true
 		}
 	}

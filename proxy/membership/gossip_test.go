@@ -84,11 +84,7 @@ func (f *fakeNode) Peers() []proxy.PeerStatus {
 	defer f.mu.Unlock()
 	out := make([]proxy.PeerStatus, 0, len(f.peers))
 	for _, p := range f.peers {
-		ps := proxy.PeerStatus{Name: p.Name, Addr: p.Addr, DC: p.DC, Rack: p.Rack}
-		for _, t := range p.Tokens {
-			ps.Tokens = append(ps.Tokens, ring.Token(t))
-		}
-		out = append(out, ps)
+		out = append(out, proxy.PeerStatus{Node: p})
 	}
 	return out
 }
@@ -186,7 +182,7 @@ func TestGossipCompletesAddressOnlySeedsAndNeverAddsOthers(t *testing.T) {
 
 func TestGossipLivenessMarksRingPeersDownAndUp(t *testing.T) {
 	f := &fakeNode{peers: []proxy.Peer{
-		{Name: "node2.internal:8101", Addr: "node2.internal:8101", DC: "dc1", Rack: "rack2", Tokens: []uint32{200}},
+		{Name: "node2.internal:8101", Addr: "node2.internal:8101", DC: "dc1", Rack: "rack2", Tokens: []ring.Token{200}},
 	}}
 	a := &gossipApplier{app: f, log: discard(), self: "10.0.0.1:8101", applied: map[string]bool{}}
 	dead := member(gossip.Meta{Name: "10.0.0.2:8101", DC: "dc1", Rack: "rack2", Tokens: []uint32{200}}, false)
@@ -217,7 +213,7 @@ func TestGossipOwnsTheMembershipWithoutOtherSource(t *testing.T) {
 
 func TestPeersNamesASeedByItsAddress(t *testing.T) {
 	got := Peers(seeds(t, "node2:8101:rack2:dc1:1,2"))
-	require.Equal(t, []proxy.Peer{{Name: "node2:8101", Addr: "node2:8101", DC: "dc1", Rack: "rack2", Tokens: []uint32{1, 2}}}, got)
+	require.Equal(t, []proxy.Peer{{Name: "node2:8101", Addr: "node2:8101", DC: "dc1", Rack: "rack2", Tokens: []ring.Token{1, 2}}}, got)
 }
 
 func member(m gossip.Meta, alive bool) gossip.Member { return gossip.Member{Meta: m, Alive: alive} }

@@ -10,6 +10,7 @@ import (
 	envaws "github.com/dynomite-go/dynomite/env/aws"
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/config"
+	"github.com/dynomite-go/dynomite/proxy/ring"
 	"github.com/dynomite-go/dynomite/seedprovider"
 	"github.com/dynomite-go/dynomite/seedprovider/dns"
 	"github.com/dynomite-go/dynomite/seedprovider/dnssrv"
@@ -142,7 +143,18 @@ func Peers(seeds []seedprovider.Seed) []proxy.Peer {
 // peer is the one place a seed or a gossip member becomes a ring peer: the
 // peer is named by the address it is dialled at (its dyn_listen host:port).
 func peer(addr, dc, rack string, tokens []uint32) proxy.Peer {
-	return proxy.Peer{Name: addr, Addr: addr, DC: dc, Rack: rack, Tokens: tokens}
+	return proxy.Peer{Name: addr, Addr: addr, DC: dc, Rack: rack, Tokens: Tokens(tokens)}
+}
+
+// Tokens is the one place tokens as the configuration and the seed
+// providers parse them (config.ParseTokens) become ring tokens; the node's
+// own tokens go through it too.
+func Tokens(ts []uint32) []ring.Token {
+	out := make([]ring.Token, len(ts))
+	for i, t := range ts {
+		out[i] = ring.Token(t)
+	}
+	return out
 }
 
 // peersFrom turns a provider's seeds into the proxy's peers, this node

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/metrics/metricstest"
+	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
 // The cluster of the counter tests: two nodes share dc1/r1 (same-rack
@@ -216,7 +217,7 @@ func TestCountersMoveThroughACluster(t *testing.T) {
 	t.Run("a peer that leaves the ring takes its series along", func(t *testing.T) {
 		var peers []proxy.Peer
 		for _, n := range c.Nodes[1:4] { // node 4 leaves
-			peers = append(peers, proxy.Peer{Name: n.DynAddr, Addr: n.DynAddr, DC: n.DC, Rack: n.Rack, Tokens: []uint32{n.Token}})
+			peers = append(peers, proxy.Peer{Name: n.DynAddr, Addr: n.DynAddr, DC: n.DC, Rack: n.Rack, Tokens: []ring.Token{n.Token}})
 		}
 		require.NoError(t, n0.Server.UpdatePeers(peers))
 		for _, name := range []string{"dynomite_peer_up", "dynomite_peer_requests_total", "dynomite_peer_errors_total"} {

@@ -20,6 +20,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/metrics"
 	"github.com/dynomite-go/dynomite/proxy/metrics/metricstest"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
 // unstarted returns a server that is built but never serves: enough for
@@ -28,11 +29,11 @@ func unstarted(t *testing.T, m *metrics.Metrics) *proxy.Server {
 	t.Helper()
 	s, err := proxy.New(proxy.Options{Pool: "dyn_o_mite", Proto: msg.Redis, Listen: "127.0.0.1:0",
 		Datastore: "127.0.0.1:1", DatastoreName: "127.0.0.1:1", DC: "dc1", Rack: "r1", DynListen: "127.0.0.1:2",
-		Tokens: []uint32{7}, Observer: m,
+		Tokens: []ring.Token{7}, Observer: m,
 		Peers: []proxy.Peer{
-			{Name: "127.0.0.1:3", Addr: "127.0.0.1:3", DC: "dc1", Rack: "r1", Tokens: []uint32{1 << 31}},
-			{Name: "127.0.0.1:4", Addr: "127.0.0.1:4", DC: "dc1", Rack: "r2", Tokens: []uint32{0}},
-			{Name: "127.0.0.1:5", Addr: "127.0.0.1:5", DC: "dc2", Rack: "r1", Tokens: []uint32{0}},
+			{Name: "127.0.0.1:3", Addr: "127.0.0.1:3", DC: "dc1", Rack: "r1", Tokens: []ring.Token{1 << 31}},
+			{Name: "127.0.0.1:4", Addr: "127.0.0.1:4", DC: "dc1", Rack: "r2", Tokens: []ring.Token{0}},
+			{Name: "127.0.0.1:5", Addr: "127.0.0.1:5", DC: "dc2", Rack: "r1", Tokens: []ring.Token{0}},
 		}})
 	require.NoError(t, err)
 	return s
@@ -309,8 +310,8 @@ func TestPeerSeriesFollowMembership(t *testing.T) {
 	m, reg := newAttached(t)
 	require.Len(t, seriesOf(t, reg, "dynomite_peer_up"), 3)
 	s, err := proxy.New(proxy.Options{Proto: msg.Redis, Listen: "127.0.0.1:0", Datastore: "127.0.0.1:1",
-		DC: "dc1", Rack: "r1", DynListen: "127.0.0.1:2", Tokens: []uint32{7}, Observer: m,
-		Peers: []proxy.Peer{{Name: "127.0.0.1:4", Addr: "127.0.0.1:4", DC: "dc1", Rack: "r2", Tokens: []uint32{0}}}})
+		DC: "dc1", Rack: "r1", DynListen: "127.0.0.1:2", Tokens: []ring.Token{7}, Observer: m,
+		Peers: []proxy.Peer{{Name: "127.0.0.1:4", Addr: "127.0.0.1:4", DC: "dc1", Rack: "r2", Tokens: []ring.Token{0}}}})
 	require.NoError(t, err)
 	m.Attach(s)
 	up := seriesOf(t, reg, "dynomite_peer_up")

@@ -30,7 +30,7 @@ func proxyOptions(cfg *config.Config, log *slog.Logger) proxy.Options {
 		DynListen:       cfg.DynListen.String(),
 		DC:              cfg.Datacenter,
 		Rack:            cfg.Rack,
-		Tokens:          cfg.Tokens,
+		Tokens:          membership.Tokens(cfg.Tokens),
 		Peers:           membership.Peers(cfg.DynSeeds),
 		Hash:            cfg.Hash.String(),
 		HashTag:         cfg.HashTag,

@@ -10,12 +10,13 @@ import (
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
 // Placement puts one node in the ring: its datacenter, rack and token.
 type Placement struct {
 	DC, Rack string
-	Token    uint32
+	Token    ring.Token
 }
 
 // Placements parses "dc/rack/token" strings; a malformed one fails the test.
@@ -31,7 +32,7 @@ func Placements(t testing.TB, specs ...string) []Placement {
 		if err != nil {
 			t.Fatalf("placement %q: token: %v", sp, err)
 		}
-		out = append(out, Placement{DC: f[0], Rack: f[1], Token: uint32(tok)})
+		out = append(out, Placement{DC: f[0], Rack: f[1], Token: ring.Token(tok)})
 	}
 	return out
 }
@@ -45,7 +46,7 @@ func Grid(dcs, racks, perRack int) []Placement {
 	for d := 1; d <= dcs; d++ {
 		for r := 1; r <= racks; r++ {
 			for k := 0; k < perRack; k++ {
-				tok := uint32((uint64(k+1)<<32)/uint64(perRack) - 1)
+				tok := ring.Token((uint64(k+1)<<32)/uint64(perRack) - 1)
 				out = append(out, Placement{DC: "dc" + strconv.Itoa(d), Rack: "r" + strconv.Itoa(r), Token: tok})
 			}
 		}
@@ -152,7 +153,7 @@ func (c *Cluster) PeersOf(i int) []proxy.Peer {
 	var peers []proxy.Peer
 	for j, o := range c.Nodes {
 		if j != i {
-			peers = append(peers, proxy.Peer{Name: o.DynAddr, Addr: o.DynAddr, DC: o.DC, Rack: o.Rack, Tokens: []uint32{o.Token}})
+			peers = append(peers, proxy.Peer{Name: o.DynAddr, Addr: o.DynAddr, DC: o.DC, Rack: o.Rack, Tokens: []ring.Token{o.Token}})
 		}
 	}
 	return peers
@@ -165,7 +166,7 @@ func (c *Cluster) Start(i int) {
 	me := c.Nodes[i]
 	o := NodeOptions(c.cfg.Proto, me.DatastoreAddr)
 	o.Timeout = time.Second
-	o.DynListen, o.DC, o.Rack, o.Tokens, o.Peers = me.DynAddr, me.DC, me.Rack, []uint32{me.Token}, c.PeersOf(i)
+	o.DynListen, o.DC, o.Rack, o.Tokens, o.Peers = me.DynAddr, me.DC, me.Rack, []ring.Token{me.Token}, c.PeersOf(i)
 	o.LocalPeerConns, o.RemotePeerConns = 1, 1
 	o.ReadLevel, o.WriteLevel = c.cfg.ReadLevel, c.cfg.WriteLevel
 	if c.cfg.Options != nil {

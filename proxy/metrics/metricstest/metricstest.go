@@ -23,6 +23,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/metrics"
 	"github.com/dynomite-go/dynomite/proxy/node"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
+	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
 // NeedBinary returns the path of an external program, skipping the test
@@ -51,7 +52,7 @@ func StartRedis(t testing.TB) *Redis {
 // Node is one in-process node with its metrics and stats listener.
 type Node struct {
 	DC, Rack string
-	Token    uint32
+	Token    ring.Token
 	DynAddr  string
 	Redis    *Redis
 
@@ -87,7 +88,7 @@ func StartCluster(t testing.TB, specs []string, mod func(*proxy.Options)) *Clust
 		if err != nil {
 			t.Fatalf("bad token in %q: %v", sp, err)
 		}
-		c.Nodes = append(c.Nodes, &Node{DC: f[0], Rack: f[1], Token: uint32(tok),
+		c.Nodes = append(c.Nodes, &Node{DC: f[0], Rack: f[1], Token: ring.Token(tok),
 			DynAddr: "127.0.0.1:" + strconv.Itoa(FreePort(t)), Redis: StartRedis(t)})
 	}
 	for i := range c.Nodes {
