@@ -60,7 +60,17 @@ type clusterState struct {
 
 // cluster routes requests across racks and datacenters.
 type cluster struct {
-	s     *Server
+	// What the router needs from the node, given once by newCluster: the
+	// node's options, its protocol's codec, its local datastore, its
+	// request pool and the count of fan-outs a stopping node waits for.
+	opts    *Options
+	codec   codec
+	local   *backend.Pool
+	reqs    *msg.Pool
+	fanouts *atomic.Int64
+	// ctx is what peer pools run under once start was called (under mu).
+	ctx context.Context
+
 	state atomic.Pointer[clusterState]
 
 	// mu serialises membership changes (UpdatePeers); lookups never take it.
@@ -79,7 +89,7 @@ type cluster struct {
 }
 
 func newCluster(s *Server) (*cluster, error) {
-	c := &cluster{s: s}
+	c := &cluster{opts: &s.opts, codec: s.codec, local: s.backend, reqs: &s.reqs, fanouts: &s.fanouts, ctx: context.Background()}
 	c.readLevel.Store(uint32(s.opts.ReadLevel))
 	c.writeLevel.Store(uint32(s.opts.WriteLevel))
 	c.timeoutFactor.Store(1)
@@ -169,7 +179,7 @@ func (s *Server) UpdatePeers(peers []Peer) error {
 		}
 		st.pools[i], keys[i] = c.poolFor(topo, n)
 		if c.started {
-			st.pools[i].Start(s.baseCtx)
+			st.pools[i].Start(c.ctx)
 		}
 		s.log.Info("peer added", "peer", n.Name, "addr", n.Addr, "dc", n.DC, "rack", n.Rack)
 	}
@@ -209,7 +219,7 @@ var peerRemoveGrace = 30 * time.Second
 // peer timeouts as upstream computes them (dnode_peer_timeout): the
 // datastore timeout plus 200ms in the same datacenter, plus 5s across.
 func (c *cluster) peerTimeout(sameDC bool) time.Duration {
-	t := c.s.opts.Timeout
+	t := c.opts.Timeout
 	if sameDC {
 		return t + 200*time.Millisecond
 	}
@@ -217,22 +227,22 @@ func (c *cluster) peerTimeout(sameDC bool) time.Duration {
 }
 
 func (c *cluster) newPeerPool(n *ring.Node, sameDC bool, scope PeerScope) *backend.Pool {
-	obs := c.s.opts.Observer
-	conns := c.s.opts.LocalPeerConns
+	obs := c.opts.Observer
+	conns := c.opts.LocalPeerConns
 	if !sameDC {
-		conns = c.s.opts.RemotePeerConns
+		conns = c.opts.RemotePeerConns
 	}
-	codec := c.s.codec
+	codec := c.codec
 	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
-	if o := c.s.opts; o.PeerTLSClient != nil && tlsconf.Secure(o.SecureOption, o.DC, o.Rack, n.DC, n.Rack) {
+	if o := c.opts; o.PeerTLSClient != nil && tlsconf.Secure(o.SecureOption, o.DC, o.Rack, n.DC, n.Rack) {
 		d := &tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 30 * time.Second}, Config: o.PeerTLSClient}
 		dial = d.DialContext
 	}
 	return backend.New(backend.Options{Dial: dial,
 		Name: "peer " + n.Name + " (" + n.DC + "/" + n.Rack + ")", Network: "tcp", Addr: n.Addr,
 		Conns: max(conns, 1), Timeout: c.peerTimeout(sameDC), RetryTimeout: 10 * time.Second,
-		Preconnect: c.s.opts.Preconnect && c.s.opts.AdminMode == 0, AutoEject: false,
-		Logger:  c.s.opts.Logger,
+		Preconnect: c.opts.Preconnect && c.opts.AdminMode == 0, AutoEject: false,
+		Logger:  c.opts.Logger,
 		Observe: func(d time.Duration, failed bool) { obs.Peer(scope, d, failed) },
 		Header: func(dst []byte, r *msg.Request, id uint64) []byte {
 			return dnode.AppendHeader(dst, dnode.Header{ID: id, Type: dnode.RequestType(r.PeerType), Version: 1, SameDC: sameDC})
@@ -264,14 +274,14 @@ func (c *cluster) newPeerPool(n *ring.Node, sameDC bool, scope PeerScope) *backe
 	})
 }
 
-func (c *cluster) start() {
+func (c *cluster) start(ctx context.Context) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.started = true
+	c.started, c.ctx = true, ctx
 	st := c.state.Load()
 	for _, p := range st.pools {
 		if p != nil {
-			p.Start(c.s.baseCtx)
+			p.Start(c.ctx)
 		}
 	}
 }

@@ -72,7 +72,6 @@ var fanoutPool = sync.Pool{New: func() any { return new(fanout) }}
 // node.
 func (c *cluster) route(r *msg.Request, hint uint, rl, wl consistency.Level) {
 	st := c.state.Load()
-	s := c.s
 	write := r.Class == msg.ClassWrite
 	level := rl
 	if write {
@@ -88,13 +87,13 @@ func (c *cluster) route(r *msg.Request, hint uint, rl, wl consistency.Level) {
 			return
 		}
 	}
-	if s.opts.AdminMode == 1 && (r.Class == msg.ClassMultiKey || r.Flags.Has(msg.FlagDelete)) {
+	if c.opts.AdminMode == 1 && (r.Class == msg.ClassMultiKey || r.Flags.Has(msg.FlagDelete)) {
 		c.adminDelete(st, r, hint)
 		return
 	}
 	switch r.Class {
 	case msg.ClassLocal:
-		s.backend.Send(r, hint)
+		c.local.Send(r, hint)
 		return
 	case msg.ClassAllNodes:
 		c.allNodes(st, r, hint)
@@ -110,13 +109,13 @@ func (c *cluster) route(r *msg.Request, hint uint, rl, wl consistency.Level) {
 			level = wl
 		}
 	}
-	if !s.verifyScript(st, r) {
+	if !c.verifyScript(st, r) {
 		c.fail(r, "Dynomite: Keys in the script cannot span multiple nodes")
 		return
 	}
 	tok, hasKey := st.topo.KeyToken(r.Key)
 	if !hasKey {
-		s.backend.Send(r, hint)
+		c.local.Send(r, hint)
 		return
 	}
 	c.fanOut(st, r, hint, tok, write, level)
@@ -124,7 +123,7 @@ func (c *cluster) route(r *msg.Request, hint uint, rl, wl consistency.Level) {
 
 // fail completes r with an error line of the client's protocol.
 func (c *cluster) fail(r *msg.Request, text string) {
-	r.KeepReply(c.s.codec.errorLine(r.ReplyBuf(), text))
+	r.KeepReply(c.codec.errorLine(r.ReplyBuf(), text))
 	r.Done()
 }
 
@@ -154,7 +153,7 @@ func (c *cluster) fanOut(st *clusterState, r *msg.Request, hint uint, tok ring.T
 		}
 	case consistency.EveryDC:
 		if !write {
-			f.nkeys = c.s.perKeyCount(r)
+			f.nkeys = c.perKeyCount(r)
 		}
 		for dc := 0; dc < topo.NumDCs(); dc++ {
 			for rk := 0; rk < topo.NumRacks(dc); rk++ {
@@ -163,7 +162,7 @@ func (c *cluster) fanOut(st *clusterState, r *msg.Request, hint uint, tok ring.T
 		}
 	default: // consistency.LocalDC
 		if !write {
-			f.nkeys = c.s.perKeyCount(r)
+			f.nkeys = c.perKeyCount(r)
 		}
 		for rk := 0; rk < topo.NumRacks(localDC); rk++ {
 			if rk == localRack {
@@ -195,7 +194,7 @@ func (c *cluster) newFanout(st *clusterState, r *msg.Request, hint uint, level c
 	f.strategy = consistency.Strategy{Level: level, Write: write}
 	f.set.DCs, f.set.LocalDC, f.set.Primary = st.topo.NumDCs(), st.topo.LocalDC(), -1
 	r.Hold()
-	c.s.fanouts.Add(1)
+	c.fanouts.Add(1)
 	return f
 }
 
@@ -239,7 +238,7 @@ func (f *fanout) sendIfNeeded(i int) {
 }
 
 func (f *fanout) add(n *ring.Node, role uint8, dc int, tok ring.Token, next []int) {
-	sub := f.c.s.reqs.Get()
+	sub := f.c.reqs.Get()
 	sub.AdoptRaw(f.parent.Raw)
 	sub.Cmd, sub.Class, sub.Flags, sub.Retrieval, sub.Key = f.parent.Cmd, f.parent.Class, f.parent.Flags, f.parent.Retrieval, f.parent.Key
 	sub.Notify = f
@@ -256,7 +255,7 @@ func (f *fanout) add(n *ring.Node, role uint8, dc int, tok ring.Token, next []in
 func (f *fanout) send(i int) {
 	si := f.subs[i]
 	if si.node.Local {
-		f.c.s.backend.Send(si.req, f.hint)
+		f.c.local.Send(si.req, f.hint)
 		return
 	}
 	if f.st.down[si.node.Index].Load() {
@@ -358,7 +357,7 @@ func (f *fanout) quorumFailed(errSub int) {
 		f.failWith(errSub)
 		return
 	}
-	f.parent.KeepReply(f.c.s.codec.errorLine(f.parent.ReplyBuf(), "Dynomite: Failed to achieve Quorum ("+f.strategy.Level.String()+")"))
+	f.parent.KeepReply(f.c.codec.errorLine(f.parent.ReplyBuf(), "Dynomite: Failed to achieve Quorum ("+f.strategy.Level.String()+")"))
 }
 
 // failWith sets the parent's reply to an error naming the peer that failed
@@ -368,7 +367,7 @@ func (f *fanout) failWith(i int) {
 	p := f.parent
 	text := peerErrorText(si.req.Err, si.node.Local)
 	where := " (node " + si.node.Name + " " + si.node.DC + "/" + si.node.Rack + ", " + f.strategy.Level.String() + ")"
-	p.KeepReply(f.c.s.codec.errorLine(p.ReplyBuf(), text+where))
+	p.KeepReply(f.c.codec.errorLine(p.ReplyBuf(), text+where))
 }
 
 func peerErrorText(err error, local bool) string {
@@ -394,13 +393,13 @@ func peerErrorText(err error, local bool) string {
 
 // release recycles the copies and the fan-out once every copy completed.
 func (f *fanout) release() {
-	pool := &f.c.s.reqs
+	pool := f.c.reqs
 	for i := range f.subs {
 		pool.Put(f.subs[i].req)
 		f.subs[i] = subInfo{}
 	}
 	pool.Put(f.parent)
-	f.c.s.fanouts.Add(-1)
+	f.c.fanouts.Add(-1)
 	clear(f.set.Replicas) // they point into the pooled copies' replies
 	subs, reps, fo, spans, choice := f.subs[:0], f.set.Replicas[:0], f.failover[:0], f.spans[:0], f.set.Choice[:0]
 	if cap(spans) > maxKeepSpans {

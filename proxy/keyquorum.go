@@ -47,11 +47,11 @@ const maxKeepSpans = 8 << 10
 // whose quorum is decided key by key (its reply is one element per key:
 // msg.CoalesceArray), else 0. Args of a fragment hold its keys too
 // (multiKey sets them).
-func (s *Server) perKeyCount(r *msg.Request) int {
+func (c *cluster) perKeyCount(r *msg.Request) int {
 	if r.Flags.Coalesce() != msg.CoalesceArray {
 		return 0
 	}
-	if n := s.codec.keyCount(r); n > 1 {
+	if n := c.codec.keyCount(r); n > 1 {
 		return n
 	}
 	return 0
@@ -78,7 +78,7 @@ func (f *fanout) Split(i int) bool {
 		}
 		f.spans = f.spans[:need]
 	}
-	ok := f.c.s.codec.splitReply(f.subs[i].req.Reply, f.parent, f.spans[i*nk:(i+1)*nk])
+	ok := f.c.codec.splitReply(f.subs[i].req.Reply, f.parent, f.spans[i*nk:(i+1)*nk])
 	f.subs[i].split = ok
 	return ok
 }
@@ -86,7 +86,7 @@ func (f *fanout) Split(i int) bool {
 // setKeysReply builds the parent's reply from the strategy's choices.
 func (f *fanout) setKeysReply() {
 	p := f.parent
-	codec := f.c.s.codec
+	codec := f.c.codec
 	dst := codec.openElems(p.ReplyBuf(), f.nkeys)
 	for k, i := range f.set.Choice {
 		dst = append(dst, f.Elem(i, k)...)

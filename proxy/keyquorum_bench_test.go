@@ -59,7 +59,7 @@ func BenchmarkQuorumMGETKeyByKey(b *testing.B) {
 		p := s.reqs.Get()
 		parse(p)
 		f := c.newFanout(st, p, 0, consistency.DCQuorum, false)
-		f.nkeys = s.perKeyCount(p)
+		f.nkeys = s.cluster.perKeyCount(p)
 		for rk := 0; rk < 3; rk++ {
 			f.add(st.topo.Owner(0, rk, 0), roleCounted, 0, 0, nil)
 		}

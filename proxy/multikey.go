@@ -46,9 +46,8 @@ func replicaSignature(topo *ring.Topology, tok ring.Token, buf []*ring.Node, sb 
 // reports false when every key has the same replicas: the caller routes r
 // whole, untouched.
 func (c *cluster) multiKey(st *clusterState, r *msg.Request, hint uint, rl, wl consistency.Level) bool {
-	s := c.s
 	topo := st.topo
-	keys := s.codec.keys(r, nil)
+	keys := c.codec.keys(r, nil)
 	if len(keys) <= 1 {
 		return false
 	}
@@ -81,14 +80,14 @@ func (c *cluster) multiKey(st *clusterState, r *msg.Request, hint uint, rl, wl c
 	r.Hold()
 	co.remaining = len(members)
 	for _, idx := range members {
-		frag := s.reqs.Get()
+		frag := c.reqs.Get()
 		frag.Notify = co
 		frag.Tag = int32(len(co.frags))
 		frag.Class = class
 		frag.Cmd, frag.Flags, frag.Retrieval = r.Cmd, r.Flags, r.Retrieval
 		// Args are the fragment's own (slices of r.Raw, which r outlives the
 		// fragment with): the per-key quorum of a read reads its keys there
-		s.codec.fragment(frag, r, keys, idx)
+		c.codec.fragment(frag, r, keys, idx)
 		co.frags = append(co.frags, frag)
 	}
 	for _, frag := range co.frags {
@@ -109,7 +108,7 @@ func (co *coalescer) SubDone(frag *msg.Request) {
 	p := co.parent
 	p.KeepReply(co.build(p.ReplyBuf()))
 	p.Done()
-	pool := &co.c.s.reqs
+	pool := co.c.reqs
 	for _, f := range co.frags {
 		pool.Put(f)
 	}
@@ -117,7 +116,7 @@ func (co *coalescer) SubDone(frag *msg.Request) {
 }
 
 func (co *coalescer) build(dst []byte) []byte {
-	codec := co.c.s.codec
+	codec := co.c.codec
 	// a failed fragment fails the whole request (upstream: rsp_make_error)
 	for _, f := range co.frags {
 		if f.Err != nil {
@@ -153,22 +152,22 @@ func (c *cluster) adminDelete(st *clusterState, r *msg.Request, hint uint) {
 		return
 	}
 	topo := st.topo
-	for _, k := range c.s.codec.keys(r, nil) {
+	for _, k := range c.codec.keys(r, nil) {
 		if tok, ok := topo.KeyToken(k); ok && !topo.Owner(topo.LocalDC(), topo.LocalRack(), tok).Local {
 			c.fail(r, "Dynomite: Invalid request in Dynomite's admin mode")
 			return
 		}
 	}
-	c.s.backend.Send(r, hint)
+	c.local.Send(r, hint)
 }
 
 // verifyScript: every key of a script must have the same replicas
 // (upstream: "Keys in the script cannot span multiple nodes").
-func (s *Server) verifyScript(st *clusterState, r *msg.Request) bool {
+func (c *cluster) verifyScript(st *clusterState, r *msg.Request) bool {
 	if !r.Flags.Has(msg.FlagScript) {
 		return true
 	}
-	keys := s.codec.keys(r, nil)
+	keys := c.codec.keys(r, nil)
 	if len(keys) <= 1 {
 		return true
 	}

@@ -301,7 +301,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.baseCtx = context.WithoutCancel(ctx)
 	s.backend.Start(s.baseCtx)
-	s.cluster.start()
+	s.cluster.start(s.baseCtx)
 	s.log.Info("serving", "listen", s.ln.Addr().String(), "datastore", s.opts.Datastore, "proto", s.opts.Proto.String(),
 		"dyn_listen", s.opts.DynListen, "dc", s.opts.DC, "rack", s.opts.Rack, "peers", len(s.opts.Peers))
 	// every accept loop has returned before shutdown looks at the sessions,
