@@ -255,15 +255,31 @@ func (s *Server) Listen() error {
 	}
 	if peers := s.newPeerServer(); peers != nil {
 		if err := peers.Listen(s.opts.DynListen); err != nil {
-			ln.Close()
-			if s.tlsLn != nil {
-				s.tlsLn.Close()
-			}
+			s.closeListeners()
 			return err
 		}
 		s.peers = peers
 	}
 	return nil
+}
+
+// Close closes the listeners of a server that Listen opened and that will
+// not Serve (Serve closes them itself when it stops).
+func (s *Server) Close() {
+	if s.ln != nil {
+		s.closeListeners()
+	}
+}
+
+// closeListeners closes every listener Listen opened.
+func (s *Server) closeListeners() {
+	s.ln.Close()
+	if s.tlsLn != nil {
+		s.tlsLn.Close()
+	}
+	if s.peers != nil {
+		_ = s.peers.Close()
+	}
 }
 
 // PeerAddr is the peer listener's address (after Listen), or nil.
@@ -321,13 +337,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-acceptDone:
 	}
-	s.ln.Close()
-	if s.tlsLn != nil {
-		s.tlsLn.Close()
-	}
-	if s.peers != nil {
-		_ = s.peers.Close()
-	}
+	s.closeListeners()
 	if err == nil {
 		<-acceptDone
 	}

@@ -130,11 +130,7 @@ func (n *Node) Listen() error {
 		return err
 	}
 	if err := n.stats.Listen(); err != nil {
-		// the proxy has no Close: Serve with an ended context closes the
-		// listeners Listen opened
-		ended, cancel := context.WithCancel(context.Background())
-		cancel()
-		_ = n.srv.Serve(ended)
+		n.srv.Close()
 		return err
 	}
 	n.listening = true
