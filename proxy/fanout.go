@@ -53,7 +53,6 @@ type fanout struct {
 	// choices of a multi-key read (keyquorum.go).
 	set         consistency.Set
 	outstanding int
-	completed   int // copies completed for good: the next Replica.Seq
 	finished    bool
 	// DC_ONE read failover candidates, in order
 	failover []*ring.Node
@@ -302,9 +301,8 @@ func (f *fanout) SubDone(sub *msg.Request) {
 		return
 	}
 	f.outstanding--
-	f.completed++
 	rep := &f.set.Replicas[i]
-	rep.Seq = f.completed
+	rep.Seq = len(f.subs) - f.outstanding // the order copies complete in, from 1
 	if sub.Err != nil {
 		rep.Outcome = consistency.Error
 	} else {
