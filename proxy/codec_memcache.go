@@ -173,15 +173,6 @@ func (c *memcacheCodec) coalesce(dst []byte, co *coalescer) []byte {
 	return out
 }
 
-func (c *memcacheCodec) isErrorReply(reply []byte) bool {
-	if len(reply) == 0 {
-		return true
-	}
-	return bytes.HasPrefix(reply, []byte("SERVER_ERROR")) ||
-		bytes.HasPrefix(reply, []byte("CLIENT_ERROR")) ||
-		bytes.HasPrefix(reply, []byte("ERROR"))
-}
-
 // splitReply reads the keys from r's Args: a fragment's are its own.
 func (c *memcacheCodec) splitReply(reply []byte, r *msg.Request, dst []span) bool {
 	return retrievalSpans(reply, r.Args, dst)

@@ -263,10 +263,6 @@ func (c *redisCodec) unexpectedFragment(dst, reply []byte) []byte {
 	return c.errorLine(dst, "Dynomite: unexpected fragment reply "+strconv.Quote(string(reply[:min(len(reply), 32)])))
 }
 
-func (c *redisCodec) isErrorReply(reply []byte) bool {
-	return len(reply) == 0 || reply[0] == '-'
-}
-
 func (c *redisCodec) splitReply(reply []byte, _ *msg.Request, dst []span) bool {
 	_, ok := arraySpans(reply, len(dst), dst[:0])
 	return ok

@@ -113,7 +113,7 @@ func TestCodecsSplitAndJoinMultiKeyRequests(t *testing.T) {
 			for _, reply := range tc.fragReplies {
 				f := msg.NewRequest()
 				f.SetReply([]byte(reply))
-				require.False(t, tc.c.isErrorReply(f.Reply), reply)
+				require.False(t, fragmentFailed(f.Reply), reply)
 				co.frags = append(co.frags, f)
 			}
 			require.Equal(t, tc.coalesced, string(tc.c.coalesce(nil, co)))
@@ -132,7 +132,7 @@ func TestCodecsSplitRepliesKeyByKey(t *testing.T) {
 		require.Equal(t, "$-1\r\n", string(reply[sp[1].start:sp[1].end]))
 		require.False(t, c.splitReply([]byte("*3\r\n:1\r\n:2\r\n:3\r\n"), r, sp), "three elements for two keys")
 		require.False(t, c.splitReply([]byte("-ERR x\r\n"), r, sp))
-		require.True(t, c.isErrorReply([]byte("-ERR x\r\n")))
+		require.True(t, fragmentFailed([]byte("-ERR x\r\n")))
 		require.Equal(t, "*2\r\nxy", string(c.closeElems(append(c.openElems(nil, 2), "xy"...))))
 	})
 	t.Run("memcache: one VALUE block per key, empty for a miss", func(t *testing.T) {
@@ -145,7 +145,7 @@ func TestCodecsSplitRepliesKeyByKey(t *testing.T) {
 		require.Equal(t, "VALUE b 0 1\r\nB\r\n", string(reply[sp[1].start:sp[1].end]))
 		require.False(t, c.splitReply([]byte("SERVER_ERROR x\r\n"), r, sp))
 		for _, e := range []string{"SERVER_ERROR x\r\n", "CLIENT_ERROR x\r\n", "ERROR\r\n", ""} {
-			require.True(t, c.isErrorReply([]byte(e)), e)
+			require.True(t, fragmentFailed([]byte(e)), e)
 		}
 		require.Equal(t, "xyEND\r\n", string(c.closeElems(append(c.openElems(nil, 2), "xy"...))))
 	})

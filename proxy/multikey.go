@@ -115,6 +115,10 @@ func (co *coalescer) SubDone(frag *msg.Request) {
 	pool.Put(p)
 }
 
+// fragmentFailed tells a fragment reply that fails the whole request: an
+// error reply of either protocol (replyIsError), or none at all.
+func fragmentFailed(reply []byte) bool { return len(reply) == 0 || replyIsError(reply) }
+
 func (co *coalescer) build(dst []byte) []byte {
 	codec := co.c.codec
 	// a failed fragment fails the whole request (upstream: rsp_make_error)
@@ -122,7 +126,7 @@ func (co *coalescer) build(dst []byte) []byte {
 		if f.Err != nil {
 			return append(dst, codec.errorReply(f.Err)...)
 		}
-		if codec.isErrorReply(f.Reply) {
+		if fragmentFailed(f.Reply) {
 			return append(dst, f.Reply...)
 		}
 	}

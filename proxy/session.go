@@ -76,8 +76,6 @@ type codec interface {
 	// coalesce appends to dst the reply to co.parent built from the replies
 	// of its fragments, none of which failed or is an error reply.
 	coalesce(dst []byte, co *coalescer) []byte
-	// isErrorReply reports whether a datastore reply is an error.
-	isErrorReply(reply []byte) bool
 	// splitReply sets dst[k] to the span of key k's element in reply, a
 	// reply to r (len(dst) keys, with [msg.CoalesceArray]); false when
 	// reply is not one element per key (an error reply, say).
