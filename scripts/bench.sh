@@ -32,7 +32,10 @@
 # only the server to the direct rows. See bench/README.md for how to read the table.
 #
 # Output: the summary on stdout and in bench/results/<UTC timestamp>/summary.md, with
-# the raw outputs, per-run results.tsv and server logs beside it (git-ignored).
+# the raw outputs, per-run results.tsv and server logs beside it (git-ignored). Every
+# cell of our binary (redis, memcache and both clusters' coordinators) also gets a CPU
+# profile from one extra, unmeasured run: <section>/profiles/<target>-P<depth>-<test>.pprof
+# and the first 15 lines of `go tool pprof -top` beside it (.top.txt).
 #
 # Environment variables, shown with their defaults:
 #   N=200000          requests per redis-benchmark test / memaslap operations per run
@@ -357,7 +360,7 @@ dyn_o_mite:
 EOF
   [ -z "$bin" ] || upstream_only "$TMP/$name.yml"
   start "$name" "${bin:-$DYNOMITE}" -c "$TMP/$name.yml"
-  DYN_PID=$LAST_PID
+  DYN_PID=$LAST_PID; DYN_STATS=127.0.0.1:$sport
   wait_port "$name" "$DYN_PID" "$DYN_PORT"
 }
 
@@ -417,7 +420,7 @@ start_cluster() { # name consistency [binary] -> CL_PORT (client port of rack1's
     die "$name: a write through one node did not reach all three Redis within 10 s (last reply: $got), rack1's log above"
   }
   for j in 1 2 3; do timeout 5 redis-cli -p "${rport[j]}" del bench:cluster:probe:1 bench:cluster:probe:2 bench:cluster:probe:3 >/dev/null; done
-  CL_PORT=${cport[1]}; CL_COORD=${npid[1]}; CL_REPLICAS="${npid[2]},${npid[3]}"
+  CL_PORT=${cport[1]}; CL_COORD=${npid[1]}; CL_REPLICAS="${npid[2]},${npid[3]}"; CL_STATS=127.0.0.1:${sport[1]}
   CL_REDIS="${rpid[1]},${rpid[2]},${rpid[3]}"; CL_RPORTS="${rport[*]}"
   CL_STACK=("${npid[@]}" "${rpid[@]}")
 }
@@ -507,9 +510,10 @@ start_baselines() { # section backend-port backend-pid data_store -> BL_TARGETS 
 if [ "$SKIP_REDIS" != 1 ]; then
   log "redis: starting redis-server, nutcracker, dynomite$BL_DESC (CPU $SERVER_CPU)"
   start_redis redis; start_twemproxy twemproxy-redis "$REDIS_PORT" true; start_dynomite dynomite-redis "$REDIS_PORT" 0
-  stack=("$DYN_PID" "$TW_PID" "$REDIS_PID")
+  stack=("$DYN_PID" "$TW_PID" "$REDIS_PID"); OUR_STATS=$DYN_STATS
   start_baselines redis "$REDIS_PORT" "$REDIS_PID" 0
   run_child "${PB[@]}" "${PB_ARGS[@]}" -m redis -P "$PIPELINES" -t "$TESTS" -o "$RESULTS/redis" \
+    -F "dynomite=$OUR_STATS=$DYNOMITE" \
     "redis=127.0.0.1:$REDIS_PORT@$REDIS_PID" \
     "twemproxy=127.0.0.1:$TW_PORT@$TW_PID,$REDIS_PID" \
     "dynomite=127.0.0.1:$DYN_PORT@$DYN_PID,$REDIS_PID" \
@@ -528,9 +532,9 @@ fi
 if [ "$SKIP_MEMCACHE" != 1 ]; then
   log "memcache: starting memcached, nutcracker, dynomite$BL_DESC (CPU $SERVER_CPU)"
   start_memcached; start_twemproxy twemproxy-memcache "$MC_PORT" false; start_dynomite dynomite-memcache "$MC_PORT" 1
-  stack=("$DYN_PID" "$TW_PID" "$MC_PID")
+  stack=("$DYN_PID" "$TW_PID" "$MC_PID"); OUR_STATS=$DYN_STATS
   start_baselines memcache "$MC_PORT" "$MC_PID" 1
-  run_child "${PB[@]}" "${PB_ARGS[@]}" -m memcache -o "$RESULTS/memcache" \
+  run_child "${PB[@]}" "${PB_ARGS[@]}" -m memcache -o "$RESULTS/memcache" -F "dynomite=$OUR_STATS=$DYNOMITE" \
     "memcached=127.0.0.1:$MC_PORT@$MC_PID" \
     "twemproxy=127.0.0.1:$TW_PORT@$TW_PID,$MC_PID" \
     "dynomite=127.0.0.1:$DYN_PORT@$DYN_PID,$MC_PID" \
@@ -630,9 +634,9 @@ if [ "$SKIP_CLUSTER" != 1 ]; then
   log "cluster: starting a direct redis-server and two 3-rack clusters (DC_ONE, DC_QUORUM): 7 redis-server, 6 dynomite (CPU $SERVER_CPU)${BL_DESC:+; the same two clusters of each baseline:${BL_DESC#,}}"
   start_redis cluster-direct-redis; DIRECT_PORT=$REDIS_PORT; DIRECT_PID=$REDIS_PID
   start_cluster cluster-one DC_ONE
-  ONE_PORT=$CL_PORT; ONE_PIDS="$CL_COORD/$CL_REPLICAS/$CL_REDIS"; ONE_RPORTS=$CL_RPORTS; stack=("${CL_STACK[@]}")
+  ONE_PORT=$CL_PORT; ONE_PIDS="$CL_COORD/$CL_REPLICAS/$CL_REDIS"; ONE_RPORTS=$CL_RPORTS; ONE_STATS=$CL_STATS; stack=("${CL_STACK[@]}")
   start_cluster cluster-quorum DC_QUORUM
-  Q_PORT=$CL_PORT; Q_PIDS="$CL_COORD/$CL_REPLICAS/$CL_REDIS"; Q_RPORTS=$CL_RPORTS; stack+=("${CL_STACK[@]}" "$DIRECT_PID")
+  Q_PORT=$CL_PORT; Q_PIDS="$CL_COORD/$CL_REPLICAS/$CL_REDIS"; Q_RPORTS=$CL_RPORTS; Q_STATS=$CL_STATS; stack+=("${CL_STACK[@]}" "$DIRECT_PID")
   # The same two clusters of every baseline: targets <label>.dc_one and <label>.dc_quorum.
   BL_TARGETS=(); BL_PAIRS=(); KEYS_OF=("DC_ONE:$ONE_RPORTS" "DC_QUORUM:$Q_RPORTS")
   for ((b = 0; b < ${#BL_LABEL[@]}; b++)); do
@@ -643,7 +647,7 @@ if [ "$SKIP_CLUSTER" != 1 ]; then
     done
   done
   run_child "${PB[@]}" "${PB_ARGS[@]}" -m redis -P "$PIPELINES" -t "$TESTS" -o "$RESULTS/cluster" \
-    -G coordinator,replicas,redis \
+    -G coordinator,replicas,redis -F "dc_one=$ONE_STATS=$DYNOMITE,dc_quorum=$Q_STATS=$DYNOMITE" \
     "redis=127.0.0.1:$DIRECT_PORT@$DIRECT_PID" \
     "dc_one=127.0.0.1:$ONE_PORT@$ONE_PIDS" \
     "dc_quorum=127.0.0.1:$Q_PORT@$Q_PIDS" \

@@ -51,6 +51,13 @@
 #   -G LIST  comma-separated names of the PID groups (summary header; default g1,g2,...)
 #   -o DIR   directory for raw outputs + results.tsv + summary.{txt,md} (default mktemp -d)
 #   -A       allow targets outside 127.0.0.0/8 (default: refuse them)
+#   -F LIST  CPU profiles: comma-separated name=STATSADDR=BINARY for targets that are
+#            dynomite processes (STATSADDR their stats listener, BINARY the executable).
+#            After the measured repetitions, each such target gets one more run per
+#            (pipeline, test) cell, not counted in the results, bracketed by
+#            POST /debug/cpuprofile/start and /stop; the profile is saved as
+#            profiles/NAME-P<pipeline>-<test>.pprof with `go tool pprof -top`'s first
+#            15 lines beside it (.top.txt), so a cell's figure can be read with its profile.
 #   -h       help
 #
 # Order: for each repetition, for each pipeline depth, for each test, all targets are run
@@ -67,18 +74,18 @@ set -u
 
 N=200000; CLIENTS=50; PIPES="1,16"; TESTS="set,get"; REPS=3; KEYSPACE=100000
 VSIZE=3; GEN_CPU=""; RUN_TIMEOUT=120; PAUSE=1; MODE=redis; OUTDIR=""; ALLOW_REMOTE=0
-QUIET=0; QUIET_WAIT=60; RETRIES=2; TPIDS=""; BUDGET=0; GLABELS=""
+QUIET=0; QUIET_WAIT=60; RETRIES=2; TPIDS=""; BUDGET=0; GLABELS=""; PROFILES=""
 
 usage() { sed -n '3,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 die() { echo "proxybench: $*" >&2; exit 2; }
 
-while getopts ":n:c:P:t:r:k:d:C:T:s:m:o:Q:W:R:p:B:G:Ah" opt; do
+while getopts ":n:c:P:t:r:k:d:C:T:s:m:o:Q:W:R:p:B:G:F:Ah" opt; do
   case $opt in
     n) N=$OPTARG ;; c) CLIENTS=$OPTARG ;; P) PIPES=$OPTARG ;; t) TESTS=$OPTARG ;;
     r) REPS=$OPTARG ;; k) KEYSPACE=$OPTARG ;; d) VSIZE=$OPTARG ;; C) GEN_CPU=$OPTARG ;;
     T) RUN_TIMEOUT=$OPTARG ;; s) PAUSE=$OPTARG ;; m) MODE=$OPTARG ;; o) OUTDIR=$OPTARG ;;
     Q) QUIET=$OPTARG ;; W) QUIET_WAIT=$OPTARG ;; R) RETRIES=$OPTARG ;; p) TPIDS=$OPTARG ;;
-    B) BUDGET=$OPTARG ;; G) GLABELS=$OPTARG ;;
+    B) BUDGET=$OPTARG ;; G) GLABELS=$OPTARG ;; F) PROFILES=$OPTARG ;;
     A) ALLOW_REMOTE=1 ;; h) usage; exit 0 ;;
     :) die "option -$OPTARG needs a value" ;; *) die "unknown option -$OPTARG (see -h)" ;;
   esac
@@ -332,6 +339,38 @@ for ((rep = 1; rep <= REPS; rep++)); do
     done
   done
 done
+
+# ---- CPU profiles (unmeasured extra runs) ---------------------------------------------
+profile_cell() { # idx pipeline test statsaddr binary
+  local name=${NAMES[$1]} out="$OUTDIR/profiles/${NAMES[$1]}-P$2-$3" code
+  code=$(curl -s -o "$out.start.txt" -w '%{http_code}' -X POST "http://$4/debug/cpuprofile/start")
+  if [ "$code" != 200 ]; then
+    echo "  profile $name P=$2 $3: start answered $code: $(cat "$out.start.txt" 2>/dev/null)" >&2
+    rm -f "$out.start.txt"; return 0
+  fi
+  rm -f "$out.start.txt"
+  run_tool "${HOSTS[$1]}" "${PORTS[$1]}" "$2" "$out.run.txt" "$3"
+  code=$(curl -s -o "$out.pprof" -w '%{http_code}' -X POST "http://$4/debug/cpuprofile/stop")
+  if [ "$code" != 200 ]; then
+    echo "  profile $name P=$2 $3: stop answered $code" >&2; return 0
+  fi
+  go tool pprof -top "$5" "$out.pprof" 2>/dev/null | head -n 15 >"$out.top.txt"
+  printf '  profile %-18s P=%-3s %-4s -> %s\n' "$name" "$2" "$3" "${out#"$OUTDIR"/}.top.txt"
+}
+if [ -n "$PROFILES" ]; then
+  need curl; need go
+  mkdir -p "$OUTDIR/profiles"
+  IFS=, read -r -a PL <<<"$PROFILES"
+  for spec in "${PL[@]}"; do
+    [[ $spec =~ ^([A-Za-z0-9_.:+-]+)=([^=]+)=(.+)$ ]] || die "-F entry '$spec' is not name=statsaddr=binary"
+    pname=${BASH_REMATCH[1]}; paddr=${BASH_REMATCH[2]}; pbin=${BASH_REMATCH[3]}; pidx=-1
+    for ((i = 0; i < NT; i++)); do [ "${NAMES[i]}" = "$pname" ] && pidx=$i; done
+    [ "$pidx" -ge 0 ] || die "-F names '$pname', which is not a target"
+    for pl in "${PIPE_LIST[@]}"; do
+      for test in "${TEST_LIST[@]}"; do profile_cell "$pidx" "$pl" "$test" "$paddr" "$pbin"; done
+    done
+  done
+fi
 echo "# total wall time: $(($(date +%s) - start_ts))s; raw outputs in $OUTDIR"
 
 # ---- summary -------------------------------------------------------------------------
