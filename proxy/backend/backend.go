@@ -146,15 +146,8 @@ func New(opts Options) *Pool {
 	if opts.Conns <= 0 {
 		opts.Conns = 1
 	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 5 * time.Second
-	}
-	if opts.RetryTimeout <= 0 {
-		opts.RetryTimeout = 10 * time.Second
-	}
-	if opts.FailureLimit <= 0 {
-		opts.FailureLimit = 3
-	}
+	tune := Tuning{Timeout: opts.Timeout, RetryTimeout: opts.RetryTimeout, AutoEject: opts.AutoEject, FailureLimit: opts.FailureLimit}.withDefaults()
+	opts.Timeout, opts.RetryTimeout, opts.FailureLimit = tune.Timeout, tune.RetryTimeout, tune.FailureLimit
 	if opts.MaxReply <= 0 {
 		opts.MaxReply = 1 << 30
 	}
@@ -173,7 +166,7 @@ func New(opts Options) *Pool {
 	}
 	p := &Pool{opts: opts, log: opts.Logger.With("component", "backend", "datastore", opts.Name)}
 	p.factor.Store(1)
-	p.tune.Store(&Tuning{Timeout: opts.Timeout, RetryTimeout: opts.RetryTimeout, AutoEject: opts.AutoEject, FailureLimit: opts.FailureLimit})
+	p.tune.Store(&tune)
 	p.set.Store(p.newSet(Target{Name: opts.Name, Network: opts.Network, Addr: opts.Addr, Conns: opts.Conns, Init: opts.Init}))
 	return p
 }

@@ -34,6 +34,12 @@ func (p *Pool) Tuning() Tuning { return *p.tune.Load() }
 // the timeout at their next check (a watchdog tick, the next dial), the
 // ejection rules at the next failure.
 func (p *Pool) SetTuning(t Tuning) {
+	t = t.withDefaults()
+	p.tune.Store(&t)
+}
+
+// withDefaults fills the zero values with New's defaults.
+func (t Tuning) withDefaults() Tuning {
 	if t.Timeout <= 0 {
 		t.Timeout = 5 * time.Second
 	}
@@ -43,7 +49,7 @@ func (p *Pool) SetTuning(t Tuning) {
 	if t.FailureLimit <= 0 {
 		t.FailureLimit = 3
 	}
-	p.tune.Store(&t)
+	return t
 }
 
 // Target is where a pool's connections go and how they are set up.
