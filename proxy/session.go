@@ -118,7 +118,10 @@ type session struct {
 func (s *Server) serveClient(nc net.Conn, id uint) {
 	rl, wl := s.Consistency()
 	live := s.live.Load()
-	ss := &session{s: s, nc: nc, id: id, inflight: make(chan *msg.Request, live.MaxInflight), rl: rl, wl: wl, levelsSeq: live.levelsSeq}
+	ss := &session{s: s, nc: nc, id: id, inflight: make(chan *msg.Request, live.MaxInflight), rl: rl, wl: wl, levelsSeq: live.levelsSeq,
+		// as in Redis, a connection made while no password was required
+		// stays authenticated when a reload sets requirepass
+		authed: !s.authRequired()}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

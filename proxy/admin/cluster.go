@@ -78,7 +78,7 @@ func RegisterCluster(mux Mux, c Cluster, logs LogControl) {
 			"/get_consistency", "/set_consistency/<read|write>/<dc_one|dc_quorum|dc_safe_quorum|dc_each_safe_quorum>",
 			"/get_timeout_factor", "/set_timeout_factor/<1..10>", "/state/get_state",
 			"/state/<standby|writes_only|resuming|normal>", "/peer/<down|up|reset>/<peer name|all>",
-			"/read_repairs/<enable|disable>", "/setloglevel/<0..11>", "/loglevelup", "/logleveldown", ""}, "\n"))
+			"/read_repairs/<enable|disable>", "/setloglevel/<0..11>", "/loglevelup", "/logleveldown", "POST /reload", ""}, "\n"))
 	})
 	h("GET /cluster_describe", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
