@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -85,4 +87,35 @@ func TestDiffPoolName(t *testing.T) {
 	b := mustParse(t, "other"+fileWith("rack", "r1")[len("dyn_o_mite"):])
 	d := Diff(a, b)
 	require.Equal(t, []Change{{Key: "pool", Old: "dyn_o_mite", New: "other", Apply: Restart}}, d)
+}
+
+// The README's reload table says which keys are live: it must agree with
+// reloadTable.
+func TestREADMEReloadTableAgrees(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, label := range []string{"live", "live, nothing to apply (parsed, not used)", "restart"} {
+			if strings.HasPrefix(line, "| "+label+" | ") {
+				rows[label] = line
+			}
+		}
+	}
+	require.Len(t, rows, 3, "README.md's reload table (Reloading the configuration)")
+	for i := range keys {
+		name := keys[i].name
+		c := reloadTable[name]
+		quoted := "`" + name + "`"
+		switch {
+		case c.apply == Restart:
+			require.NotContains(t, rows["live"], quoted, "%s is restart-only", name)
+			require.NotContains(t, rows["live, nothing to apply (parsed, not used)"], quoted, "%s is restart-only", name)
+		case c.how == noEffect || strings.Contains(c.how, "not implemented"):
+			require.Contains(t, rows["live, nothing to apply (parsed, not used)"], quoted, name)
+		default:
+			require.Contains(t, rows["live"], quoted, "%s is live", name)
+			require.NotContains(t, rows["restart"], quoted, "%s is live", name)
+		}
+	}
 }
