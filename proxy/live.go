@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/dynomite-go/dynomite/proxy/backend"
@@ -120,10 +119,6 @@ func (l *Live) tuning() backend.Tuning {
 	return backend.Tuning{Timeout: l.Timeout, RetryTimeout: l.RetryTimeout, AutoEject: l.AutoEject, FailureLimit: l.FailureLimit}
 }
 
-// reloadMu serialises reloads (two at once would both compare against the
-// same snapshot).
-var reloadMu sync.Mutex
-
 // Reload applies l to the running server, as a whole or not at all: it
 // returns an error, and changes nothing, when l is invalid or when the
 // datastore changed and the new one does not accept its connections
@@ -145,8 +140,8 @@ var reloadMu sync.Mutex
 // Settings Reload does not know (listeners, ring, protocol) need a new
 // Server; the caller refuses such changes before calling it.
 func (s *Server) Reload(l Live) error {
-	reloadMu.Lock()
-	defer reloadMu.Unlock()
+	s.reloadMu.Lock() // two at once would both compare against the same snapshot
+	defer s.reloadMu.Unlock()
 	next, err := newLiveState(l, s.opts.Proto)
 	if err != nil {
 		return err

@@ -134,7 +134,8 @@ type Server struct {
 	fanouts atomic.Int64
 	// live is the settings a reload changes (live.go): read per request,
 	// replaced whole by Reload
-	live atomic.Pointer[liveState]
+	live     atomic.Pointer[liveState]
+	reloadMu sync.Mutex // one Reload at a time
 	// clientAuth: sessions answer AUTH and check credentials (RESP only;
 	// memcached's ASCII protocol has no AUTH command)
 	clientAuth bool
