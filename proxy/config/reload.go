@@ -42,6 +42,9 @@ type reloadClass struct {
 // (as upstream, for most of them): a change has nothing to apply.
 const noEffect = "parsed, not used: nothing to apply"
 
+// providerAnew is the note of the seed providers' own settings.
+const providerAnew = "the seed provider dyn_seed_provider names is built anew and polled at once (a setting of another provider has nothing to apply)"
+
 // reloadTable classifies every key of the key table (keys.go,
 // keys_ours.go). TestEveryKeyIsClassified fails when a key is added without
 // a row here, so that a new key cannot be forgotten.
@@ -104,15 +107,15 @@ var reloadTable = map[string]reloadClass{
 	"max_buffered_bytes":      {Live, "the next request"},
 	"client_idle_timeout":     {Live, "the next read of every connection"},
 	"client_read_timeout":     {Live, "the next read of every connection"},
-	"dns_srv_name":            {Restart, "the seed provider is built at start"},
-	"dns_srv_resolver":        {Restart, "the seed provider is built at start"},
-	"dns_srv_timeout":         {Restart, "the seed provider is built at start"},
-	"ec2_cluster_tag_value":   {Restart, "the seed provider is built at start"},
-	"ec2_cluster_tag_key":     {Restart, "the seed provider is built at start"},
-	"ec2_regions":             {Restart, "the seed provider is built at start"},
-	"ec2_peer_address":        {Restart, "the seed provider is built at start"},
-	"ec2_peer_port":           {Restart, "the seed provider is built at start"},
-	"ec2_endpoint":            {Restart, "the seed provider is built at start"},
+	"dns_srv_name":            {Live, providerAnew},
+	"dns_srv_resolver":        {Live, providerAnew},
+	"dns_srv_timeout":         {Live, providerAnew},
+	"ec2_cluster_tag_value":   {Live, providerAnew},
+	"ec2_cluster_tag_key":     {Live, providerAnew},
+	"ec2_regions":             {Live, providerAnew},
+	"ec2_peer_address":        {Live, providerAnew},
+	"ec2_peer_port":           {Live, providerAnew},
+	"ec2_endpoint":            {Live, providerAnew},
 	"gossip_listen":           {Restart, "the gossip listener is bound at start"},
 	"gossip_seeds":            {Restart, "gossip joins its seeds at start"},
 	"gossip_advertise":        {Restart, "gossip announces its address at start"},

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -101,17 +102,30 @@ func (n *Node) reloadConfig() admin.ReloadResult {
 	cur := n.reload.cfg
 	carryOver(cur, next)
 	var restart []string
+	provider := false // a seed provider setting changed
 	for _, c := range config.Diff(cur, next) {
 		res.Changed = append(res.Changed, c.Key)
 		if c.Apply == config.Restart {
 			_, why := config.ReloadClass(c.Key)
 			restart = append(restart, fmt.Sprintf("%s (%s)", c, why))
 		}
+		provider = provider || strings.HasPrefix(c.Key, "dns_srv_") || strings.HasPrefix(c.Key, "ec2_")
 	}
 	res.Status = http.StatusConflict
 	if len(restart) > 0 {
 		res.Error = "needs a restart: " + strings.Join(restart, "; ")
 		return res
+	}
+	commitProvider := func() {}
+	if provider {
+		// built before anything applies, so that a provider that cannot
+		// be set up refuses the reload whole
+		ctx, cancel := context.WithTimeout(context.Background(), providerSetup)
+		defer cancel()
+		if commitProvider, err = n.membership.Reload(ctx, next); err != nil {
+			res.Error = err.Error()
+			return res
+		}
 	}
 	if err := n.certs.reloadAll(); err != nil {
 		res.Error = err.Error()
@@ -122,6 +136,7 @@ func (n *Node) reloadConfig() admin.ReloadResult {
 		res.Error = err.Error()
 		return res
 	}
+	commitProvider()
 	n.reload.cfg = next
 	for _, w := range next.Warnings {
 		n.log.Warn("configuration", "warning", w)
@@ -129,6 +144,10 @@ func (n *Node) reloadConfig() admin.ReloadResult {
 	res.OK, res.Status = true, http.StatusOK
 	return res
 }
+
+// providerSetup bounds setting up a reloaded seed provider (ec2_provider
+// loads its AWS configuration).
+const providerSetup = 10 * time.Second
 
 // carryOver gives next what the node took from elsewhere than the file
 // at start, for the keys the file leaves unset both times: the -m and -M
