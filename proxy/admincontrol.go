@@ -34,7 +34,7 @@ func (v adminView) NodeState() string                    { return v.s.NodeState(
 func (v adminView) SetPeerDown(name string, d bool) bool { return v.s.SetPeerDown(name, d) }
 func (v adminView) SetReadRepairs(on bool)               { v.s.readRepairs.Store(on) }
 func (v adminView) Topology() *ring.Topology             { return v.s.Topology() }
-func (v adminView) AdminToken() string                   { return v.s.opts.AdminToken }
+func (v adminView) AdminToken() string                   { return v.s.live.Load().AdminToken }
 
 func (v adminView) SetNodeState(name string) bool {
 	for _, st := range []State{StateStandby, StateWritesOnly, StateResuming, StateNormal} {

@@ -37,14 +37,18 @@ var (
 )
 
 // authRequired: requirepass or client_users is set.
-func (s *Server) authRequired() bool { return s.defaultPW != nil || len(s.users) > 0 }
+func (s *Server) authRequired() bool {
+	l := s.live.Load()
+	return l.defaultPW != nil || len(l.users) > 0
+}
 
 // credentialsOK checks a user (nil or "default": requirepass) and password.
 func (s *Server) credentialsOK(user, pw []byte) bool {
 	got := sha256.Sum256(pw)
-	want := s.defaultPW
+	l := s.live.Load()
+	want := l.defaultPW
 	if user != nil && string(user) != "default" {
-		if d, ok := s.users[string(user)]; ok {
+		if d, ok := l.users[string(user)]; ok {
 			want = &d
 		} else {
 			want = nil

@@ -68,6 +68,9 @@ type cluster struct {
 	local   *backend.Pool
 	reqs    *msg.Pool
 	fanouts *atomic.Int64
+	// live is the node's live settings (the timeout peer timeouts derive
+	// from).
+	live *atomic.Pointer[liveState]
 	// ctx is what peer pools run under once start was called (under mu).
 	ctx context.Context
 
@@ -89,7 +92,7 @@ type cluster struct {
 }
 
 func newCluster(s *Server) (*cluster, error) {
-	c := &cluster{opts: &s.opts, codec: s.codec, local: s.backend, reqs: &s.reqs, fanouts: &s.fanouts, ctx: context.Background()}
+	c := &cluster{opts: &s.opts, live: &s.live, codec: s.codec, local: s.backend, reqs: &s.reqs, fanouts: &s.fanouts, ctx: context.Background()}
 	c.readLevel.Store(uint32(s.opts.ReadLevel))
 	c.writeLevel.Store(uint32(s.opts.WriteLevel))
 	c.timeoutFactor.Store(1)
@@ -219,7 +222,7 @@ var peerRemoveGrace = 30 * time.Second
 // peer timeouts as upstream computes them (dnode_peer_timeout): the
 // datastore timeout plus 200ms in the same datacenter, plus 5s across.
 func (c *cluster) peerTimeout(sameDC bool) time.Duration {
-	t := c.opts.Timeout
+	t := c.live.Load().Timeout
 	if sameDC {
 		return t + 200*time.Millisecond
 	}

@@ -65,6 +65,15 @@
 // server for proxy/admin's upstream endpoints (consistency levels, timeout
 // factor, node state, peer up/down).
 //
+// # Live settings
+//
+// live.go holds what a configuration reload may change (consistency
+// levels, timeouts, the datastore, requirepass and client_users, client
+// limits) as one immutable snapshot behind an atomic pointer, read on the
+// request path without a lock; [Server.Reload] swaps it whole. A session
+// notices a reload that changed the levels at its next request and takes
+// them, unless DYNO_CONFIG:CONN_CONSISTENCY set its own.
+//
 // # Shutdown
 //
 // When Serve's context ends, the listeners close, sessions stop reading at

@@ -14,7 +14,7 @@ func (s *Server) InFlight() int64 { return s.inFlight.Load() }
 func (s *Server) Stopping() bool { return s.conns.Draining() }
 
 // MaxRequestBytes is the request size cap in force (Options' default applied).
-func (s *Server) MaxRequestBytes() int { return s.opts.MaxRequestBytes }
+func (s *Server) MaxRequestBytes() int { return s.live.Load().MaxRequestBytes }
 
 // ReadRepairs reports whether /read_repairs/enable is in force.
 func (s *Server) ReadRepairs() bool { return s.readRepairs.Load() }

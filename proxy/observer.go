@@ -154,7 +154,7 @@ func (s *Server) PeerStats() []PeerStats {
 func (s *Server) Pool() string { return s.opts.Pool }
 
 // DatastoreName is the datastore's name in stats (upstream's rule).
-func (s *Server) DatastoreName() string { return s.opts.DatastoreName }
+func (s *Server) DatastoreName() string { return s.live.Load().DatastoreName }
 
 // Proto is the node's protocol.
 func (s *Server) Proto() msg.Proto { return s.opts.Proto }

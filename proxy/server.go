@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -133,10 +132,10 @@ type Server struct {
 	// fanouts counts fan-outs with copies outstanding: a stopping node
 	// keeps its peer pools until they are done
 	fanouts atomic.Int64
-	// defaultPW is requirepass's digest (nil without one), users the named
-	// users' (client_users); with either, clients must authenticate
-	defaultPW *[sha256.Size]byte
-	users     map[string][sha256.Size]byte
+	// live is the settings a reload changes (live.go): read per request,
+	// replaced whole by Reload
+	live     atomic.Pointer[liveState]
+	reloadMu sync.Mutex // one Reload at a time
 	// clientAuth: sessions answer AUTH and check credentials (RESP only;
 	// memcached's ASCII protocol has no AUTH command)
 	clientAuth bool
@@ -155,23 +154,13 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.MaxRequestBytes <= 0 {
-		opts.MaxRequestBytes = 512<<20 + 64<<10
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 5 * time.Second
-	}
+	live := opts.Live().withDefaults()
+	opts.MaxRequestBytes, opts.Timeout, opts.MaxInflight, opts.MaxBufferedBytes = live.MaxRequestBytes, live.Timeout, live.MaxInflight, live.MaxBufferedBytes
 	if opts.ShutdownGrace <= 0 {
 		opts.ShutdownGrace = opts.Timeout + time.Second
 	}
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
-	}
-	if opts.MaxInflight <= 0 {
-		opts.MaxInflight = inflightLen
-	}
-	if opts.MaxBufferedBytes <= 0 {
-		opts.MaxBufferedBytes = 1 << 30
 	}
 	s := &Server{opts: opts, log: opts.Logger.With("component", "proxy")}
 	switch opts.Proto {
@@ -183,26 +172,14 @@ func New(opts Options) (*Server, error) {
 	default:
 		return nil, fmt.Errorf("data_store: unknown protocol %d", opts.Proto)
 	}
-	if opts.RequirePass != "" {
-		d := sha256.Sum256([]byte(opts.RequirePass))
-		s.defaultPW = &d
+	ls, err := newLiveState(live, opts.Proto)
+	if err != nil {
+		return nil, err
 	}
-	if opts.Proto == msg.Redis && len(opts.Users) > 0 {
-		s.users = make(map[string][sha256.Size]byte, len(opts.Users))
-		for _, u := range opts.Users {
-			if u.Name == "" || u.Name == "default" {
-				return nil, fmt.Errorf("client_users: user %q: the name must be set and not default (requirepass's)", u.Name)
-			}
-			s.users[u.Name] = u.Digest
-		}
-	}
-	var initConn func(net.Conn) error
-	if opts.DatastorePassword != "" && opts.Proto == msg.Redis {
-		initConn = datastoreAuth(opts.DatastorePassword)
-	}
-	network, addr := splitNetwork(opts.Datastore)
-	s.backend = backend.New(backend.Options{Init: initConn,
-		Name: opts.DatastoreName, Network: network, Addr: addr,
+	s.live.Store(ls)
+	ds := live.datastoreTarget(opts.Proto)
+	s.backend = backend.New(backend.Options{Init: ds.Init,
+		Name: ds.Name, Network: ds.Network, Addr: ds.Addr,
 		Conns: opts.DatastoreConns, Timeout: opts.Timeout, RetryTimeout: opts.RetryTimeout,
 		Preconnect: opts.Preconnect, AutoEject: opts.AutoEject, FailureLimit: opts.FailureLimit,
 		Parse: s.codec.parseReply, Logger: opts.Logger, Observe: opts.Observer.Datastore,
@@ -219,7 +196,6 @@ func New(opts Options) (*Server, error) {
 	} else if opts.LocalName == "" {
 		s.opts.LocalName = opts.DynListen
 	}
-	var err error
 	if s.cluster, err = newCluster(s); err != nil {
 		return nil, err
 	}
@@ -365,7 +341,7 @@ func (s *Server) acceptLoop(ln net.Listener) error {
 			return fmt.Errorf("accept on %s: %w", s.opts.Listen, err)
 		}
 		delay = 0
-		if max := s.opts.MaxClientConns; max > 0 && s.clientConns.Load() >= int64(max) {
+		if max := s.live.Load().MaxClientConns; max > 0 && s.clientConns.Load() >= int64(max) {
 			// Redis's own words; the node keeps serving everyone else.
 			s.rejectedConns.Add(1)
 			_ = nc.SetWriteDeadline(time.Now().Add(time.Second))

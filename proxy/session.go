@@ -42,7 +42,7 @@ func (ss *session) setConnConsistency(r *msg.Request) {
 		r.KeepReply(ss.s.codec.errorLine(r.ReplyBuf(), "invalid consistency level '"+string(r.Args[1])+"' (DC_ONE, DC_QUORUM, DC_SAFE_QUORUM, DC_EACH_SAFE_QUORUM)"))
 		return
 	}
-	ss.rl, ss.wl = l, l
+	ss.rl, ss.wl, ss.ownLevels = l, l, true
 	r.AdoptReply(redisOK)
 }
 
@@ -103,6 +103,10 @@ type session struct {
 	// consistency levels, snapshotted at accept (as upstream) and changed by
 	// DYNO_CONFIG:CONN_CONSISTENCY
 	rl, wl consistency.Level
+	// levelsSeq is the reload of the levels rl and wl follow (live.go);
+	// ownLevels: the client set them with DYNO_CONFIG, reloads leave them
+	levelsSeq uint64
+	ownLevels bool
 	// authed: AUTH succeeded (or no requirepass)
 	authed bool
 	// deadline: a read deadline is set on nc
@@ -113,7 +117,11 @@ type session struct {
 
 func (s *Server) serveClient(nc net.Conn, id uint) {
 	rl, wl := s.Consistency()
-	ss := &session{s: s, nc: nc, id: id, inflight: make(chan *msg.Request, s.opts.MaxInflight), rl: rl, wl: wl}
+	live := s.live.Load()
+	ss := &session{s: s, nc: nc, id: id, inflight: make(chan *msg.Request, live.MaxInflight), rl: rl, wl: wl, levelsSeq: live.levelsSeq,
+		// as in Redis, a connection made while no password was required
+		// stays authenticated when a reload sets requirepass
+		authed: !s.authRequired()}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -127,7 +135,7 @@ func (s *Server) serveClient(nc net.Conn, id uint) {
 func (ss *session) readLoop() {
 	defer close(ss.inflight)
 	s := ss.s
-	fr := msg.NewFrameReader(ss.nc, sessionReadBuf, s.opts.MaxRequestBytes)
+	fr := msg.NewFrameReader(ss.nc, sessionReadBuf, s.live.Load().MaxRequestBytes)
 	var r *msg.Request
 	defer func() {
 		if r != nil {
@@ -153,7 +161,8 @@ func (ss *session) readLoop() {
 			if act != actMore && act != actSkip && s.clientAuth {
 				act = ss.checkAuth(r, act)
 			}
-			if act == actForward && s.buffered.Load()+int64(len(r.Raw)) > s.opts.MaxBufferedBytes {
+			live := s.live.Load()
+			if act == actForward && s.buffered.Load()+int64(len(r.Raw)) > live.MaxBufferedBytes {
 				s.rejectedBuffered.Add(1)
 				r.KeepReply(s.codec.errorLine(r.ReplyBuf(), "Dynomite: node buffer limit reached (max_buffered_bytes), retry later"))
 				act = actAnswered
@@ -186,6 +195,7 @@ func (ss *session) readLoop() {
 				r.Start = msg.Now()
 				s.inFlight.Add(1)
 				s.buffered.Add(int64(len(r.Raw)))
+				ss.followLevels(live)
 				s.dispatch(r, ss.id, ss.rl, ss.wl)
 				ss.inflight <- r
 				r = nil
@@ -233,7 +243,7 @@ var errRequestTooLarge = errors.New("request too large")
 // client_idle_timeout between requests; with neither it clears the deadline
 // it set before (and costs nothing when both are off).
 func (ss *session) armDeadline(partial bool) {
-	o := &ss.s.opts
+	o := ss.s.live.Load()
 	d := o.ClientIdleTimeout
 	if partial {
 		d = o.ClientReadTimeout

@@ -159,8 +159,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	go handleSignals(ctx, stop, out, level, log, reload)
 
 	log.Info("dynomite starting", "version", version, "conf", f.conf, "pool", cfg.Pool)
-	n, err := node.New(ctx, cfg, node.WithLogger(log), node.WithVersion(version),
-		node.WithLogControl(logControl{level}), node.WithAdminMode(f.admin))
+	opts := []node.Option{node.WithLogger(log), node.WithVersion(version),
+		node.WithLogControl(logControl{level}), node.WithAdminMode(f.admin)}
+	if _, err := os.Stat(f.conf); err == nil { // the file, not the environment: SIGHUP and POST /reload re-read it
+		opts = append(opts, node.WithConfigFile(f.conf))
+	}
+	n, err := node.New(ctx, cfg, opts...)
 	if err == nil {
 		reload <- n.Reload
 		err = n.Run(ctx)

@@ -17,9 +17,13 @@ import (
 )
 
 // handleSignals: SIGTERM/SIGINT stop gracefully, SIGHUP reopens the log
-// file, SIGTTIN/SIGTTOU raise/lower the log level (as upstream).
+// file and then reloads the configuration file and the TLS certificates
+// (node.Node.Reload: what can change live is applied, a file that is
+// invalid or changes a restart-only key is refused and logged, and the
+// configuration in force stays), SIGTTIN/SIGTTOU raise/lower the log level
+// (as upstream).
 func handleSignals(ctx context.Context, stop context.CancelFunc, out *logOutput, level *slog.LevelVar, log *slog.Logger, reloadc <-chan func()) {
-	reload := func() {} // certificates: nothing to reload before the node exists
+	reload := func() {} // nothing to reload before the node exists
 	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGPIPE)
 	defer signal.Stop(ch)

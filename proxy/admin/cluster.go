@@ -71,14 +71,14 @@ type Cluster interface {
 func RegisterCluster(mux Mux, c Cluster, logs LogControl) {
 	h := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, f) }
 	// m registers an endpoint that changes the node
-	m := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, guard(c.AdminToken(), f)) }
+	m := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, guard(c.AdminToken, f)) }
 
 	h("GET /help", func(w http.ResponseWriter, _ *http.Request) {
 		text(w, strings.Join([]string{"/info", "/metrics", "/ping", "/health", "/help", "/cluster_describe",
 			"/get_consistency", "/set_consistency/<read|write>/<dc_one|dc_quorum|dc_safe_quorum|dc_each_safe_quorum>",
 			"/get_timeout_factor", "/set_timeout_factor/<1..10>", "/state/get_state",
 			"/state/<standby|writes_only|resuming|normal>", "/peer/<down|up|reset>/<peer name|all>",
-			"/read_repairs/<enable|disable>", "/setloglevel/<0..11>", "/loglevelup", "/logleveldown", ""}, "\n"))
+			"/read_repairs/<enable|disable>", "/setloglevel/<0..11>", "/loglevelup", "/logleveldown", "POST /reload", ""}, "\n"))
 	})
 	h("GET /cluster_describe", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -230,10 +230,11 @@ func splitHostPort(addr string) (string, int) {
 // (stats_admin_token), the request must carry it (Authorization: Bearer
 // <token>, or ?token=<token>); without one, only loopback clients may call
 // them, so a stats port exposed for monitoring cannot reconfigure the node.
-func guard(token string, next http.Handler) http.Handler {
-	want := sha256.Sum256([]byte(token))
+// The token is read for every request: a reload may change it.
+func guard(tokenOf func() string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if token != "" {
+		if token := tokenOf(); token != "" {
+			want := sha256.Sum256([]byte(token))
 			got := r.URL.Query().Get("token")
 			if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
 				got = strings.TrimPrefix(a, "Bearer ")

@@ -118,9 +118,13 @@ type Stats struct {
 
 // Pool is the set of connections to one datastore.
 type Pool struct {
-	opts  Options
-	conns []*conn
-	log   *slog.Logger
+	opts Options
+	// set is the connections to the current target; Retarget replaces it
+	// (retarget.go). tune holds the settings SetTuning changes. Both are
+	// read on every request without a lock.
+	set  atomic.Pointer[connSet]
+	tune atomic.Pointer[Tuning]
+	log  *slog.Logger
 
 	failures     atomic.Int64
 	factor       atomic.Int32 // timeout multiplier (upstream's REST timeout factor)
@@ -128,8 +132,13 @@ type Pool struct {
 
 	requests, replies, errorsN, timeouts, downRejects, ejections, connects, connectFailures atomic.Uint64
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// mu guards ctx and started (Start, Retarget); ctx is what connection
+	// sets run under once started
+	mu      sync.Mutex
+	ctx     context.Context
+	started bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // New returns a pool; call Start to connect.
@@ -137,15 +146,8 @@ func New(opts Options) *Pool {
 	if opts.Conns <= 0 {
 		opts.Conns = 1
 	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 5 * time.Second
-	}
-	if opts.RetryTimeout <= 0 {
-		opts.RetryTimeout = 10 * time.Second
-	}
-	if opts.FailureLimit <= 0 {
-		opts.FailureLimit = 3
-	}
+	tune := Tuning{Timeout: opts.Timeout, RetryTimeout: opts.RetryTimeout, AutoEject: opts.AutoEject, FailureLimit: opts.FailureLimit}.withDefaults()
+	opts.Timeout, opts.RetryTimeout, opts.FailureLimit = tune.Timeout, tune.RetryTimeout, tune.FailureLimit
 	if opts.MaxReply <= 0 {
 		opts.MaxReply = 1 << 30
 	}
@@ -159,35 +161,33 @@ func New(opts Options) *Pool {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Dial == nil {
-		d := &net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}
+		d := &net.Dialer{KeepAlive: 30 * time.Second} // dial bounds each attempt by the current timeout
 		opts.Dial = d.DialContext
 	}
 	p := &Pool{opts: opts, log: opts.Logger.With("component", "backend", "datastore", opts.Name)}
 	p.factor.Store(1)
-	for i := 0; i < opts.Conns; i++ {
-		p.conns = append(p.conns, newConn(p, i))
-	}
+	p.tune.Store(&tune)
+	p.set.Store(p.newSet(Target{Name: opts.Name, Network: opts.Network, Addr: opts.Addr, Conns: opts.Conns, Init: opts.Init}))
 	return p
 }
 
 // Start launches the connection goroutines. They run until Close.
 func (p *Pool) Start(ctx context.Context) {
-	ctx, p.cancel = context.WithCancel(ctx)
-	for _, c := range p.conns {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			c.run(ctx)
-		}()
-	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ctx, p.cancel = context.WithCancel(ctx)
+	p.started = true
+	p.startSet(p.set.Load())
 }
 
 // Close disconnects and fails every queued request with msg.ErrShutdown.
 // It returns when all goroutines have exited.
 func (p *Pool) Close() {
+	p.mu.Lock()
 	if p.cancel != nil {
 		p.cancel()
 	}
+	p.mu.Unlock()
 	p.wg.Wait()
 }
 
@@ -197,7 +197,7 @@ func (p *Pool) Up() bool {
 	if p.ejected() {
 		return false
 	}
-	for _, c := range p.conns {
+	for _, c := range p.set.Load().conns {
 		if c.isUp() {
 			return true
 		}
@@ -214,7 +214,7 @@ func (p *Pool) AllUp() bool {
 	if p.ejected() {
 		return false
 	}
-	for _, c := range p.conns {
+	for _, c := range p.set.Load().conns {
 		if !c.isUp() {
 			return false
 		}
@@ -244,7 +244,13 @@ func (p *Pool) Send(r *msg.Request, hint uint) {
 		r.Fail(msg.ErrDatastoreDown)
 		return
 	}
-	p.conns[hint%uint(len(p.conns))].send(r)
+	p.sendOn(r, hint)
+}
+
+// sendOn queues r on the current set's connection for hint.
+func (p *Pool) sendOn(r *msg.Request, hint uint) {
+	conns := p.set.Load().conns
+	conns[hint%uint(len(conns))].send(r, hint)
 }
 
 func (p *Pool) ejected() bool {
@@ -263,11 +269,11 @@ func (p *Pool) ejected() bool {
 // the limit is reached.
 func (p *Pool) recordFailure(cause error) {
 	n := p.failures.Add(1)
-	if p.opts.AutoEject && n >= int64(p.opts.FailureLimit) {
-		until := time.Now().Add(p.opts.RetryTimeout).UnixNano()
+	if t := p.tune.Load(); t.AutoEject && n >= int64(t.FailureLimit) {
+		until := time.Now().Add(t.RetryTimeout).UnixNano()
 		if p.ejectedUntil.Load() == 0 {
 			p.ejections.Add(1)
-			p.log.Warn("datastore ejected", "failures", n, "for", p.opts.RetryTimeout, "err", cause)
+			p.log.Warn("datastore ejected", "failures", n, "for", t.RetryTimeout, "err", cause)
 		}
 		p.ejectedUntil.Store(until)
 		p.failures.Store(0)
@@ -282,8 +288,13 @@ func (p *Pool) recordSuccess() {
 
 // conn is one datastore connection slot; it redials for its whole life.
 type conn struct {
-	p  *Pool
-	id int
+	p   *Pool
+	set *connSet // what it dials
+	id  int
+	// retired: Retarget replaced this connection's set; send passes
+	// requests on to the current set (under mu, so none is queued here
+	// after the retirement began)
+	retired bool
 
 	in      chan *msg.Request // requests to write
 	pending chan *msg.Request // written, awaiting a reply (FIFO)
@@ -304,15 +315,19 @@ type conn struct {
 	orphan *msg.Request
 
 	outstanding atomic.Int64
+	// queued counts requests send put in `in` that the writer has not yet
+	// counted as outstanding (or completed): with outstanding it tells a
+	// retired connection when nothing is left on it (retarget.go)
+	queued atomic.Int64
 	// progress is the unix nanos of the last sign of life while requests
 	// are outstanding: the 0→1 transition, any byte read (stampReader), a
 	// chunk of a large request written (writeRaw). The watchdog reads it.
 	progress atomic.Int64
 }
 
-func newConn(p *Pool, id int) *conn {
+func newConn(p *Pool, set *connSet, id int) *conn {
 	return &conn{
-		p: p, id: id,
+		p: p, set: set, id: id,
 		in:      make(chan *msg.Request, queueLen),
 		pending: make(chan *msg.Request, pendingLen),
 		everUp:  make(chan struct{}),
@@ -326,21 +341,28 @@ func (c *conn) isUp() bool {
 	return c.up
 }
 
-func (c *conn) send(r *msg.Request) {
+func (c *conn) send(r *msg.Request, hint uint) {
 	c.mu.RLock()
+	if c.retired {
+		c.mu.RUnlock()
+		c.p.sendOn(r, hint)
+		return
+	}
 	if !c.up {
 		c.mu.RUnlock()
 		if !c.p.opts.Preconnect && c.waitFirstConnect() {
-			c.send(r)
+			c.send(r, hint)
 			return
 		}
 		c.p.downRejects.Add(1)
 		r.Fail(msg.ErrDatastoreDown)
 		return
 	}
+	c.queued.Add(1)
 	select {
 	case c.in <- r:
 	case <-c.dead:
+		c.queued.Add(-1)
 		r.Fail(msg.ErrDatastoreClosed)
 	}
 	c.mu.RUnlock()
@@ -355,7 +377,7 @@ func (c *conn) waitFirstConnect() bool {
 	default:
 	}
 	c.wantOne.Do(func() { close(c.want) })
-	t := time.NewTimer(c.p.opts.Timeout)
+	t := time.NewTimer(c.p.tune.Load().Timeout)
 	defer t.Stop()
 	select {
 	case <-c.everUp:
@@ -388,38 +410,39 @@ func (c *conn) run(ctx context.Context) {
 			}
 			c.p.connectFailures.Add(1)
 			c.p.recordFailure(err)
-			c.p.log.Warn("datastore connect failed", "conn", c.id, "retry_in", backoff, "err", err)
+			c.set.log.Warn("datastore connect failed", "conn", c.id, "retry_in", backoff, "err", err)
 			if !sleep(ctx, backoff) {
 				return
 			}
-			backoff = min(2*backoff, c.p.opts.RetryTimeout)
+			backoff = min(2*backoff, c.p.tune.Load().RetryTimeout)
 			continue
 		}
 		backoff = minBackoff
 		c.p.connects.Add(1)
-		c.p.log.Info("datastore connected", "conn", c.id)
+		c.set.log.Info("datastore connected", "conn", c.id)
 		cause := c.serve(ctx, nc)
 		if ctx.Err() != nil {
 			return
 		}
 		c.p.recordFailure(cause)
-		c.p.log.Warn("datastore connection lost", "conn", c.id, "err", cause)
+		c.set.log.Warn("datastore connection lost", "conn", c.id, "err", cause)
 	}
 }
 
 func (c *conn) dial(ctx context.Context) (net.Conn, error) {
-	dctx, cancel := context.WithTimeout(ctx, c.p.opts.Timeout)
+	timeout := c.p.tune.Load().Timeout
+	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	nc, err := c.p.opts.Dial(dctx, c.p.opts.Network, c.p.opts.Addr)
+	nc, err := c.p.opts.Dial(dctx, c.set.Network, c.set.Addr)
 	if err != nil {
 		return nil, err
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	if c.p.opts.Init != nil {
-		_ = nc.SetDeadline(time.Now().Add(c.p.opts.Timeout))
-		if err := c.p.opts.Init(nc); err != nil {
+	if c.set.Init != nil {
+		_ = nc.SetDeadline(time.Now().Add(timeout))
+		if err := c.set.Init(nc); err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("initialising connection: %w", err)
 		}
@@ -486,6 +509,7 @@ func (c *conn) drainQueued(err error) {
 			c.p.errorsN.Add(1)
 			r.Fail(err)
 		case r := <-c.in:
+			c.queued.Add(-1)
 			c.p.errorsN.Add(1)
 			r.Fail(err)
 		default:
@@ -513,13 +537,17 @@ func (c *conn) writeLoop(nc net.Conn, dead chan struct{}, kill func(error)) {
 			r.PeerID = nextID
 			hdr = c.p.opts.Header(hdr[:0], r, nextID)
 			if _, err := bw.Write(hdr); err != nil {
+				c.queued.Add(-1)
 				c.orphan = r
 				kill(err)
 				return
 			}
 		}
-		if r.NoReply {
+		// a request without a reply stays queued until it is flushed
+		noReply := r.NoReply
+		if noReply {
 			if err := c.writeRaw(bw, r.Raw); err != nil {
+				c.queued.Add(-1)
 				r.Fail(msg.ErrDatastoreClosed)
 				kill(err)
 				return
@@ -529,6 +557,7 @@ func (c *conn) writeLoop(nc net.Conn, dead chan struct{}, kill func(error)) {
 			if c.outstanding.Add(1) == 1 {
 				c.progress.Store(time.Now().UnixNano())
 			}
+			c.queued.Add(-1)
 			select {
 			case c.pending <- r:
 			case <-dead:
@@ -545,6 +574,9 @@ func (c *conn) writeLoop(nc net.Conn, dead chan struct{}, kill func(error)) {
 				kill(err)
 				return
 			}
+		}
+		if noReply {
+			c.queued.Add(-1)
 		}
 	}
 }
@@ -599,8 +631,8 @@ func (c *conn) readLoop(nc net.Conn, kill func(error)) {
 			}
 			hdr, n, complete, err := c.p.opts.Parse(fr.Bytes(), head)
 			if err != nil {
-				c.p.log.Warn("unparseable reply, closing the connection", "conn", c.id, "err", err)
-				kill(fmt.Errorf("reply from %s: %w", c.p.opts.Name, err))
+				c.set.log.Warn("unparseable reply, closing the connection", "conn", c.id, "err", err)
+				kill(fmt.Errorf("reply from %s: %w", c.set.Name, err))
 				return
 			}
 			switch {
@@ -635,8 +667,9 @@ func (c *conn) readLoop(nc net.Conn, kill func(error)) {
 }
 
 func (c *conn) watchdog(ctx context.Context, dead chan struct{}, kill func(error)) {
-	timeout := c.p.opts.Timeout
-	tick := time.NewTicker(max(min(timeout/4, 250*time.Millisecond), 5*time.Millisecond))
+	timeout := c.p.tune.Load().Timeout
+	period := func(t time.Duration) time.Duration { return max(min(t/4, 250*time.Millisecond), 5*time.Millisecond) }
+	tick := time.NewTicker(period(timeout))
 	defer tick.Stop()
 	for {
 		select {
@@ -646,6 +679,10 @@ func (c *conn) watchdog(ctx context.Context, dead chan struct{}, kill func(error
 			kill(msg.ErrShutdown)
 			return
 		case now := <-tick.C:
+			if t := c.p.tune.Load().Timeout; t != timeout { // SetTuning changed it
+				timeout = t
+				tick.Reset(period(t))
+			}
 			limit := int64(timeout) * int64(c.p.factor.Load())
 			if c.outstanding.Load() > 0 && now.UnixNano()-c.progress.Load() > limit {
 				c.p.timeouts.Add(1)

@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/dynomite-go/dynomite/env"
@@ -34,8 +35,12 @@ type Membership struct {
 	app  Applier
 	log  *slog.Logger
 
+	// provider and refresher poll the seed provider; Reload replaces them
+	// (under mu) and signals swapped, which makes Run poll the new one.
+	mu        sync.Mutex
 	provider  seedprovider.Provider // nil for simple_provider
 	refresher *seedprovider.Refresher
+	swapped   chan struct{}
 	seeds     seedprovider.Metrics
 	view      *view // the provider's seeds completed by gossip; nil without a provider
 
@@ -57,7 +62,7 @@ func New(ctx context.Context, cfg *config.Config, info env.Info, app Applier, lo
 			return nil, err
 		}
 	}
-	m := &Membership{cfg: cfg, info: info, app: app, log: log}
+	m := &Membership{cfg: cfg, info: info, app: app, log: log, swapped: make(chan struct{}, 1)}
 	p, err := newProvider(ctx, cfg, info)
 	if err != nil {
 		return nil, err
@@ -66,23 +71,30 @@ func New(ctx context.Context, cfg *config.Config, info env.Info, app Applier, lo
 		return m, nil
 	}
 	m.provider, m.view = p, newView(cfg, info, app, log)
-	m.refresher, err = seedprovider.NewRefresher(p, seedprovider.RefresherConfig{
-		Interval: cfg.GosInterval,
-		// gos_interval is honoured as written; upstream also rate-limits to
-		// 30 s, which would make a 1 s interval in a test cluster useless.
-		MinInterval: -1,
-		Logger:      log, // the refresher adds component=seedprovider and provider
-		Metrics:     &m.seeds,
-		OnChange:    func(s seedprovider.Snapshot) { m.view.setSeeds(s.Seeds) },
-	})
-	if err != nil {
+	if m.refresher, err = m.newRefresher(p, cfg); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
+// newRefresher polls p every gos_interval and hands what it learns to the
+// view.
+func (m *Membership) newRefresher(p seedprovider.Provider, cfg *config.Config) (*seedprovider.Refresher, error) {
+	return seedprovider.NewRefresher(p, seedprovider.RefresherConfig{
+		Interval: cfg.GosInterval,
+		// gos_interval is honoured as written; upstream also rate-limits to
+		// 30 s, which would make a 1 s interval in a test cluster useless.
+		MinInterval: -1,
+		Logger:      m.log, // the refresher adds component=seedprovider and provider
+		Metrics:     &m.seeds,
+		OnChange:    func(s seedprovider.Snapshot) { m.view.setSeeds(s.Seeds) },
+	})
+}
+
 // Provider names the running seed provider, "" for simple_provider.
 func (m *Membership) Provider() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.provider == nil {
 		return ""
 	}
@@ -112,9 +124,41 @@ func (m *Membership) Run(ctx context.Context) error {
 			m.leave(g)
 		}()
 	}
-	if m.refresher == nil {
-		<-ctx.Done()
-		return nil
+	for {
+		m.mu.Lock()
+		r := m.refresher
+		m.mu.Unlock()
+		if r == nil {
+			<-ctx.Done()
+			return nil
+		}
+		if done, err := m.runUntilSwapped(ctx, r); done {
+			return err
+		}
 	}
-	return m.refresher.Run(ctx)
+}
+
+// runUntilSwapped runs r until ctx ends (done) or Reload replaces it (not
+// done: Run goes on with the new one). A refresher runs only once, so a
+// swap signal that finds r still current is ignored.
+func (m *Membership) runUntilSwapped(ctx context.Context, r *seedprovider.Refresher) (done bool, err error) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- r.Run(rctx) }()
+	for {
+		select {
+		case err := <-errc:
+			return true, err
+		case <-m.swapped:
+			m.mu.Lock()
+			replaced := m.refresher != r
+			m.mu.Unlock()
+			if replaced {
+				cancel()
+				<-errc
+				return false, nil
+			}
+		}
+	}
 }

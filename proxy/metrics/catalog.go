@@ -79,6 +79,10 @@ const (
 	mNodeState   = "dynomite_node_state"
 	mBuildInfo   = "dynomite_build_info"
 	mSeedRefresh = "dynomite_seedprovider_refresh_total"
+
+	mConfigReloadOK   = "dynomite_config_last_reload_successful"
+	mConfigReloadTime = "dynomite_config_last_reload_success_timestamp_seconds"
+	mConfigHash       = "dynomite_config_hash"
 )
 
 var peerLabels = []string{"peer", "peer_dc", "peer_rack"}
@@ -126,6 +130,9 @@ var catalog = []Info{
 	{mNodeState, Gauge, []string{"state"}, "1 for the node's state (NORMAL, STANDBY, WRITES_ONLY, RESUMING; set by /state/...), 0 for the others."},
 	{mBuildInfo, Gauge, []string{"version", "goversion"}, "Always 1; the labels carry the build's version."},
 	{mSeedRefresh, Counter, []string{"provider", "outcome"}, "Seed-provider polls by outcome (success, or error when the answer was not used)."},
+	{mConfigReloadOK, Gauge, nil, "1 when the last configuration reload (SIGHUP, POST /reload) succeeded, 0 when it was refused and the previous configuration stayed in force."},
+	{mConfigReloadTime, Gauge, nil, "When the configuration in force was loaded (at start or by the last successful reload), in unix seconds."},
+	{mConfigHash, Gauge, []string{"hash"}, "Always 1; the hash label is the SHA-256 (hex) of the configuration file in force."},
 }
 
 // Catalog returns every metric the package exports. Besides these, a

@@ -163,6 +163,7 @@ var serverExtraFields = []infoField{
 // "requests" and "responses" are not included).
 func InfoFields() (top, pool, server []string) {
 	top = append([]string{"service", "source", "version", "uptime", "timestamp", "rack", "dc"}, topStatNames...)
+	top = append(top, configInfoFields...)
 	for _, f := range poolFields {
 		pool = append(pool, f.name)
 	}
@@ -260,6 +261,7 @@ func (m *Metrics) Info() []byte {
 	for _, k := range topStatNames {
 		j.num(k, vals[k]) // the queue and allocator fields stay 0
 	}
+	m.configInfo(j)
 	j.open(pool)
 	for _, f := range poolFields {
 		j.num(f.name, f.value(snap))

@@ -54,6 +54,8 @@ type Metrics struct {
 
 	seedMu sync.Mutex
 	seeds  []seedSource
+
+	config atomic.Pointer[configStatus] // config.go
 }
 
 // protoSet holds the client instruments of one protocol, indexed by
@@ -78,6 +80,7 @@ var _ proxy.Observer = (*Metrics)(nil)
 func New(reg prometheus.Registerer, dc, rack string) *Metrics {
 	wrapped := prometheus.WrapRegistererWith(prometheus.Labels{"datacenter": dc, "rack": rack}, reg)
 	m := &Metrics{reg: wrapped, dc: dc, rack: rack, started: time.Now()}
+	m.SetConfigLoaded("", m.started)
 	v := "unknown"
 	m.version.Store(&v)
 
@@ -91,7 +94,7 @@ func New(reg prometheus.Registerer, dc, rack string) *Metrics {
 		m.peerDur[sc] = peerDur.WithLabelValues(proxy.PeerScope(sc).String())
 	}
 	wrapped.MustRegister(m.clientReqs, m.clientDur, m.clientReqBytes, m.clientReplyBytes, m.dsDur, peerDur,
-		&nodeCollector{m: m, descs: newNodeDescs()},
+		&nodeCollector{m: m, descs: newNodeDescs()}, newConfigCollector(m),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.resetMu.Lock()

@@ -25,6 +25,7 @@ type settings struct {
 	logs      admin.LogControl
 	adminMode int
 	tune      func(*proxy.Options)
+	confFile  string
 }
 
 // WithLogger sets the logger of every component (default: discard).
@@ -58,6 +59,7 @@ type Node struct {
 	certs      reloaders
 	membership *membership.Membership
 	listening  bool
+	reload     reloader // reload.go
 }
 
 // Validate checks what New checks beyond config.Parse without any network
@@ -95,6 +97,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Node, error)
 		m.Close()
 		return nil, err
 	}
+	n.initReload(cfg, s.confFile)
 	return n, nil
 }
 
@@ -163,10 +166,17 @@ func (n *Node) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// Reload reloads what SIGHUP reloads: the TLS certificates, without
-// dropping connections. A certificate that fails to load is logged and
-// the current one kept.
-func (n *Node) Reload() { n.certs.reload(n.log) }
+// Reload is what SIGHUP does: with a configuration file (WithConfigFile),
+// ReloadConfig (the file and the TLS certificates); without one, the TLS
+// certificates only. Nothing drops connections; what fails to load is
+// logged and the configuration or certificate in force kept.
+func (n *Node) Reload() {
+	if n.reload.path == "" {
+		n.certs.reload(n.log)
+		return
+	}
+	n.ReloadConfig()
+}
 
 // Server is the node's proxy.
 func (n *Node) Server() *proxy.Server { return n.srv }
