@@ -16,5 +16,5 @@ func (s *Server) Stopping() bool { return s.conns.Draining() }
 // MaxRequestBytes is the request size cap in force (Options' default applied).
 func (s *Server) MaxRequestBytes() int { return s.opts.MaxRequestBytes }
 
-// ReadRepairs reports whether /read_repairs/enable is in force.
-func (s *Server) ReadRepairs() bool { return s.readRepairs.Load() }
+// Fanouts is the number of fan-outs (and read-repair runs) in flight.
+func (s *Server) Fanouts() int64 { return s.fanouts.Load() }

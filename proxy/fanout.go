@@ -6,6 +6,7 @@ import (
 
 	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/repair"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
@@ -62,6 +63,11 @@ type fanout struct {
 	// spans per copy, by copy index)
 	nkeys int
 	spans []span
+
+	// read repair (readrepair.go): the repairable command the copies carry
+	// as a script (repair.None otherwise), and a write's score
+	rop    repair.Op
+	rscore float64
 }
 
 var fanoutPool = sync.Pool{New: func() any { return new(fanout) }}
@@ -131,6 +137,9 @@ func (c *cluster) fanOut(st *clusterState, r *msg.Request, hint uint, tok ring.T
 	localDC, localRack := topo.LocalDC(), topo.LocalRack()
 	f := c.newFanout(st, r, hint, level, write)
 	f.strategy.LocalRackOnly = !write && r.Flags.Has(msg.FlagLocalRackOnly)
+	if f.rop, f.rscore = c.rewriteForRepair(r, write, level); f.rop.Read() {
+		f.set.Versions = f
+	}
 
 	switch f.strategy.Targets() {
 	case consistency.LocalRack:
@@ -320,6 +329,9 @@ func (f *fanout) SubDone(sub *msg.Request) {
 		parent.Done()
 	}
 	if last {
+		if f.rop != repair.None {
+			f.afterRepairable()
+		}
 		f.release()
 	}
 }
@@ -338,7 +350,7 @@ func (f *fanout) decide() bool {
 	d := f.strategy.Decide(&f.set, f)
 	switch d.Verdict {
 	case consistency.UseReply:
-		f.parent.SetReply(f.subs[d.Replica].req.Reply)
+		f.parent.SetReply(f.replyFor(d.Replica))
 	case consistency.UseKeys:
 		f.setKeysReply()
 	case consistency.UseError:
