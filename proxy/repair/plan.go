@@ -41,7 +41,8 @@ type Decision struct {
 // Decide compares the replicas' replies to one repairable read: ok[i] is
 // false for a replica that did not answer, or whose answer did not parse
 // (it is neither winner nor repaired). When any reply has metadata, the
-// newest (Newer) wins and every answered replica that differs from it is
+// newest (Newer; of equal scores and statuses, the value more replicas
+// hold) wins and every answered replica that differs from it is
 // stale; one without metadata (Absent) is stale then too (upstream skips
 // those and leaves them unrepaired). Without metadata anywhere, the value
 // that at least quorum replies hold wins and the others are stale. stale
@@ -56,7 +57,7 @@ func Decide(replies []Reply, ok []bool, quorum int, stale []bool) Decision {
 		if r.Status != Absent {
 			meta = true
 		}
-		if d.Winner < 0 || Newer(r, replies[d.Winner]) {
+		if d.Winner < 0 || better(replies, ok, i, d.Winner) {
 			d.Winner = i
 		}
 	}
@@ -87,6 +88,30 @@ func Decide(replies []Reply, ok []bool, quorum int, stale []bool) Decision {
 		d.Kind = ByMajority
 	}
 	return d
+}
+
+// better orders replies as Newer does, except that of two replies with the
+// same score and status (a value changed behind the metadata's back) the
+// one more replicas hold wins before the greater value.
+func better(replies []Reply, ok []bool, i, j int) bool {
+	a, b := replies[i], replies[j]
+	if a.Score == b.Score && a.Status == b.Status {
+		if ni, nj := holders(replies, ok, i), holders(replies, ok, j); ni != nj {
+			return ni > nj
+		}
+	}
+	return Newer(a, b)
+}
+
+// holders is the number of answered replies that say what reply i says.
+func holders(replies []Reply, ok []bool, i int) int {
+	n := 0
+	for j := range replies {
+		if ok[j] && same(replies[i], replies[j]) {
+			n++
+		}
+	}
+	return n
 }
 
 // majority returns the first reply whose value at least quorum answered

@@ -37,6 +37,9 @@ func TestDecide(t *testing.T) {
 		"a tie goes to the delete": {
 			[]repair.Reply{rep('E', 5, v1), rep('R', 5, null)}, []bool{true, true},
 			repair.ByTimestamp, 1, []bool{true, false}},
+		"a tie between values goes to the one more replicas hold": {
+			[]repair.Reply{rep('E', 5, v1), rep('E', 5, v2), rep('E', 5, v1)}, []bool{true, true, true},
+			repair.ByTimestamp, 0, []bool{false, true, false}},
 		"a tie between values goes to the greater": {
 			[]repair.Reply{rep('E', 5, v2), rep('E', 5, v1)}, []bool{true, true},
 			repair.ByTimestamp, 0, []bool{false, true}},
