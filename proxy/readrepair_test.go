@@ -17,7 +17,7 @@ import (
 // repairCluster is one datacenter of three racks, one node each, every
 // node in front of its own redis-server, with read repair on (repairs) and
 // both node-wide levels at DC_SAFE_QUORUM.
-func repairCluster(t *testing.T, repairs bool) *proxytest.Cluster {
+func repairCluster(t testing.TB, repairs bool) *proxytest.Cluster {
 	t.Helper()
 	proxytest.NeedBinary(t, "redis-server", "redis-server")
 	return proxytest.StartCluster(t, proxytest.Config{
@@ -226,4 +226,36 @@ func TestReadRepairsEnableAndDisableLive(t *testing.T) {
 	require.False(t, active, "active with the write level at DC_ONE")
 	require.Equal(t, "+OK\r\n", c.Do("SET", "one", "v"))
 	require.Equal(t, "$-1\r\n", tc.Direct(0, "ZSCORE", "._add-set", "one"))
+}
+
+// BenchmarkReadRepairCluster measures SET and GET round trips at
+// DC_SAFE_QUORUM through one node of a three-rack cluster of real Redis,
+// with read repair off and on in the same run (the same processes: it is
+// switched on every node between the sub-benchmarks).
+func BenchmarkReadRepairCluster(b *testing.B) {
+	tc := repairCluster(b, false)
+	c := tc.Client(0, "")
+	for _, on := range []bool{false, true} {
+		for i := range tc.Nodes {
+			tc.Nodes[i].Server.SetReadRepairs(on)
+		}
+		name := "off"
+		if on {
+			name = "on"
+		}
+		b.Run(name+"/SET", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if got := c.Do("SET", "bench:"+strconv.Itoa(i%1000), "value"); got != "+OK\r\n" {
+					b.Fatal(got)
+				}
+			}
+		})
+		b.Run(name+"/GET", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if got := c.Do("GET", "bench:"+strconv.Itoa(i%1000)); got != "$5\r\nvalue\r\n" && got != "$-1\r\n" {
+					b.Fatal(got)
+				}
+			}
+		})
+	}
 }
