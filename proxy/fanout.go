@@ -65,9 +65,12 @@ type fanout struct {
 	spans []span
 
 	// read repair (readrepair.go): the repairable command the copies carry
-	// as a script (repair.None otherwise), and a write's score
+	// as a script (repair.None otherwise), a write's score, the script and
+	// its pooled buffer
 	rop    repair.Op
 	rscore float64
+	rraw   []byte
+	rbuf   *[]byte
 }
 
 var fanoutPool = sync.Pool{New: func() any { return new(fanout) }}
@@ -137,9 +140,7 @@ func (c *cluster) fanOut(st *clusterState, r *msg.Request, hint uint, tok ring.T
 	localDC, localRack := topo.LocalDC(), topo.LocalRack()
 	f := c.newFanout(st, r, hint, level, write)
 	f.strategy.LocalRackOnly = !write && r.Flags.Has(msg.FlagLocalRackOnly)
-	if f.rop, f.rscore = c.rewriteForRepair(r, write, level); f.rop.Read() {
-		f.set.Versions = f
-	}
+	f.rewriteForRepair(r, write, level)
 
 	switch f.strategy.Targets() {
 	case consistency.LocalRack:
@@ -247,7 +248,11 @@ func (f *fanout) sendIfNeeded(i int) {
 
 func (f *fanout) add(n *ring.Node, role uint8, dc int, tok ring.Token, next []int) {
 	sub := f.c.reqs.Get()
-	sub.AdoptRaw(f.parent.Raw)
+	if f.rraw != nil {
+		sub.AdoptRaw(f.rraw)
+	} else {
+		sub.AdoptRaw(f.parent.Raw)
+	}
 	sub.Cmd, sub.Class, sub.Flags, sub.Retrieval, sub.Key = f.parent.Cmd, f.parent.Class, f.parent.Flags, f.parent.Retrieval, f.parent.Key
 	sub.Notify = f
 	sub.Tag = int32(len(f.subs))
@@ -409,6 +414,7 @@ func (f *fanout) release() {
 		f.subs[i] = subInfo{}
 	}
 	pool.Put(f.parent)
+	f.releaseScript()
 	f.c.fanouts.Add(-1)
 	clear(f.set.Replicas) // they point into the pooled copies' replies
 	subs, reps, fo, spans, choice := f.subs[:0], f.set.Replicas[:0], f.failover[:0], f.spans[:0], f.set.Choice[:0]

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/dynomite-go/dynomite/proxy/consistency"
@@ -47,35 +48,53 @@ func (c *cluster) repairsActive() bool {
 		consistency.Level(c.writeLevel.Load()) != consistency.DCOne
 }
 
-// rewriteForRepair replaces r's raw bytes with the script of a repairable
+// rewriteForRepair makes f's copies carry the script of a repairable
 // command when read repair is active: a write stamped with the clock, or a
 // read at a quorum level (a DC_ONE read asks one replica: nothing to
-// compare). r.Args and r.Key keep pointing at the command as the client
-// sent it (its own buffer is left alone), which the repair decision reads.
-// It returns the command and, for a write, its score; None when r goes
-// unchanged.
-func (c *cluster) rewriteForRepair(r *msg.Request, write bool, level consistency.Level) (repair.Op, float64) {
+// compare). r itself is left as the client sent it (the session accounts
+// for its size, and the repair decision reads its Args). It sets f.rop
+// (repair.None when r goes unchanged), a write's score in f.rscore, and the
+// script in f.rraw, built in a pooled buffer that release returns.
+func (f *fanout) rewriteForRepair(r *msg.Request, write bool, level consistency.Level) {
+	c := f.c
 	if !c.repairsActive() {
-		return repair.None, 0
+		return
 	}
 	op := repair.OpOf(resp.CommandByID(r.Cmd).Name)
 	if op == repair.None || op.Read() == write || (!write && level == consistency.DCOne) {
-		return repair.None, 0
+		return
 	}
-	var score float64
-	b := make([]byte, 0, len(r.Raw)+1536)
+	bp := scriptBufs.Get().(*[]byte)
+	var b []byte
 	var ok bool
 	if write {
-		score = repair.Score(c.clock.Now())
-		b, ok = repair.AppendWrite(b, op, r.Args, score)
+		f.rscore = repair.Score(c.clock.Now())
+		b, ok = repair.AppendWrite((*bp)[:0], op, r.Args, f.rscore)
 	} else {
-		b, ok = repair.AppendRead(b, op, r.Args)
+		b, ok = repair.AppendRead((*bp)[:0], op, r.Args)
 	}
+	*bp = b
 	if !ok {
-		return repair.None, 0
+		scriptBufs.Put(bp)
+		return
 	}
-	r.AdoptRaw(b)
-	return op, score
+	f.rop, f.rraw, f.rbuf = op, b, bp
+	if op.Read() {
+		f.set.Versions = f
+	}
+}
+
+// scriptBufs holds the buffers of the scripts the copies carry; buffers
+// larger than maxKeepScript are left to the collector.
+var scriptBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+const maxKeepScript = 64 << 10
+
+// releaseScript returns f's script buffer, once no copy uses it.
+func (f *fanout) releaseScript() {
+	if f.rbuf != nil && cap(*f.rbuf) <= maxKeepScript {
+		scriptBufs.Put(f.rbuf)
+	}
 }
 
 // replyFor is copy i's reply as the client gets it: a repairable read's
@@ -155,7 +174,15 @@ func (f *fanout) cleanAfterDelete() {
 // loses its tombstone once the repair writes succeeded.
 func (f *fanout) repairRead() {
 	n := len(f.subs)
-	replies, ok := make([]repair.Reply, n), make([]bool, n)
+	// on the stack for up to 8 copies (racks of a datacenter, or of every
+	// datacenter at DC_EACH_SAFE_QUORUM)
+	var replyBuf [8]repair.Reply
+	var okBuf, staleBuf [8]bool
+	replies, ok := replyBuf[:0], okBuf[:0]
+	if n > len(replyBuf) {
+		replies, ok = make([]repair.Reply, 0, n), make([]bool, 0, n)
+	}
+	replies, ok = replies[:n], ok[:n]
 	counted, all := 0, true
 	for i, rep := range f.set.Replicas {
 		if !rep.Counted {
@@ -175,7 +202,7 @@ func (f *fanout) repairRead() {
 	}
 	cover := all && f.coversAll()
 	args := f.parent.Args
-	d := repair.Decide(replies, ok, consistency.Quorum(counted), nil)
+	d := repair.Decide(replies, ok, consistency.Quorum(counted), staleBuf[:0])
 	if d.Kind == repair.NoRepair {
 		// every replica answered the same delete: its tombstone can go
 		if cover && n > 0 && replies[0].Status == repair.Removed && agree(replies) {

@@ -38,9 +38,7 @@ func benchQuorum(b *testing.B, repairs bool, req []byte, reply, want string) {
 		p.Cmd, p.Class, p.Flags, p.Key = id, cmd.Class, cmd.Flags, cmd.Key(args)
 		write := p.Class == msg.ClassWrite
 		f := c.newFanout(st, p, 0, consistency.DCQuorum, write)
-		if f.rop, f.rscore = c.rewriteForRepair(p, write, consistency.DCQuorum); f.rop.Read() {
-			f.set.Versions = f
-		}
+		f.rewriteForRepair(p, write, consistency.DCQuorum)
 		for rk := 0; rk < 3; rk++ {
 			f.add(st.topo.Owner(0, rk, 0), roleCounted, 0, 0, nil)
 		}
