@@ -18,3 +18,6 @@ func (s *Server) MaxRequestBytes() int { return s.opts.MaxRequestBytes }
 
 // Fanouts is the number of fan-outs (and read-repair runs) in flight.
 func (s *Server) Fanouts() int64 { return s.fanouts.Load() }
+
+// Buffered is the bytes of client requests in flight (max_buffered_bytes).
+func (s *Server) Buffered() int64 { return s.buffered.Load() }

@@ -195,8 +195,10 @@ func TestReadRepair(t *testing.T) {
 
 	t.Run("repair runs finish", func(t *testing.T) {
 		for i := range tc.Nodes {
-			proxytest.Eventually(t, 10*time.Second, func() bool { return tc.Nodes[i].Server.Fanouts() == 0 },
-				"node %d keeps fan-outs in flight", i)
+			srv := tc.Nodes[i].Server
+			proxytest.Eventually(t, 10*time.Second, func() bool { return srv.Fanouts() == 0 && srv.InFlight() == 0 },
+				"node %d keeps fan-outs or requests in flight", i)
+			require.Zero(t, srv.Buffered(), "node %d: the buffered bytes of the requests it served do not add up to 0", i)
 		}
 		require.Zero(t, stats().WritesFailed)
 	})
