@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"sync"
 	"sync/atomic"
 
@@ -173,6 +174,9 @@ func (f *fanout) cleanAfterDelete() {
 // newest value to the stale replicas; a delete that every replica then has
 // loses its tombstone once the repair writes succeeded.
 func (f *fanout) repairRead() {
+	if f.allSame() {
+		return
+	}
 	n := len(f.subs)
 	// on the stack for up to 8 copies (racks of a datacenter, or of every
 	// datacenter at DC_EACH_SAFE_QUORUM)
@@ -240,6 +244,20 @@ func (f *fanout) repairRead() {
 		}
 	}
 	run.start()
+}
+
+// allSame reports whether every copy replied, the same bytes, and not a
+// delete (whose tombstone the comparison may clean): the steady state, with
+// nothing to compare.
+func (f *fanout) allSame() bool {
+	first := f.set.Replicas[0].Reply
+	for _, rep := range f.set.Replicas {
+		if rep.Outcome != consistency.OK || !bytes.Equal(rep.Reply, first) {
+			return false
+		}
+	}
+	r, err := repair.ParseRead(first)
+	return err != nil || r.Status != repair.Removed
 }
 
 // agree reports whether every reply says the same.

@@ -135,6 +135,20 @@ func TestReadRepair(t *testing.T) {
 		}
 	})
 
+	t.Run("a DEL of several keys leaves a tombstone for each where a replica missed it", func(t *testing.T) {
+		require.Equal(t, "+OK\r\n", c.Do("MSET", "d1", "a", "d2", "b"))
+		eventually(t, tc, 1, "$1\r\nb\r\n", "GET", "d2")
+		require.True(t, tc.Nodes[0].Server.SetPeerDown(tc.Nodes[1].DynAddr, true))
+		require.Equal(t, ":2\r\n", c.Do("DEL", "d1", "d2", "d3"))
+		tc.Nodes[0].Server.SetPeerDown(tc.Nodes[1].DynAddr, false)
+		for _, k := range []string{"d1", "d2", "d3"} {
+			require.Greater(t, score(t, tc, 2, "._rem-set", k), 0.0, "no tombstone for %s", k)
+		}
+		require.Equal(t, "$-1\r\n", c.Do("GET", "d2"))
+		eventually(t, tc, 1, "$-1\r\n", "GET", "d2")
+		eventually(t, tc, 1, "$-1\r\n", "ZSCORE", "._rem-set", "d2")
+	})
+
 	t.Run("a delete a replica missed is repaired, then its tombstone cleaned", func(t *testing.T) {
 		require.Equal(t, "+OK\r\n", c.Do("SET", "del", "v"))
 		eventually(t, tc, 2, "$1\r\nv\r\n", "GET", "del")
