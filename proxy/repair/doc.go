@@ -41,8 +41,26 @@
 // Reads GET, HGET, SISMEMBER and ZSCORE are rewritten ([AppendRead]) into
 // scripts that answer {status, score, value}: status E (the key or field
 // exists), R (it was deleted) or X (no metadata). [ParseRead] reads that
-// answer; [Plan] compares the replicas' answers and returns the writes that
-// bring the stale ones up to the newest; without metadata anywhere it
-// repairs to the value a quorum of replicas holds. [AppendCleanup] removes
+// answer; [Decide] compares the replicas' answers (the newest wins; without
+// metadata anywhere, the value a quorum of replicas holds) and
+// [AppendRepair] builds the write that brings the stale ones up to it. [AppendCleanup] removes
 // a tombstone once every replica has the delete.
+//
+// # Cost
+//
+// With read repair off, the request path does one atomic load more per
+// fanned-out request and nothing else: the Go benchmarks of a three-rack
+// DC_QUORUM fan-out (proxy/readrepair_bench_test.go, BenchmarkQuorumGET*
+// and BenchmarkQuorumSET*) allocate nothing with it off, and nothing with it
+// on while the replicas agree (the scripts are built in pooled buffers, the
+// comparison stays on the stack). With it on, each listed request carries
+// its script to every replica (SET and DEL 0.4 KB, reads 0.6 KB, the field
+// commands 2 KB, plus the arguments) and Redis runs it: the command plus two
+// to four sorted set operations per key or field, and the SHA1 of the
+// script. BenchmarkReadRepairCluster (proxy/readrepair_test.go) alternates
+// SET and GET round trips at DC_SAFE_QUORUM between two in-process
+// three-rack clusters of real Redis, one with repairs off and one on; on a
+// 2-core machine shared with other work (load average 17, so only a rough
+// figure) the medians of five runs of 5000 were SET 202 µs off and 228 µs
+// on, GET 172 µs off and 271 µs on.
 package repair
