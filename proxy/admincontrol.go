@@ -32,7 +32,7 @@ func (v adminView) TimeoutFactor() int                   { return v.s.TimeoutFac
 func (v adminView) SetTimeoutFactor(n int)               { v.s.SetTimeoutFactor(n) }
 func (v adminView) NodeState() string                    { return v.s.NodeState().String() }
 func (v adminView) SetPeerDown(name string, d bool) bool { return v.s.SetPeerDown(name, d) }
-func (v adminView) SetReadRepairs(on bool)               { v.s.readRepairs.Store(on) }
+func (v adminView) SetReadRepairs(on bool)               { v.s.SetReadRepairs(on) }
 func (v adminView) Topology() *ring.Topology             { return v.s.Topology() }
 func (v adminView) AdminToken() string                   { return v.s.live.Load().AdminToken }
 

@@ -73,10 +73,12 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 	require.Equal(t, "peer: no peer named \"nosuchpeer\"\n", call("/peer/up/nosuchpeer", 404))
 
-	call("/read_repairs/enable", 200)
-	require.True(t, n.Server.ReadRepairs())
-	call("/read_repairs/disable", 200)
-	require.False(t, n.Server.ReadRepairs())
+	require.Equal(t, "Read Repairs: ENABLED\r\n", call("/read_repairs/enable", 200))
+	on, _ := n.Server.ReadRepairs()
+	require.True(t, on)
+	require.Equal(t, "Read Repairs: DISABLED\r\n", call("/read_repairs/disable", 200))
+	on, _ = n.Server.ReadRepairs()
+	require.False(t, on)
 
 	code, _ := get(t, srv, "/no/such/endpoint")
 	require.Equal(t, 404, code, "unknown paths are 404, not upstream's OK")

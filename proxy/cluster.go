@@ -13,6 +13,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/backend"
 	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/dnode"
+	"github.com/dynomite-go/dynomite/proxy/hlc"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 	"github.com/dynomite-go/dynomite/proxy/tlsconf"
@@ -89,6 +90,12 @@ type cluster struct {
 	readFailovers, remoteFailovers, remoteDropped, quorumFailures atomic.Uint64
 	// copiesNotSent counts read copies left unsent: decided before their turn
 	copiesNotSent atomic.Uint64
+
+	// read repair (readrepair.go): on or off (read_repairs_enabled), the
+	// clock that stamps writes, and the counters
+	readRepairs atomic.Bool
+	clock       *hlc.Clock
+	repairs     repairCounters
 }
 
 func newCluster(s *Server) (*cluster, error) {
@@ -97,6 +104,11 @@ func newCluster(s *Server) (*cluster, error) {
 	c.writeLevel.Store(uint32(s.opts.WriteLevel))
 	c.timeoutFactor.Store(1)
 	c.nodeState.Store(int32(StateNormal))
+	c.readRepairs.Store(s.opts.ReadRepairs)
+	c.clock = s.opts.Clock
+	if c.clock == nil {
+		c.clock = hlc.New()
+	}
 
 	o := s.opts
 	localName := o.LocalName

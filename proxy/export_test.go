@@ -16,5 +16,8 @@ func (s *Server) Stopping() bool { return s.conns.Draining() }
 // MaxRequestBytes is the request size cap in force (Options' default applied).
 func (s *Server) MaxRequestBytes() int { return s.live.Load().MaxRequestBytes }
 
-// ReadRepairs reports whether /read_repairs/enable is in force.
-func (s *Server) ReadRepairs() bool { return s.readRepairs.Load() }
+// Fanouts is the number of fan-outs (and read-repair runs) in flight.
+func (s *Server) Fanouts() int64 { return s.fanouts.Load() }
+
+// Buffered is the bytes of client requests in flight (max_buffered_bytes).
+func (s *Server) Buffered() int64 { return s.buffered.Load() }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/repair"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
@@ -62,6 +63,14 @@ type fanout struct {
 	// spans per copy, by copy index)
 	nkeys int
 	spans []span
+
+	// read repair (readrepair.go): the repairable command the copies carry
+	// as a script (repair.None otherwise), a write's score, the script and
+	// its pooled buffer
+	rop    repair.Op
+	rscore float64
+	rraw   []byte
+	rbuf   *[]byte
 }
 
 var fanoutPool = sync.Pool{New: func() any { return new(fanout) }}
@@ -131,6 +140,7 @@ func (c *cluster) fanOut(st *clusterState, r *msg.Request, hint uint, tok ring.T
 	localDC, localRack := topo.LocalDC(), topo.LocalRack()
 	f := c.newFanout(st, r, hint, level, write)
 	f.strategy.LocalRackOnly = !write && r.Flags.Has(msg.FlagLocalRackOnly)
+	f.rewriteForRepair(r, write, level)
 
 	switch f.strategy.Targets() {
 	case consistency.LocalRack:
@@ -238,7 +248,11 @@ func (f *fanout) sendIfNeeded(i int) {
 
 func (f *fanout) add(n *ring.Node, role uint8, dc int, tok ring.Token, next []int) {
 	sub := f.c.reqs.Get()
-	sub.AdoptRaw(f.parent.Raw)
+	if f.rraw != nil {
+		sub.AdoptRaw(f.rraw)
+	} else {
+		sub.AdoptRaw(f.parent.Raw)
+	}
 	sub.Cmd, sub.Class, sub.Flags, sub.Retrieval, sub.Key = f.parent.Cmd, f.parent.Class, f.parent.Flags, f.parent.Retrieval, f.parent.Key
 	sub.Notify = f
 	sub.Tag = int32(len(f.subs))
@@ -320,6 +334,9 @@ func (f *fanout) SubDone(sub *msg.Request) {
 		parent.Done()
 	}
 	if last {
+		if f.rop != repair.None {
+			f.afterRepairable()
+		}
 		f.release()
 	}
 }
@@ -338,7 +355,7 @@ func (f *fanout) decide() bool {
 	d := f.strategy.Decide(&f.set, f)
 	switch d.Verdict {
 	case consistency.UseReply:
-		f.parent.SetReply(f.subs[d.Replica].req.Reply)
+		f.parent.SetReply(f.replyFor(d.Replica))
 	case consistency.UseKeys:
 		f.setKeysReply()
 	case consistency.UseError:
@@ -397,6 +414,7 @@ func (f *fanout) release() {
 		f.subs[i] = subInfo{}
 	}
 	pool.Put(f.parent)
+	f.releaseScript()
 	f.c.fanouts.Add(-1)
 	clear(f.set.Replicas) // they point into the pooled copies' replies
 	subs, reps, fo, spans, choice := f.subs[:0], f.set.Replicas[:0], f.failover[:0], f.spans[:0], f.set.Choice[:0]

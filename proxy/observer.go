@@ -79,8 +79,23 @@ type NodeStats struct {
 	ReadCopiesNotSent uint64
 	// InFlight is the number of client requests being served.
 	InFlight int64
+	// ReadRepairs counts read repair's work.
+	ReadRepairs ReadRepairStats
 	// Limits counts what the client limits refused or closed.
 	Limits LimitStats
+}
+
+// ReadRepairStats counts read repair's work (proxy/readrepair.go).
+type ReadRepairStats struct {
+	// ByTimestamp and ByMajority: reads whose stale replicas were sent a
+	// repair, by how the value was chosen (the newest metadata; the value a
+	// quorum held, for keys without metadata).
+	ByTimestamp, ByMajority uint64
+	// WritesFailed: repair and cleanup writes that failed (the replica did
+	// not answer, or answered an error).
+	WritesFailed uint64
+	// Cleanups: tombstone cleanups sent (to every replica of a key).
+	Cleanups uint64
 }
 
 // LimitStats counts the clients a limit turned away, by limit.
@@ -112,6 +127,12 @@ func (s *Server) Stats() NodeStats {
 		QuorumFailures:         s.cluster.quorumFailures.Load(),
 		ReadCopiesNotSent:      s.cluster.copiesNotSent.Load(),
 		InFlight:               s.inFlight.Load(),
+		ReadRepairs: ReadRepairStats{
+			ByTimestamp:  s.cluster.repairs.byTimestamp.Load(),
+			ByMajority:   s.cluster.repairs.byMajority.Load(),
+			WritesFailed: s.cluster.repairs.writesFailed.Load(),
+			Cleanups:     s.cluster.repairs.cleanups.Load(),
+		},
 		Limits: LimitStats{
 			MaxClientConnections: s.rejectedConns.Load(),
 			MaxRequestBytes:      s.rejectedLarge.Load(),

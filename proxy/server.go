@@ -16,6 +16,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/dnode"
 	"github.com/dynomite-go/dynomite/proxy/drain"
+	"github.com/dynomite-go/dynomite/proxy/hlc"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
@@ -75,6 +76,12 @@ type Options struct {
 	AdminMode int
 	// Observer receives per-request measurements (metrics); nil for none.
 	Observer Observer
+	// ReadRepairs is read_repairs_enabled: the initial state of read
+	// repair (/read_repairs/enable and /disable change it). It acts only
+	// while both node-wide levels are above DC_ONE, as upstream.
+	ReadRepairs bool
+	// Clock stamps the writes this node coordinates (nil: a new one).
+	Clock *hlc.Clock
 
 	// Security and limits.
 	// RequirePass is the password Redis clients must AUTH with ("" = none).
@@ -126,9 +133,8 @@ type Server struct {
 	conns  drain.Group
 	nextID atomic.Uint64
 
-	readRepairs atomic.Bool
-	inFlight    atomic.Int64
-	buffered    atomic.Int64 // bytes of requests in flight (max_buffered_bytes)
+	inFlight atomic.Int64
+	buffered atomic.Int64 // bytes of requests in flight (max_buffered_bytes)
 	// fanouts counts fan-outs with copies outstanding: a stopping node
 	// keeps its peer pools until they are done
 	fanouts atomic.Int64

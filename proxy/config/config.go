@@ -50,8 +50,9 @@ type Config struct {
 	ReadConsistency consistency.Level `yaml:"read_consistency"`
 	// WriteConsistency is the initial write consistency.
 	WriteConsistency consistency.Level `yaml:"write_consistency"`
-	// ReadRepairsEnabled turns read repair on; it acts only when both
-	// consistencies are above DC_ONE.
+	// ReadRepairsEnabled turns read repair on (proxy/repair, the README's
+	// read repair section); it acts only when both consistencies are above
+	// DC_ONE, as upstream's dyn_core.c is_read_repairs_enabled.
 	ReadRepairsEnabled bool `yaml:"read_repairs_enabled"`
 	// SecureServerOption says which peer links are encrypted.
 	SecureServerOption SecureOption `yaml:"secure_server_option"`

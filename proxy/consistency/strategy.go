@@ -110,6 +110,19 @@ type Set struct {
 	// key: len(Choice) keys, and Decide sets Choice[k] to the replica whose
 	// element for key k the client gets (see Elements).
 	Choice []int
+	// Versions, when set, orders the replies of a read whose replies carry
+	// their write's timestamp (read repair): a quorum of replicas that
+	// disagree then answers with the newest reply, at every level, instead
+	// of failing or taking the first.
+	Versions Versions
+}
+
+// Versions orders replies that carry a version (proxy/repair's
+// {status, score, value} replies).
+type Versions interface {
+	// Newer reports whether replica i's reply (OK) is newer than replica
+	// j's (OK).
+	Newer(i, j int) bool
 }
 
 // Elements is a caller's view of multi-key replies (MGET, a memcache get of
@@ -243,7 +256,8 @@ func decideOneWrite(set *Set) Decision {
 // quorum fail at every level, with the first error. A multi-key read whose
 // replies all split into one element per key is decided key by key the same
 // way, the unsafe level taking a key without quorum from the first good
-// reply.
+// reply. With set.Versions, replies without agreement give the newest one,
+// at every level.
 func decideDC(set *Set, keys Elements, dc int, safe bool) Decision {
 	q := Quorum(counted(set, dc))
 	good, firstGood, firstErr := 0, -1, -1
@@ -268,6 +282,17 @@ func decideDC(set *Set, keys Elements, dc int, safe bool) Decision {
 	}
 	if good < q {
 		return Decision{NoQuorum, firstErr}
+	}
+	if set.Versions != nil {
+		// a quorum answered but disagrees: the newest reply wins (its
+		// writer repairs the others)
+		newest := firstGood
+		for i := range set.Replicas {
+			if set.Replicas[i].Counted && set.Replicas[i].DC == dc && set.Replicas[i].Outcome == OK && set.Versions.Newer(i, newest) {
+				newest = i
+			}
+		}
+		return Decision{UseReply, newest}
 	}
 	if len(set.Choice) > 0 {
 		if all, splittable := voteKeys(set, keys, dc, q, false); splittable {

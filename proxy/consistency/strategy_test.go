@@ -233,3 +233,29 @@ func TestDecideAllocatesNothing(t *testing.T) {
 		require.Zero(t, allocs, name)
 	}
 }
+
+// digitVersions orders replies by their first byte: a higher digit is a
+// newer write (proxy/repair compares timestamps).
+type digitVersions struct{ set *Set }
+
+func (v digitVersions) Newer(i, j int) bool {
+	return v.set.Replicas[i].Reply[0] > v.set.Replicas[j].Reply[0]
+}
+
+func TestDecideWithVersionsAnswersTheNewest(t *testing.T) {
+	for name, c := range map[string]decideCase{
+		"DC_SAFE_QUORUM replies that disagree give the newest":           {s: safe, local: "1a 3b 2c", want: reply(1)},
+		"DC_QUORUM replies that disagree give the newest, not the first": {s: quorum, local: "1a 3b 2c", want: reply(1)},
+		"a quorum that agrees still answers before the rest":             {s: safe, local: "1a 1a .", want: reply(0)},
+		"a quorum that agrees wins over a newer minority":                {s: safe, local: "1a 1a 3b", want: reply(0)},
+		"too few replies still fail with the first error":                {s: safe, local: "3b ! !", want: noQuorum(1)},
+		"disagreeing replies wait for the last counted one":              {s: safe, local: "1a 3b .", want: wait},
+		"DC_EACH_SAFE_QUORUM gives the local datacenter's newest":        {s: each, local: "1a 2b 1c", remote: "5x 5y 5z", want: reply(1)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			set := c.set()
+			set.Versions = digitVersions{set}
+			require.Equal(t, c.want, c.s.Decide(set, nil))
+		})
+	}
+}

@@ -73,6 +73,11 @@ const (
 	mRemoteDropped   = "dynomite_remote_dc_dropped_requests_total"
 	mCopiesNotSent   = "dynomite_read_copies_not_sent_total"
 
+	mReadRepairs        = "dynomite_read_repairs_total"
+	mReadRepairFailures = "dynomite_read_repair_writes_failed_total"
+	mReadRepairCleanups = "dynomite_read_repair_tombstone_cleanups_total"
+	mReadRepairsActive  = "dynomite_read_repairs_active"
+
 	mRingMembers = "dynomite_ring_members"
 	mRingTokens  = "dynomite_ring_tokens"
 	mConsistency = "dynomite_consistency_level"
@@ -123,6 +128,11 @@ var catalog = []Info{
 	{mRemoteFailovers, Counter, nil, "Remote-datacenter copies of writes re-sent to another rack of that datacenter (upstream remote_peer_failover_requests)."},
 	{mRemoteDropped, Counter, nil, "Remote-datacenter copies of writes that no rack of that datacenter accepted (upstream remote_peer_dropped_requests)."},
 	{mCopiesNotSent, Counter, nil, "Copies of quorum reads left unsent because the answer was decided before their turn (writes are always sent)."},
+
+	{mReadRepairs, Counter, []string{"kind"}, "Quorum reads whose stale replicas were sent a repair write, by how the value was chosen: timestamp (the newest read-repair metadata) or majority (keys without metadata: the value a quorum held)."},
+	{mReadRepairFailures, Counter, nil, "Read-repair and tombstone-cleanup writes that failed (the replica did not answer, or answered an error)."},
+	{mReadRepairCleanups, Counter, nil, "Tombstone cleanups sent to every replica of a key once all of them had the delete."},
+	{mReadRepairsActive, Gauge, nil, "1 while read repair acts (read_repairs_enabled or /read_repairs/enable, with both node-wide levels above DC_ONE), else 0."},
 
 	{mRingMembers, Gauge, []string{"ring_dc", "ring_rack"}, "Nodes in the token ring, per datacenter and rack, this node included."},
 	{mRingTokens, Gauge, []string{"ring_dc", "ring_rack"}, "Tokens in the token ring, per datacenter and rack."},

@@ -18,6 +18,7 @@ type nodeDescs struct {
 	peerUp, peerAdminDown, peerReqs, peerResps, peerErrors, peerConnects    *prometheus.Desc
 	quorumFailures, readFailovers, remoteFailovers, remoteDropped           *prometheus.Desc
 	copiesNotSent                                                           *prometheus.Desc
+	readRepairs, readRepairFailures, readRepairCleanups, readRepairsActive  *prometheus.Desc
 	ringMembers, ringTokens, consistency, nodeState, buildInfo, seedRefresh *prometheus.Desc
 }
 
@@ -36,6 +37,8 @@ func newNodeDescs() nodeDescs {
 		peerResps: desc(mPeerResponses), peerErrors: desc(mPeerErrors), peerConnects: desc(mPeerConnects),
 		quorumFailures: desc(mQuorumFailures), readFailovers: desc(mReadFailovers),
 		remoteFailovers: desc(mRemoteFailovers), remoteDropped: desc(mRemoteDropped), copiesNotSent: desc(mCopiesNotSent),
+		readRepairs: desc(mReadRepairs), readRepairFailures: desc(mReadRepairFailures),
+		readRepairCleanups: desc(mReadRepairCleanups), readRepairsActive: desc(mReadRepairsActive),
 		ringMembers: desc(mRingMembers), ringTokens: desc(mRingTokens), consistency: desc(mConsistency),
 		nodeState: desc(mNodeState), buildInfo: desc(mBuildInfo), seedRefresh: desc(mSeedRefresh),
 	}
@@ -52,6 +55,7 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 		d.dsUp, d.dsReqs, d.dsResps, d.dsErrors, d.dsConnects,
 		d.peerUp, d.peerAdminDown, d.peerReqs, d.peerResps, d.peerErrors, d.peerConnects,
 		d.quorumFailures, d.readFailovers, d.remoteFailovers, d.remoteDropped, d.copiesNotSent,
+		d.readRepairs, d.readRepairFailures, d.readRepairCleanups, d.readRepairsActive,
 		d.ringMembers, d.ringTokens, d.consistency, d.nodeState, d.buildInfo, d.seedRefresh} {
 		ch <- x
 	}
@@ -118,6 +122,13 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.remoteFailovers, st.RemoteFailovers)
 	counter(d.remoteDropped, st.RemoteDropped)
 	counter(d.copiesNotSent, st.ReadCopiesNotSent)
+	rr := &st.ReadRepairs
+	counter(d.readRepairs, rr.ByTimestamp, "timestamp")
+	counter(d.readRepairs, rr.ByMajority, "majority")
+	counter(d.readRepairFailures, rr.WritesFailed)
+	counter(d.readRepairCleanups, rr.Cleanups)
+	_, active := s.ReadRepairs()
+	gauge(d.readRepairsActive, b2f(active))
 
 	// Peers: only the current members are emitted, so the series of a
 	// peer that left the ring disappear with it.

@@ -110,6 +110,11 @@ var poolFields = []infoField{
 	{"forward_error", "# requests not forwarded", nil},
 	{"fragments", "# fragments created from a multi-key request", nil},
 	{"stats_count", "# stats requests", nil},
+	// ours, after upstream's: read repair (upstream counts none)
+	{"read_repairs", "# quorum reads whose stale replicas were sent a repair write", func(s *infoSnap) uint64 {
+		return s.node.ReadRepairs.ByTimestamp + s.node.ReadRepairs.ByMajority
+	}},
+	{"read_repair_writes_failed", "# read-repair and tombstone-cleanup writes that failed", func(s *infoSnap) uint64 { return s.node.ReadRepairs.WritesFailed }},
 }
 
 // serverFields are upstream's datastore statistics (STATS_SERVER_CODEC).

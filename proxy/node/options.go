@@ -38,6 +38,7 @@ func proxyOptions(cfg *config.Config, log *slog.Logger) proxy.Options {
 		WriteLevel:      cfg.WriteConsistency,
 		LocalPeerConns:  cfg.LocalPeerConnections,
 		RemotePeerConns: cfg.RemotePeerConnections,
+		ReadRepairs:     cfg.ReadRepairsEnabled,
 
 		RequirePass:       cfg.RequirePass,
 		Users:             users(cfg.ClientUsers),

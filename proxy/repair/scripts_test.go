@@ -1,0 +1,177 @@
+package repair_test
+
+import (
+	"testing"
+
+	"github.com/dynomite-go/dynomite/proxy/proxytest"
+	"github.com/dynomite-go/dynomite/proxy/repair"
+)
+
+func args(s ...string) [][]byte {
+	out := make([][]byte, len(s))
+	for i, a := range s {
+		out[i] = []byte(a)
+	}
+	return out
+}
+
+// redisFor starts a redis-server and returns a connection to it.
+func redisFor(t *testing.T) *proxytest.Conn {
+	t.Helper()
+	proxytest.NeedBinary(t, "redis-server", "redis-server")
+	p := proxytest.StartRedis(t)
+	c := proxytest.Dial(t, p.Addr)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// write runs a metadata write at score and returns its reply.
+func write(t *testing.T, c *proxytest.Conn, score float64, a ...string) string {
+	t.Helper()
+	op := repair.OpOf(lower(a[0]))
+	b, ok := repair.AppendWrite(nil, op, args(a...), score)
+	if !ok {
+		t.Fatalf("AppendWrite refused %q", a)
+	}
+	return c.DoRaw(b)
+}
+
+// read runs a read script and returns its raw reply.
+func read(t *testing.T, c *proxytest.Conn, a ...string) string {
+	t.Helper()
+	b, ok := repair.AppendRead(nil, repair.OpOf(lower(a[0])), args(a...))
+	if !ok {
+		t.Fatalf("AppendRead refused %q", a)
+	}
+	return c.DoRaw(b)
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func expect(t *testing.T, what, got, want string) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s: got %q, want %q", what, got, want)
+	}
+}
+
+func TestKeyScriptsKeepUpstreamsLayoutAndSkipOlderWrites(t *testing.T) {
+	c := redisFor(t)
+	expect(t, "SET at 100", write(t, c, 100, "SET", "k", "v1"), "+OK\r\n")
+	expect(t, "._add-set score", c.Do("ZSCORE", "._add-set", "k"), "$3\r\n100\r\n")
+	expect(t, "older SET answers OK", write(t, c, 50, "set", "k", "old"), "+OK\r\n")
+	expect(t, "older SET did not apply", c.Do("GET", "k"), "$2\r\nv1\r\n")
+	expect(t, "read", read(t, c, "GET", "k"), "*3\r\n$1\r\nE\r\n$3\r\n100\r\n$2\r\nv1\r\n")
+	expect(t, "SET with EX", write(t, c, 100.5, "SET", "k", "v2", "EX", "100"), "+OK\r\n")
+	expect(t, "fractional score", c.Do("ZSCORE", "._add-set", "k"), "$5\r\n100.5\r\n")
+	expect(t, "SET NX on an existing key", write(t, c, 101, "SET", "k", "v3", "NX"), "$-1\r\n")
+	expect(t, "a SET NX that did nothing records nothing", c.Do("ZSCORE", "._add-set", "k"), "$5\r\n100.5\r\n")
+
+	expect(t, "DEL at 200", write(t, c, 200, "DEL", "k", "never"), ":1\r\n")
+	expect(t, "tombstone", c.Do("ZSCORE", "._rem-set", "k"), "$3\r\n200\r\n")
+	expect(t, "a key never written gets a tombstone too", c.Do("ZSCORE", "._rem-set", "never"), "$3\r\n200\r\n")
+	expect(t, "no add entry after the delete", c.Do("ZSCORE", "._add-set", "k"), "$-1\r\n")
+	expect(t, "SET older than the delete", write(t, c, 150, "SET", "k", "zombie"), "+OK\r\n")
+	expect(t, "the delete holds", read(t, c, "GET", "k"), "*3\r\n$1\r\nR\r\n$3\r\n200\r\n$-1\r\n")
+	expect(t, "DEL older than a write", write(t, c, 10, "DEL", "k"), ":0\r\n")
+	expect(t, "SET newer than the delete", write(t, c, 300, "SET", "k", "back"), "+OK\r\n")
+	expect(t, "tombstone gone", c.Do("ZSCORE", "._rem-set", "k"), "$-1\r\n")
+	expect(t, "read after", read(t, c, "GET", "k"), "*3\r\n$1\r\nE\r\n$3\r\n300\r\n$4\r\nback\r\n")
+	expect(t, "no metadata", read(t, c, "GET", "other"), "*3\r\n$1\r\nX\r\n$1\r\n0\r\n$-1\r\n")
+	c.Do("LPUSH", "list", "a")
+	if got := read(t, c, "GET", "list"); got[0] != '-' || !contains(got, "WRONGTYPE") {
+		t.Errorf("GET of a list: got %q, want the WRONGTYPE error", got)
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+func TestFieldScripts(t *testing.T) {
+	c := redisFor(t)
+	expect(t, "HSET", write(t, c, 100, "HSET", "h", "f1", "a", "f2", "b"), ":2\r\n")
+	expect(t, "field score", c.Do("ZSCORE", "._add-set_h", "f1"), "$3\r\n100\r\n")
+	expect(t, "key score", c.Do("ZSCORE", "._add-set", "h"), "$3\r\n100\r\n")
+	expect(t, "older HMSET", write(t, c, 90, "HMSET", "h", "f1", "old", "f3", "c"), "+OK\r\n")
+	expect(t, "older field kept", c.Do("HGET", "h", "f1"), "$1\r\na\r\n")
+	expect(t, "new field of the older HMSET applied", c.Do("HGET", "h", "f3"), "$1\r\nc\r\n")
+	expect(t, "key score does not go back", c.Do("ZSCORE", "._add-set", "h"), "$3\r\n100\r\n")
+	expect(t, "HDEL", write(t, c, 110, "HDEL", "h", "f1", "nope"), ":1\r\n")
+	expect(t, "field tombstone", c.Do("ZSCORE", "._rem-set_h", "f1"), "$3\r\n110\r\n")
+	expect(t, "HGET removed", read(t, c, "HGET", "h", "f1"), "*3\r\n$1\r\nR\r\n$3\r\n110\r\n$-1\r\n")
+	expect(t, "HGET exists", read(t, c, "HGET", "h", "f2"), "*3\r\n$1\r\nE\r\n$3\r\n100\r\n$1\r\nb\r\n")
+	expect(t, "HSET older than the HDEL", write(t, c, 105, "HSET", "h", "f1", "zombie"), ":0\r\n")
+	expect(t, "the HDEL holds", c.Do("HEXISTS", "h", "f1"), ":0\r\n")
+
+	expect(t, "SADD", write(t, c, 100, "SADD", "s", "m1", "m2"), ":2\r\n")
+	expect(t, "SISMEMBER", read(t, c, "SISMEMBER", "s", "m1"), "*3\r\n$1\r\nE\r\n$3\r\n100\r\n:1\r\n")
+	expect(t, "SREM", write(t, c, 120, "SREM", "s", "m1"), ":1\r\n")
+	expect(t, "SISMEMBER removed", read(t, c, "SISMEMBER", "s", "m1"), "*3\r\n$1\r\nR\r\n$3\r\n120\r\n:0\r\n")
+
+	expect(t, "ZADD", write(t, c, 100, "ZADD", "z", "1.5", "a", "2", "b"), ":2\r\n")
+	expect(t, "ZADD CH", write(t, c, 101, "ZADD", "z", "XX", "CH", "3", "a", "4", "c"), ":1\r\n")
+	expect(t, "ZADD INCR", write(t, c, 102, "ZADD", "z", "INCR", "1", "b"), "$1\r\n3\r\n")
+	expect(t, "ZSCORE", read(t, c, "ZSCORE", "z", "b"), "*3\r\n$1\r\nE\r\n$3\r\n102\r\n$1\r\n3\r\n")
+	expect(t, "XX skipped c: no metadata", c.Do("ZSCORE", "._add-set_z", "c"), "$-1\r\n")
+	expect(t, "ZREM", write(t, c, 130, "ZREM", "z", "a"), ":1\r\n")
+	expect(t, "ZSCORE removed", read(t, c, "ZSCORE", "z", "a"), "*3\r\n$1\r\nR\r\n$3\r\n130\r\n$-1\r\n")
+
+	expect(t, "DEL of the hash", write(t, c, 200, "DEL", "h"), ":1\r\n")
+	expect(t, "field metadata dropped", c.Do("EXISTS", "._add-set_h", "._rem-set_h"), ":0\r\n")
+	expect(t, "HGET after the key's delete", read(t, c, "HGET", "h", "f2"), "*3\r\n$1\r\nR\r\n$3\r\n200\r\n$-1\r\n")
+	expect(t, "HSET older than the key's delete", write(t, c, 150, "HSET", "h", "f2", "zombie"), ":0\r\n")
+	expect(t, "HSET newer than the key's delete", write(t, c, 250, "HSET", "h", "f2", "new"), ":1\r\n")
+	expect(t, "the key lives again", c.Do("ZSCORE", "._rem-set", "h"), "$-1\r\n")
+}
+
+func TestCleanupRemovesOnlyTombstonesNotNewerThanTheDelete(t *testing.T) {
+	c := redisFor(t)
+	write(t, c, 100, "DEL", "a", "b")
+	write(t, c, 300, "DEL", "b")
+	clean, ok := repair.AppendCleanup(nil, repair.Del, args("DEL", "a", "b"), 100)
+	if !ok {
+		t.Fatal("AppendCleanup refused DEL")
+	}
+	expect(t, "cleanup", c.DoRaw(clean), ":1\r\n")
+	expect(t, "a's tombstone", c.Do("ZSCORE", "._rem-set", "a"), "$-1\r\n")
+	expect(t, "b's newer tombstone", c.Do("ZSCORE", "._rem-set", "b"), "$3\r\n300\r\n")
+
+	write(t, c, 100, "SREM", "s", "x", "y")
+	clean, _ = repair.AppendCleanup(nil, repair.SRem, args("SREM", "s", "x", "y"), 100)
+	expect(t, "field cleanup", c.DoRaw(clean), ":2\r\n")
+	expect(t, "field tombstones", c.Do("EXISTS", "._rem-set_s"), ":0\r\n")
+	if _, ok := repair.AppendCleanup(nil, repair.SAdd, args("SADD", "s", "x"), 1); ok {
+		t.Error("AppendCleanup accepted SADD")
+	}
+}
+
+func TestAppendWriteRefusesShapesTheScriptsDoNotTake(t *testing.T) {
+	for _, a := range [][]string{
+		{"SET", "k"}, {"SET", "k", "v", "GET"}, {"DEL"}, {"HSET", "h", "f"}, {"HMSET", "h", "f", "v", "g"},
+		{"SADD", "s"}, {"ZADD", "z", "1"}, {"ZADD", "z", "NX", "1"}, {"ZADD", "z", "INCR", "1", "a", "2", "b"},
+		{"GET", "k"},
+	} {
+		if _, ok := repair.AppendWrite(nil, repair.OpOf(lower(a[0])), args(a...), 1); ok {
+			t.Errorf("AppendWrite accepted %q", a)
+		}
+	}
+	for _, a := range [][]string{{"GET"}, {"GET", "k", "x"}, {"HGET", "h"}, {"SET", "k", "v"}} {
+		if _, ok := repair.AppendRead(nil, repair.OpOf(lower(a[0])), args(a...)); ok {
+			t.Errorf("AppendRead accepted %q", a)
+		}
+	}
+}
