@@ -9,8 +9,8 @@ import (
 )
 
 // RegisterProfiling adds Go's profiling endpoints to mux, guarded like the
-// endpoints that change the node (a profile shows the node's internals and
-// costs CPU while it runs):
+// endpoints that change the node by the token that token returns at each
+// request (a profile shows the node's internals and costs CPU while it runs):
 //
 //   - /debug/pprof/... as net/http/pprof serves them (index, heap,
 //     goroutine, profile?seconds=N, trace, ...);
@@ -19,7 +19,7 @@ import (
 //     brackets around one load run without knowing its length in advance;
 //     stop answers the profile (pprof's protobuf format, for
 //     `go tool pprof -top BINARY FILE`).
-func RegisterProfiling(mux Mux, token string) {
+func RegisterProfiling(mux Mux, token func() string) {
 	g := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, guard(token, f)) }
 	g("GET /debug/pprof/", pprof.Index)
 	g("GET /debug/pprof/cmdline", pprof.Cmdline)

@@ -110,7 +110,7 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, info env.Info, po 
 	n.srv = srv
 	n.stats = admin.New(cfg.StatsListen.String(), healthOf{srv}, s.log)
 	admin.RegisterCluster(n.stats, srv.Admin(), s.logs)
-	admin.RegisterProfiling(n.stats, cfg.StatsAdminToken)
+	admin.RegisterProfiling(n.stats, srv.Admin().AdminToken)
 	attachMetrics(n.metrics, n.reg, srv, n.stats)
 	if n.membership, err = membership.New(ctx, cfg, info, srv, s.log); err != nil {
 		return err
