@@ -127,7 +127,9 @@ func TestReloadedClientLimitsApply(t *testing.T) {
 	l := n.Server.Live()
 	l.ClientIdleTimeout = 100 * time.Millisecond
 	l.MaxClientConns = 1
+	l.MaxRequestBytes = 4096
 	require.NoError(t, n.Server.Reload(l))
+	require.Equal(t, 4096, n.Server.MaxRequestBytes())
 	// the idle connection's read armed before the reload has no deadline;
 	// its next request arms the new one
 	require.Equal(t, "+PONG\r\n", idle.Do("PING"))
@@ -137,6 +139,13 @@ func TestReloadedClientLimitsApply(t *testing.T) {
 	proxytest.Eventually(t, 5*time.Second, func() bool { return n.Server.ClientConnections() == 0 }, "the idle client was not closed")
 	one := proxytest.Dial(t, n.Addr)
 	require.Equal(t, "+PONG\r\n", one.Do("PING"))
-	got, err := proxytest.Dial(t, n.Addr).TryDo("PING")
+	// max_request_bytes: the connection accepted after the reload has the new cap
+	got, err := one.TryDo("SET", "big", strings.Repeat("x", 8192))
+	require.NoError(t, err)
+	require.Equal(t, string(RedisErrTooLarge), got)
+	proxytest.Eventually(t, 5*time.Second, func() bool { return n.Server.ClientConnections() == 0 }, "the connection over the cap was not closed")
+	one = proxytest.Dial(t, n.Addr)
+	require.Equal(t, "+PONG\r\n", one.Do("PING"))
+	got, err = proxytest.Dial(t, n.Addr).TryDo("PING")
 	require.True(t, err != nil || strings.Contains(got, "max number of clients"), "got %q %v", got, err)
 }
