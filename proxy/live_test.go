@@ -49,6 +49,24 @@ func TestReloadedWriteLevelReachesOpenConnections(t *testing.T) {
 	require.Equal(t, consistency.DCOne, wl)
 }
 
+// read_repairs_enabled: a reload that changes it turns read repair on or
+// off; one that leaves it alone keeps what /read_repairs/... set.
+func TestReloadedReadRepairs(t *testing.T) {
+	rd := proxytest.StartFakeRedis(t)
+	n := proxytest.StartNode(t, msg.Redis, rd.Addr, nil)
+	l := n.Server.Live()
+	l.ReadRepairs = true
+	require.NoError(t, n.Server.Reload(l))
+	on, _ := n.Server.ReadRepairs()
+	require.True(t, on)
+
+	n.Server.SetReadRepairs(false) // /read_repairs/disable
+	l.MaxClientConns = 10
+	require.NoError(t, n.Server.Reload(l))
+	on, _ = n.Server.ReadRepairs()
+	require.False(t, on, "an unrelated reload keeps the run-time choice")
+}
+
 func TestReloadedRequirePassAppliesToNewAuthentications(t *testing.T) {
 	rd := proxytest.StartFakeRedis(t)
 	n := proxytest.StartNode(t, msg.Redis, rd.Addr, func(o *Options) { o.RequirePass = "old" })
