@@ -21,6 +21,7 @@ import (
 // sees whole or not at all.
 type Live struct {
 	ReadLevel, WriteLevel consistency.Level
+	ReadRepairs           bool
 
 	Timeout, RetryTimeout time.Duration
 	AutoEject             bool
@@ -42,7 +43,7 @@ type Live struct {
 // Live returns the live part of o.
 func (o *Options) Live() Live {
 	return Live{
-		ReadLevel: o.ReadLevel, WriteLevel: o.WriteLevel,
+		ReadLevel: o.ReadLevel, WriteLevel: o.WriteLevel, ReadRepairs: o.ReadRepairs,
 		Timeout: o.Timeout, RetryTimeout: o.RetryTimeout, AutoEject: o.AutoEject, FailureLimit: o.FailureLimit,
 		Datastore: o.Datastore, DatastoreName: o.DatastoreName, DatastoreConns: o.DatastoreConns, DatastorePassword: o.DatastorePassword,
 		RequirePass: o.RequirePass, Users: o.Users,
@@ -131,7 +132,8 @@ func (l *Live) tuning() backend.Tuning {
 //     their next check;
 //   - changed consistency levels become the node-wide levels, and every
 //     open connection takes them for its next request unless it set its
-//     own with DYNO_CONFIG:CONN_CONSISTENCY;
+//     own with DYNO_CONFIG:CONN_CONSISTENCY; a changed read_repairs_enabled
+//     turns read repair on or off for the next request;
 //   - requirepass and client_users apply to the next AUTH (connections
 //     already authenticated stay so); the client limits and timeouts to
 //     the next connection, request or read; max_request_bytes and
@@ -162,6 +164,11 @@ func (s *Server) Reload(l Live) error {
 		s.SetConsistency(false, next.ReadLevel)
 		s.SetConsistency(true, next.WriteLevel)
 		next.levelsSeq++
+	}
+	if next.ReadRepairs != cur.ReadRepairs {
+		// only a change of the file's value: a reload that leaves it alone
+		// keeps what /read_repairs/enable|disable set
+		s.SetReadRepairs(next.ReadRepairs)
 	}
 	s.live.Store(next)
 	s.backend.SetTuning(next.tuning())

@@ -49,6 +49,24 @@ func TestReloadedWriteLevelReachesOpenConnections(t *testing.T) {
 	require.Equal(t, consistency.DCOne, wl)
 }
 
+// read_repairs_enabled: a reload that changes it turns read repair on or
+// off; one that leaves it alone keeps what /read_repairs/... set.
+func TestReloadedReadRepairs(t *testing.T) {
+	rd := proxytest.StartFakeRedis(t)
+	n := proxytest.StartNode(t, msg.Redis, rd.Addr, nil)
+	l := n.Server.Live()
+	l.ReadRepairs = true
+	require.NoError(t, n.Server.Reload(l))
+	on, _ := n.Server.ReadRepairs()
+	require.True(t, on)
+
+	n.Server.SetReadRepairs(false) // /read_repairs/disable
+	l.MaxClientConns = 10
+	require.NoError(t, n.Server.Reload(l))
+	on, _ = n.Server.ReadRepairs()
+	require.False(t, on, "an unrelated reload keeps the run-time choice")
+}
+
 func TestReloadedRequirePassAppliesToNewAuthentications(t *testing.T) {
 	rd := proxytest.StartFakeRedis(t)
 	n := proxytest.StartNode(t, msg.Redis, rd.Addr, func(o *Options) { o.RequirePass = "old" })
@@ -127,7 +145,9 @@ func TestReloadedClientLimitsApply(t *testing.T) {
 	l := n.Server.Live()
 	l.ClientIdleTimeout = 100 * time.Millisecond
 	l.MaxClientConns = 1
+	l.MaxRequestBytes = 4096
 	require.NoError(t, n.Server.Reload(l))
+	require.Equal(t, 4096, n.Server.MaxRequestBytes())
 	// the idle connection's read armed before the reload has no deadline;
 	// its next request arms the new one
 	require.Equal(t, "+PONG\r\n", idle.Do("PING"))
@@ -137,6 +157,13 @@ func TestReloadedClientLimitsApply(t *testing.T) {
 	proxytest.Eventually(t, 5*time.Second, func() bool { return n.Server.ClientConnections() == 0 }, "the idle client was not closed")
 	one := proxytest.Dial(t, n.Addr)
 	require.Equal(t, "+PONG\r\n", one.Do("PING"))
-	got, err := proxytest.Dial(t, n.Addr).TryDo("PING")
+	// max_request_bytes: the connection accepted after the reload has the new cap
+	got, err := one.TryDo("SET", "big", strings.Repeat("x", 8192))
+	require.NoError(t, err)
+	require.Equal(t, string(RedisErrTooLarge), got)
+	proxytest.Eventually(t, 5*time.Second, func() bool { return n.Server.ClientConnections() == 0 }, "the connection over the cap was not closed")
+	one = proxytest.Dial(t, n.Addr)
+	require.Equal(t, "+PONG\r\n", one.Do("PING"))
+	got, err = proxytest.Dial(t, n.Addr).TryDo("PING")
 	require.True(t, err != nil || strings.Contains(got, "max number of clients"), "got %q %v", got, err)
 }

@@ -63,7 +63,7 @@ var reloadTable = map[string]reloadClass{
 	"hash_tag":                {Restart, "the placement of every key"},
 	"read_consistency":        {Live, "the next request of every connection that did not set its own level (DYNO_CONFIG)"},
 	"write_consistency":       {Live, "the next request of every connection that did not set its own level (DYNO_CONFIG)"},
-	"read_repairs_enabled":    {Live, "read repair is not implemented: nothing to apply"},
+	"read_repairs_enabled":    {Live, "the next request"},
 	"secure_server_option":    {Restart, "which peer links are encrypted is fixed when their pools are built"},
 	"pem_key_file":            {Restart, "the peer TLS configuration is built at start"},
 	"recon_key_file":          {Live, noEffect},

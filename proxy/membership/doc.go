@@ -23,7 +23,10 @@
 // The node (proxy/node) calls [DetectEnv] before deriving the proxy's
 // options, builds a [Membership] with [New] over its *proxy.Server (an
 // [Applier]) and runs [Membership.Run] beside the listeners until its
-// context ends. Tests give New a fake Applier: nothing here needs a server.
+// context ends. A configuration reload that changes the provider's own
+// settings (dns_srv_*, ec2_*) calls [Membership.Reload], which builds the
+// provider anew and, once the rest of the reload applied, has Run poll it
+// instead. Tests give New a fake Applier: nothing here needs a server.
 // There are no package globals; the counters are reached through
 // [Membership.SeedMetrics] and [Membership.Gossip].
 package membership

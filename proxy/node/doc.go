@@ -5,7 +5,10 @@
 // provider and gossip), and runs them together.
 //
 // The mapping from the configuration to proxy.Options lives here, once
-// (options.go). cmd/dynomite parses flags, loads the configuration, sets
+// (options.go). reload.go re-reads the configuration file for SIGHUP and
+// POST /reload: it refuses an invalid file or a change to a restart-only
+// key (config.ReloadClass) and applies the rest at once
+// (proxy.Server.Reload, membership.Reload, the TLS certificates). cmd/dynomite parses flags, loads the configuration, sets
 // up logging and signals and then calls [New] and [Node.Run]; tests and
 // proxy/metrics/metricstest build nodes the same way.
 //
