@@ -69,9 +69,6 @@ func (o Op) Read() bool { return o == Get || o == HGet || o == SIsMember || o ==
 // cleaned once every replica has it.
 func (o Op) Delete() bool { return o == Del || o == HDel || o == SRem || o == ZRem }
 
-// field reports whether o works on fields or members of one key.
-func (o Op) field() bool { return o != Set && o != Get && o != Del && o != None }
-
 // addOf and remOf: the write that makes a field read's value exist, and the
 // one that removes it (upstream's repair_by_add and repair_by_rem).
 func (o Op) addOf() Op {
