@@ -33,7 +33,7 @@ func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
 func TestAdminEndpoints(t *testing.T) {
 	rd := proxytest.StartRedis(t)
 	n := proxytest.StartNode(t, msg.Redis, rd.Addr, func(o *Options) {
-		o.DC, o.Rack, o.Tokens, o.DynListen = "dc1", "rack1", []ring.Token{101134286}, "127.0.0.1:8101"
+		o.DC, o.Rack, o.Tokens, o.DynListen = "dc1", "rack1", []ring.Token{101134286}, proxytest.FreeAddr(t)
 		o.Peers = []Peer{{Name: "127.0.0.1:9", Addr: "127.0.0.1:9", DC: "dc1", Rack: "rack2", Tokens: []ring.Token{7}}}
 		o.Preconnect = true
 	})
