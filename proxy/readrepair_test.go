@@ -276,3 +276,25 @@ func BenchmarkReadRepairCluster(b *testing.B) {
 		})
 	}
 }
+
+// TestReadRepairAcrossDatacenters: a write forwarded to another datacenter
+// (one copy, fanned out there by its coordinator) keeps its script, so every
+// rack of both datacenters records the write's timestamp; a stale replica in
+// the remote datacenter is repaired by a DC_EACH_SAFE_QUORUM read.
+func TestReadRepairAcrossDatacenters(t *testing.T) {
+	proxytest.NeedBinary(t, "redis-server", "redis-server")
+	tc := proxytest.StartCluster(t, proxytest.Config{
+		Nodes: proxytest.Grid(2, 2, 1), Datastore: proxytest.RealDatastore,
+		ReadLevel: consistency.DCQuorum, WriteLevel: consistency.DCQuorum,
+		Options: func(_ int, o *Options) { o.ReadRepairs = true },
+	})
+	c := tc.Client(0, "")
+	require.Equal(t, "+OK\r\n", c.Do("SET", "k", "v"))
+	for i := range tc.Nodes {
+		eventually(t, tc, i, "$1\r\nv\r\n", "GET", "k")
+		require.Greater(t, score(t, tc, i, "._add-set", "k"), 0.0, "node %d (%s/%s) has no timestamp", i, tc.Nodes[i].DC, tc.Nodes[i].Rack)
+	}
+	missed(t, tc, 3, "._add-set", "k", "SET", "k", "old")
+	require.Equal(t, "$1\r\nv\r\n", tc.Client(0, "DC_EACH_SAFE_QUORUM").Do("GET", "k"))
+	eventually(t, tc, 3, "$1\r\nv\r\n", "GET", "k")
+}
