@@ -246,6 +246,9 @@ func AppendWrite(dst []byte, op Op, args [][]byte, score float64) (_ []byte, ok 
 			return dst, false
 		}
 	case ZAdd:
+		if n < 4 {
+			return dst, false
+		}
 		nopt, incr := zaddOptions(args)
 		rest := n - 2 - nopt
 		if rest < 2 || rest%2 != 0 || (incr && rest != 2) {

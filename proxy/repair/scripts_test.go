@@ -1,10 +1,12 @@
 package repair_test
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 	"github.com/dynomite-go/dynomite/proxy/repair"
+	"github.com/dynomite-go/dynomite/proxy/resp"
 )
 
 func args(s ...string) [][]byte {
@@ -174,4 +176,47 @@ func TestAppendWriteRefusesShapesTheScriptsDoNotTake(t *testing.T) {
 			t.Errorf("AppendRead accepted %q", a)
 		}
 	}
+}
+
+// FuzzAppendWrite: whatever the arguments, a rewrite AppendWrite accepts is
+// one well-formed EVAL whose keys and arguments are the command's.
+func FuzzAppendWrite(f *testing.F) {
+	f.Add("SET", "k", "v", "EX", "10", uint8(5))
+	f.Add("ZADD", "z", "NX", "1", "m", uint8(5))
+	f.Add("HMSET", "h", "f", "v", "", uint8(3))
+	f.Add("DEL", "a", "b", "c", "d", uint8(5))
+	f.Add("GET", "k", "", "", "", uint8(2))
+	f.Fuzz(func(t *testing.T, name, a1, a2, a3, a4 string, n uint8) {
+		all := [][]byte{[]byte(name), []byte(a1), []byte(a2), []byte(a3), []byte(a4)}
+		in := all[:int(n)%(len(all)+1)]
+		if len(in) == 0 {
+			return
+		}
+		op := repair.OpOf(lower(name))
+		lim := resp.DefaultLimits()
+		for _, build := range []func() ([]byte, bool){
+			func() ([]byte, bool) { return repair.AppendWrite(nil, op, in, 1764934290123.5) },
+			func() ([]byte, bool) { return repair.AppendRead(nil, op, in) },
+			func() ([]byte, bool) { return repair.AppendCleanup(nil, op, in, 7) },
+		} {
+			out, ok := build()
+			if !ok {
+				if len(out) != 0 {
+					t.Fatalf("refused, but wrote %q", out)
+				}
+				continue
+			}
+			n, args, err := resp.ParseRequest(out, nil, &lim)
+			if err != nil || n != len(out) {
+				t.Fatalf("%q: not one RESP request (%d of %d bytes): %v", out, n, len(out), err)
+			}
+			if string(args[0]) != "EVAL" || len(args) < 4 {
+				t.Fatalf("not an EVAL with a key: %q", args)
+			}
+			nk, err := strconv.Atoi(string(args[2]))
+			if err != nil || nk < 1 || 3+nk > len(args) || string(args[3]) != string(in[1]) {
+				t.Fatalf("numkeys %q, first key %q, want %q", args[2], args[3], in[1])
+			}
+		}
+	})
 }
