@@ -158,7 +158,9 @@ func (f *fanout) cleanAfterDelete() {
 			return
 		}
 	}
-	b, ok := repair.AppendCleanup(nil, f.rop, f.parent.Args, f.rscore)
+	// from the script the copies carried: a fragment's arguments are the
+	// client request's, which its other fragments may have let go by now
+	b, ok := repair.AppendCleanupOf(nil, f.rraw)
 	if !ok {
 		return
 	}

@@ -161,6 +161,29 @@ func TestCleanupRemovesOnlyTombstonesNotNewerThanTheDelete(t *testing.T) {
 	}
 }
 
+// AppendCleanupOf reads the cleanup back from the delete's own script: the
+// same request AppendCleanup builds from the command's arguments.
+func TestAppendCleanupOfReadsTheDeleteBack(t *testing.T) {
+	for _, a := range [][]string{{"DEL", "a"}, {"DEL", "a", "b", "c"}, {"HDEL", "h", "f"}, {"SREM", "s", "x", "y"}, {"ZREM", "z", "m"}} {
+		op := repair.OpOf(lower(a[0]))
+		w, _ := repair.AppendWrite(nil, op, args(a...), 1764934290123.5)
+		got, ok := repair.AppendCleanupOf(nil, w)
+		want, _ := repair.AppendCleanup(nil, op, args(a...), 1764934290123.5)
+		if !ok || string(got) != string(want) {
+			t.Errorf("%q: AppendCleanupOf = %q, %v; want %q", a, got, ok, want)
+		}
+	}
+	for _, a := range [][]string{{"SET", "k", "v"}, {"HSET", "h", "f", "v"}, {"SADD", "s", "m"}, {"ZADD", "z", "1", "m"}} {
+		w, _ := repair.AppendWrite(nil, repair.OpOf(lower(a[0])), args(a...), 1)
+		if _, ok := repair.AppendCleanupOf(nil, w); ok {
+			t.Errorf("AppendCleanupOf accepted %q", a)
+		}
+	}
+	if _, ok := repair.AppendCleanupOf(nil, []byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")); ok {
+		t.Error("AppendCleanupOf accepted a GET")
+	}
+}
+
 func TestAppendWriteRefusesShapesTheScriptsDoNotTake(t *testing.T) {
 	for _, a := range [][]string{
 		{"SET", "k"}, {"SET", "k", "v", "GET"}, {"DEL"}, {"HSET", "h", "f"}, {"HMSET", "h", "f", "v", "g"},
@@ -216,6 +239,13 @@ func FuzzAppendWrite(f *testing.F) {
 			nk, err := strconv.Atoi(string(args[2]))
 			if err != nil || nk < 1 || 3+nk > len(args) || string(args[3]) != string(in[1]) {
 				t.Fatalf("numkeys %q, first key %q, want %q", args[2], args[3], in[1])
+			}
+		}
+		if w, ok := repair.AppendWrite(nil, op, in, 3); ok {
+			back, okBack := repair.AppendCleanupOf(nil, w)
+			want, okWant := repair.AppendCleanup(nil, op, in, 3)
+			if okBack != okWant || string(back) != string(want) {
+				t.Fatalf("%q: AppendCleanupOf = %q, %v; AppendCleanup = %q, %v", in, back, okBack, want, okWant)
 			}
 		}
 	})
