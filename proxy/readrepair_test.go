@@ -216,6 +216,20 @@ func TestReadRepair(t *testing.T) {
 		}
 		require.Zero(t, stats().WritesFailed)
 	})
+
+	t.Run("a repair write the replica refuses is counted", func(t *testing.T) {
+		require.Equal(t, ":1\r\n", c.Do("HSET", "hf", "f", "new"))
+		eventually(t, tc, 2, "$3\r\nnew\r\n", "HGET", "hf", "f")
+		missed(t, tc, 2, "._add-set_hf", "f", "HSET", "hf", "f", "old")
+		// the field read does not touch ._add-set; the repair write does,
+		// and fails on a string there
+		tc.Direct(2, "RENAME", "._add-set", "._add-set.saved")
+		tc.Direct(2, "SET", "._add-set", "not a sorted set")
+		defer tc.Direct(2, "RENAME", "._add-set.saved", "._add-set")
+		require.Equal(t, "$3\r\nnew\r\n", c.Do("HGET", "hf", "f"))
+		proxytest.Eventually(t, 10*time.Second, func() bool { return stats().WritesFailed == 1 },
+			"the failed repair write was not counted (%d)", stats().WritesFailed)
+	})
 }
 
 func TestReadRepairsEnableAndDisableLive(t *testing.T) {
