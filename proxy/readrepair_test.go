@@ -168,6 +168,17 @@ func TestReadRepair(t *testing.T) {
 		require.Greater(t, stats().Cleanups, cleanups)
 	})
 
+	t.Run("a read that finds the same delete on every replica cleans its tombstone", func(t *testing.T) {
+		// as left by a delete whose own cleanup did not reach every replica
+		for i := range tc.Nodes {
+			tc.Direct(i, "ZADD", "._rem-set", "1000", "left")
+		}
+		require.Equal(t, "$-1\r\n", c.Do("GET", "left"))
+		for i := range tc.Nodes {
+			eventually(t, tc, i, "$-1\r\n", "ZSCORE", "._rem-set", "left")
+		}
+	})
+
 	t.Run("a field delete a replica missed", func(t *testing.T) {
 		require.Equal(t, ":1\r\n", c.Do("HSET", "hd", "f", "v"))
 		eventually(t, tc, 1, "$1\r\nv\r\n", "HGET", "hd", "f")
