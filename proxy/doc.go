@@ -43,6 +43,10 @@
 //     key-by-key votes for MGET in keyquorum.go, DC_ONE failover to the
 //     next replica); a read's copies not yet sent once it is decided are
 //     not sent. The decided reply becomes the client request's reply.
+//     With read repair active (readrepair.go, proxy/repair), the copies of
+//     the repairable writes and quorum reads carry timestamped scripts, the
+//     newest of disagreeing read replies wins, and once every copy is in
+//     the stale replicas are sent the newest value, off the client's path.
 //  6. session.go writeLoop: replies are written in the order requests
 //     arrived, whatever order the replicas answered in, and the observer
 //     (observer.go; proxy/metrics in a running node) counts the request.

@@ -158,10 +158,15 @@ func (f *fanout) cleanAfterDelete() {
 			return
 		}
 	}
-	b, ok := repair.AppendCleanup(nil, f.rop, f.parent.Args, f.rscore)
-	if !ok {
-		return
+	// from the script the copies carried: a fragment's arguments are the
+	// client request's, which its other fragments may have let go by now
+	if b, ok := repair.AppendCleanupOf(nil, f.rraw); ok {
+		f.cleanEverywhere(b)
 	}
+}
+
+// cleanEverywhere sends the tombstone cleanup b to every replica f asked.
+func (f *fanout) cleanEverywhere(b []byte) {
 	run := &repairRun{c: f.c, st: f.st}
 	for i := range f.subs {
 		run.add(f.subs[i].node, b)
@@ -211,12 +216,7 @@ func (f *fanout) repairRead() {
 		// every replica answered the same delete: its tombstone can go
 		if cover && n > 0 && replies[0].Status == repair.Removed && agree(replies) {
 			if b, ok := repair.AppendCleanupFor(nil, f.rop, args, replies[0].Score); ok {
-				run := &repairRun{c: f.c, st: f.st}
-				for i := range f.subs {
-					run.add(f.subs[i].node, b)
-				}
-				f.c.repairs.cleanups.Add(1)
-				run.start()
+				f.cleanEverywhere(b)
 			}
 		}
 		return

@@ -168,6 +168,17 @@ func TestReadRepair(t *testing.T) {
 		require.Greater(t, stats().Cleanups, cleanups)
 	})
 
+	t.Run("a read that finds the same delete on every replica cleans its tombstone", func(t *testing.T) {
+		// as left by a delete whose own cleanup did not reach every replica
+		for i := range tc.Nodes {
+			tc.Direct(i, "ZADD", "._rem-set", "1000", "left")
+		}
+		require.Equal(t, "$-1\r\n", c.Do("GET", "left"))
+		for i := range tc.Nodes {
+			eventually(t, tc, i, "$-1\r\n", "ZSCORE", "._rem-set", "left")
+		}
+	})
+
 	t.Run("a field delete a replica missed", func(t *testing.T) {
 		require.Equal(t, ":1\r\n", c.Do("HSET", "hd", "f", "v"))
 		eventually(t, tc, 1, "$1\r\nv\r\n", "HGET", "hd", "f")
@@ -215,6 +226,20 @@ func TestReadRepair(t *testing.T) {
 			require.Zero(t, srv.Buffered(), "node %d: the buffered bytes of the requests it served do not add up to 0", i)
 		}
 		require.Zero(t, stats().WritesFailed)
+	})
+
+	t.Run("a repair write the replica refuses is counted", func(t *testing.T) {
+		require.Equal(t, ":1\r\n", c.Do("HSET", "hf", "f", "new"))
+		eventually(t, tc, 2, "$3\r\nnew\r\n", "HGET", "hf", "f")
+		missed(t, tc, 2, "._add-set_hf", "f", "HSET", "hf", "f", "old")
+		// the field read does not touch ._add-set; the repair write does,
+		// and fails on a string there
+		tc.Direct(2, "RENAME", "._add-set", "._add-set.saved")
+		tc.Direct(2, "SET", "._add-set", "not a sorted set")
+		defer tc.Direct(2, "RENAME", "._add-set.saved", "._add-set")
+		require.Equal(t, "$3\r\nnew\r\n", c.Do("HGET", "hf", "f"))
+		proxytest.Eventually(t, 10*time.Second, func() bool { return stats().WritesFailed == 1 },
+			"the failed repair write was not counted (%d)", stats().WritesFailed)
 	})
 }
 
@@ -275,4 +300,26 @@ func BenchmarkReadRepairCluster(b *testing.B) {
 			b.ReportMetric(float64(spent[1].Microseconds())/float64(b.N), "on-µs/op")
 		})
 	}
+}
+
+// TestReadRepairAcrossDatacenters: a write forwarded to another datacenter
+// (one copy, fanned out there by its coordinator) keeps its script, so every
+// rack of both datacenters records the write's timestamp; a stale replica in
+// the remote datacenter is repaired by a DC_EACH_SAFE_QUORUM read.
+func TestReadRepairAcrossDatacenters(t *testing.T) {
+	proxytest.NeedBinary(t, "redis-server", "redis-server")
+	tc := proxytest.StartCluster(t, proxytest.Config{
+		Nodes: proxytest.Grid(2, 2, 1), Datastore: proxytest.RealDatastore,
+		ReadLevel: consistency.DCQuorum, WriteLevel: consistency.DCQuorum,
+		Options: func(_ int, o *Options) { o.ReadRepairs = true },
+	})
+	c := tc.Client(0, "")
+	require.Equal(t, "+OK\r\n", c.Do("SET", "k", "v"))
+	for i := range tc.Nodes {
+		eventually(t, tc, i, "$1\r\nv\r\n", "GET", "k")
+		require.Greater(t, score(t, tc, i, "._add-set", "k"), 0.0, "node %d (%s/%s) has no timestamp", i, tc.Nodes[i].DC, tc.Nodes[i].Rack)
+	}
+	missed(t, tc, 3, "._add-set", "k", "SET", "k", "old")
+	require.Equal(t, "$1\r\nv\r\n", tc.Client(0, "DC_EACH_SAFE_QUORUM").Do("GET", "k"))
+	eventually(t, tc, 3, "$1\r\nv\r\n", "GET", "k")
 }

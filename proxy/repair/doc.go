@@ -60,7 +60,10 @@
 // script. BenchmarkReadRepairCluster (proxy/readrepair_test.go) alternates
 // SET and GET round trips at DC_SAFE_QUORUM between two in-process
 // three-rack clusters of real Redis, one with repairs off and one on; on a
-// 2-core machine shared with other work (load average 17, so only a rough
-// figure) the medians of five runs of 5000 were SET 202 µs off and 228 µs
-// on, GET 172 µs off and 271 µs on.
+// 2-core machine shared with other work (load average 11 to 16, so only a
+// rough figure) the medians of five runs of 10000 were SET 186 µs off and
+// 242 µs on, GET 209 µs off and 261 µs on: a quarter to a third more per
+// round trip. The proxy's own share of it is a few µs (the fan-out
+// benchmarks: about 0.1 µs more for a SET, 1 to 3 µs for a GET); the rest is
+// the scripts' bytes and Redis running them, on the same 2 cores.
 package repair

@@ -246,6 +246,9 @@ func AppendWrite(dst []byte, op Op, args [][]byte, score float64) (_ []byte, ok 
 			return dst, false
 		}
 	case ZAdd:
+		if n < 4 {
+			return dst, false
+		}
 		nopt, incr := zaddOptions(args)
 		rest := n - 2 - nopt
 		if rest < 2 || rest%2 != 0 || (incr && rest != 2) {
@@ -301,6 +304,45 @@ func AppendCleanup(dst []byte, op Op, args [][]byte, score float64) (_ []byte, o
 		dst = resp.AppendBulk(dst, args[1])
 		dst = appendScore(dst, score)
 		return bulks(dst, args[2:]), true
+	}
+	return dst, false
+}
+
+// AppendCleanupOf appends the cleanup of the delete that write, an EVAL
+// built by AppendWrite for DEL, HDEL, SREM or ZREM, applies: AppendCleanup
+// read back from the request itself, for a caller that no longer has the
+// command's arguments (a fragment of a multi-key DEL, whose arguments are
+// the client request's, which may be recycled before the last replica
+// answers). ok is false for any other request.
+func AppendCleanupOf(dst, write []byte) (_ []byte, ok bool) {
+	var buf [16][]byte
+	lim := resp.DefaultLimits()
+	_, args, err := resp.ParseRequest(write, buf[:0], &lim)
+	if err != nil || len(args) < 5 || string(args[0]) != "EVAL" {
+		return dst, false
+	}
+	nk, err := strconv.Atoi(string(args[2]))
+	if err != nil || nk < 1 || 3+nk >= len(args) {
+		return dst, false
+	}
+	score, err := strconv.ParseFloat(string(args[3+nk]), 64)
+	if err != nil {
+		return dst, false
+	}
+	switch string(args[1]) {
+	case scriptDel:
+		dst = eval(dst, scriptCleanKeys, nk, nk+1)
+		dst = bulks(dst, args[3:3+nk])
+		return appendScore(dst, score), true
+	case scriptFields:
+		// KEYS[1], score, command, 0 options, fields
+		if nk != 1 || len(args) < 8 || !OpOf(string(bytes.ToLower(args[5]))).Delete() {
+			return dst, false
+		}
+		dst = eval(dst, scriptCleanFields, 1, 2+len(args)-7)
+		dst = resp.AppendBulk(dst, args[3])
+		dst = appendScore(dst, score)
+		return bulks(dst, args[7:]), true
 	}
 	return dst, false
 }

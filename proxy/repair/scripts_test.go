@@ -1,10 +1,12 @@
 package repair_test
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 	"github.com/dynomite-go/dynomite/proxy/repair"
+	"github.com/dynomite-go/dynomite/proxy/resp"
 )
 
 func args(s ...string) [][]byte {
@@ -159,6 +161,29 @@ func TestCleanupRemovesOnlyTombstonesNotNewerThanTheDelete(t *testing.T) {
 	}
 }
 
+// AppendCleanupOf reads the cleanup back from the delete's own script: the
+// same request AppendCleanup builds from the command's arguments.
+func TestAppendCleanupOfReadsTheDeleteBack(t *testing.T) {
+	for _, a := range [][]string{{"DEL", "a"}, {"DEL", "a", "b", "c"}, {"HDEL", "h", "f"}, {"SREM", "s", "x", "y"}, {"ZREM", "z", "m"}} {
+		op := repair.OpOf(lower(a[0]))
+		w, _ := repair.AppendWrite(nil, op, args(a...), 1764934290123.5)
+		got, ok := repair.AppendCleanupOf(nil, w)
+		want, _ := repair.AppendCleanup(nil, op, args(a...), 1764934290123.5)
+		if !ok || string(got) != string(want) {
+			t.Errorf("%q: AppendCleanupOf = %q, %v; want %q", a, got, ok, want)
+		}
+	}
+	for _, a := range [][]string{{"SET", "k", "v"}, {"HSET", "h", "f", "v"}, {"SADD", "s", "m"}, {"ZADD", "z", "1", "m"}} {
+		w, _ := repair.AppendWrite(nil, repair.OpOf(lower(a[0])), args(a...), 1)
+		if _, ok := repair.AppendCleanupOf(nil, w); ok {
+			t.Errorf("AppendCleanupOf accepted %q", a)
+		}
+	}
+	if _, ok := repair.AppendCleanupOf(nil, []byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")); ok {
+		t.Error("AppendCleanupOf accepted a GET")
+	}
+}
+
 func TestAppendWriteRefusesShapesTheScriptsDoNotTake(t *testing.T) {
 	for _, a := range [][]string{
 		{"SET", "k"}, {"SET", "k", "v", "GET"}, {"DEL"}, {"HSET", "h", "f"}, {"HMSET", "h", "f", "v", "g"},
@@ -174,4 +199,54 @@ func TestAppendWriteRefusesShapesTheScriptsDoNotTake(t *testing.T) {
 			t.Errorf("AppendRead accepted %q", a)
 		}
 	}
+}
+
+// FuzzAppendWrite: whatever the arguments, a rewrite AppendWrite accepts is
+// one well-formed EVAL whose keys and arguments are the command's.
+func FuzzAppendWrite(f *testing.F) {
+	f.Add("SET", "k", "v", "EX", "10", uint8(5))
+	f.Add("ZADD", "z", "NX", "1", "m", uint8(5))
+	f.Add("HMSET", "h", "f", "v", "", uint8(3))
+	f.Add("DEL", "a", "b", "c", "d", uint8(5))
+	f.Add("GET", "k", "", "", "", uint8(2))
+	f.Fuzz(func(t *testing.T, name, a1, a2, a3, a4 string, n uint8) {
+		all := [][]byte{[]byte(name), []byte(a1), []byte(a2), []byte(a3), []byte(a4)}
+		in := all[:int(n)%(len(all)+1)]
+		if len(in) == 0 {
+			return
+		}
+		op := repair.OpOf(lower(name))
+		lim := resp.DefaultLimits()
+		for _, build := range []func() ([]byte, bool){
+			func() ([]byte, bool) { return repair.AppendWrite(nil, op, in, 1764934290123.5) },
+			func() ([]byte, bool) { return repair.AppendRead(nil, op, in) },
+			func() ([]byte, bool) { return repair.AppendCleanup(nil, op, in, 7) },
+		} {
+			out, ok := build()
+			if !ok {
+				if len(out) != 0 {
+					t.Fatalf("refused, but wrote %q", out)
+				}
+				continue
+			}
+			n, args, err := resp.ParseRequest(out, nil, &lim)
+			if err != nil || n != len(out) {
+				t.Fatalf("%q: not one RESP request (%d of %d bytes): %v", out, n, len(out), err)
+			}
+			if string(args[0]) != "EVAL" || len(args) < 4 {
+				t.Fatalf("not an EVAL with a key: %q", args)
+			}
+			nk, err := strconv.Atoi(string(args[2]))
+			if err != nil || nk < 1 || 3+nk > len(args) || string(args[3]) != string(in[1]) {
+				t.Fatalf("numkeys %q, first key %q, want %q", args[2], args[3], in[1])
+			}
+		}
+		if w, ok := repair.AppendWrite(nil, op, in, 3); ok {
+			back, okBack := repair.AppendCleanupOf(nil, w)
+			want, okWant := repair.AppendCleanup(nil, op, in, 3)
+			if okBack != okWant || string(back) != string(want) {
+				t.Fatalf("%q: AppendCleanupOf = %q, %v; AppendCleanup = %q, %v", in, back, okBack, want, okWant)
+			}
+		}
+	})
 }
