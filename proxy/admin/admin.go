@@ -11,7 +11,9 @@
 // [RegisterCluster] adds the endpoints that read and change the node
 // (consistency, timeout factor, node state, peers, read repairs, log
 // level, /cluster_describe) over the narrow [Cluster] interface, which the
-// proxy package implements: admin never imports it.
+// proxy package implements: admin never imports it. [RegisterOps] adds
+// the operator's endpoints (/ready, /ring, /owner, /status) that the
+// `dynomite ready|ring|owner|status` commands read.
 //
 // Upstream answers every unknown path with "OK"; we answer 404 so that a
 // typo in a runbook is visible (docs/compatibility.md).

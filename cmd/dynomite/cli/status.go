@@ -14,8 +14,12 @@ func runStatus(e *env, args []string) int {
 		return code
 	}
 	n := s.Node
-	fmt.Fprintf(e.stdout, "node %s (%s) in %s/%s, tokens %s, state %s, datastore %s\n",
-		n.Name, n.Addr, n.DC, n.Rack, joinTokens(n.Tokens), n.State, n.Datastore)
+	name := n.Name
+	if n.Addr != n.Name {
+		name += " (" + n.Addr + ")"
+	}
+	fmt.Fprintf(e.stdout, "node %s in %s/%s, tokens %s, state %s, datastore %s\n",
+		name, n.DC, n.Rack, joinTokens(n.Tokens), n.State, n.Datastore)
 	if s.Ready {
 		fmt.Fprintln(e.stdout, "ready")
 	} else {
