@@ -10,12 +10,14 @@ import (
 
 // readiness answers /ready: the node is ready once its datastore is
 // connected and every peer its seed provider lists (dyn_seeds under
-// simple_provider) is in its ring and either connected or marked down
-// (/peer/down, or dead in gossip). A peer that is down for good keeps the
-// node not ready until an operator marks it down: the ring is then
-// complete as far as anyone knows. With preconnect off (or an admin
-// operation mode) peers are dialled on first use, so being in the ring is
-// enough.
+// simple_provider) is in its ring and has been connected at least once, or
+// is marked down (/peer/down, or dead in gossip): its ring is then
+// complete as far as the provider says. A peer that dies later does not
+// make every other node unready (the peer's state is what `dynomite
+// status` shows); a peer that never answered keeps the node not ready
+// until it does or an operator marks it down. With preconnect off (or an
+// admin operation mode) peers are dialled on first use, so being in the
+// ring is enough.
 type readiness struct {
 	srv     *proxy.Server
 	m       *membership.Membership
@@ -31,8 +33,8 @@ func (r readiness) Missing() []string {
 	if !ok {
 		return append(missing, "waiting for the seed provider ("+r.m.Provider()+") to answer")
 	}
-	ring := map[string]proxy.PeerStatus{}
-	for _, p := range r.srv.Peers() {
+	ring := map[string]proxy.PeerStats{}
+	for _, p := range r.srv.PeerStats() {
 		ring[p.Name] = p
 	}
 	var waiting []string
@@ -43,7 +45,7 @@ func (r readiness) Missing() []string {
 			waiting = append(waiting, e.Name+" (address only: its place comes from gossip)")
 		case !in:
 			waiting = append(waiting, e.DC+"/"+e.Rack+" "+e.Name+" (not in the ring)")
-		case p.AdminDown || p.Up || !r.connect:
+		case p.AdminDown || p.Pool.Connects > 0 || !r.connect:
 		default:
 			waiting = append(waiting, p.DC+"/"+p.Rack+" "+p.Name)
 		}

@@ -265,13 +265,15 @@ func TestCommandsAgainstAThreeRackCluster(t *testing.T) {
 			require.Equal(t, 2, code, cmd)
 			require.Equal(t, "dynomite: cannot reach the stats listener at "+gone+": connection refused\n", errOut, cmd)
 		}
-		_, errOut, code := run("ready", "--addr", gone)
+		out, errOut, code := run("ready", "--addr", gone)
 		require.Equal(t, 1, code, "a healthcheck's failure is 1: Docker reserves 2")
 		require.Contains(t, errOut, "connection refused")
 		proxytest.Eventually(t, 20*time.Second, func() bool {
 			out, _, _ := run("ring", "--addr", stats)
 			return regexp.MustCompile(`(?m)^dc1\s+rack3\s+.*\s+down$`).MatchString(out)
 		}, "the ring never shows the stopped node down")
+		out, errOut, code = run("ready", "--addr", stats)
+		require.Equal(t, 0, code, "a peer known once and gone since leaves the ring complete: %s%s", out, errOut)
 	})
 }
 
