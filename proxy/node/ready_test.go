@@ -61,9 +61,14 @@ func TestReadyFollowsTheSeedProvider(t *testing.T) {
 	runNode(t, conf(0, "0.0.0.0:"+dynPort), log)
 	ready := "http://" + addrs[0].Stats + "/ready"
 
-	code, body := get(t, ready)
+	var code int
+	var body string
+	proxytest.Eventually(t, 10*time.Second, func() bool {
+		code, body = get(t, ready)
+		// the datastore connects meanwhile; the provider still has not answered
+		return body == "not ready: waiting for the seed provider (florida_provider) to answer\n"
+	}, "the node never said it waits for the provider alone")
 	require.Equal(t, http.StatusServiceUnavailable, code)
-	require.Equal(t, "not ready: waiting for the seed provider (florida_provider) to answer\n", body)
 
 	mu.Lock()
 	seeds = addrs[0].Dyn + ":rack1:dc1:0|" + addrs[1].Dyn + ":rack2:dc1:0"
