@@ -267,6 +267,7 @@ func TestCommandsAgainstAThreeRackCluster(t *testing.T) {
 		}
 		out, errOut, code := run("ready", "--addr", gone)
 		require.Equal(t, 1, code, "a healthcheck's failure is 1: Docker reserves 2")
+		require.Empty(t, out)
 		require.Contains(t, errOut, "connection refused")
 		proxytest.Eventually(t, 20*time.Second, func() bool {
 			out, _, _ := run("ring", "--addr", stats)
