@@ -3,8 +3,11 @@ package admin
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -136,3 +139,26 @@ func TestClusterDescribeShowsTheAdvertisedHost(t *testing.T) {
 type advertising struct{ *fakeCluster }
 
 func (advertising) AdvertisedHost() string { return "node-a" }
+
+// FuzzOwner: any key, bytes included, gets an owner in every rack and its
+// own token back, never an error or a panic.
+func FuzzOwner(f *testing.F) {
+	for _, k := range []string{"", "user1", "{user1}.name", "{}x", "{", "}", "{{}}", "a\x00b", "\xff\xfe", strings.Repeat("k", 4096)} {
+		f.Add(k)
+	}
+	ops := newFakeOps(f)
+	mux := opsMux(ops)
+	f.Fuzz(func(t *testing.T, key string) {
+		code, body := call(t, mux, "/owner?"+url.Values{"key": {key}}.Encode())
+		require.Equal(t, http.StatusOK, code, body)
+		var o OwnerJSON
+		require.NoError(t, json.Unmarshal([]byte(body), &o))
+		require.Len(t, o.Owners, 3)
+		tok, ok := ops.topo.KeyToken([]byte(key))
+		require.Equal(t, !ok, o.Keyless)
+		require.Equal(t, uint32(tok), o.Token)
+		if utf8.ValidString(key) {
+			require.Equal(t, key, o.Key)
+		}
+	})
+}
