@@ -59,7 +59,10 @@ func (e *env) do(method, path string) (*response, error) {
 	if e.token != "" {
 		req.Header.Set("Authorization", "Bearer "+e.token)
 	}
-	res, err := (&http.Client{Timeout: e.timeout}).Do(req)
+	// one request per run: no idle connection kept; and the node is asked
+	// directly, never through an HTTP_PROXY meant for the outside world
+	tr := &http.Transport{Proxy: nil, DisableKeepAlives: true}
+	res, err := (&http.Client{Timeout: e.timeout, Transport: tr}).Do(req)
 	if err != nil {
 		return nil, &unreachable{e.addr, err}
 	}
