@@ -84,7 +84,7 @@ images: build ## build the local images (Debian base with mmdebstrap, redis, mem
 image: build ## build the dynomite image (dynomite-local/dynomite) from bin/dynomite
 	scripts/images.sh dynomite
 
-up: images ## start a local cluster (COMPOSE_FILE, default: 3 racks of Redis) and wait until it is healthy
+up: images ## start a local cluster (COMPOSE_FILE, default: 3 racks of Redis; refuses when its ports are taken) and wait until every node is ready
 	compose/cluster.sh up $(COMPOSE_FILE)
 
 down: ## remove every local cluster of compose/: containers, networks, volumes
