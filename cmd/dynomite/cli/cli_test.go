@@ -122,7 +122,7 @@ func TestCommandsAgainstAThreeRackCluster(t *testing.T) {
 		proxytest.Eventually(t, 20*time.Second, func() bool {
 			out, errOut, code = run("ready", "--addr", stats)
 			// every other peer connected: only the one not started is named
-			return code == 1 && errOut == "dynomite: not ready (503): not ready: waiting for peers: dc1/rack3 "+missing+"\n"
+			return code == 1 && errOut == "dynomite: not ready (503): waiting for peers: dc1/rack3 "+missing+"\n"
 		}, "want only %s missing; got %d %q %q", missing, code, out, errOut)
 
 		res, err := http.Get("http://" + stats + "/peer/down/" + missing)
@@ -278,17 +278,18 @@ func TestCommandsAgainstAThreeRackCluster(t *testing.T) {
 	})
 }
 
-func TestReadyWithoutTheDatastore(t *testing.T) {
+func TestReadyWithoutTheDatastoreNorItsPeer(t *testing.T) {
 	a := nodetest.GossipNodes(t, 1)[0]
-	dead := proxytest.FreeAddr(t)
-	runNode(t, fmt.Sprintf("dyn_o_mite:\n  listen: %s\n  dyn_listen: %s\n  stats_listen: %s\n  tokens: '0'\n  servers:\n  - %s:1\n",
-		a.Listen, a.Dyn, a.Stats, dead))
+	dead, peer := proxytest.FreeAddr(t), proxytest.FreeAddr(t)
+	runNode(t, fmt.Sprintf("dyn_o_mite:\n  datacenter: dc1\n  rack: rack1\n  listen: %s\n  dyn_listen: %s\n  stats_listen: %s\n"+
+		"  tokens: '0'\n  servers:\n  - %s:1\n  dyn_seeds:\n  - %s:rack2:dc1:0\n", a.Listen, a.Dyn, a.Stats, dead, peer))
 
 	_, errOut, code := run("ready", "--addr", a.Stats)
 	require.Equal(t, 1, code)
-	require.Equal(t, "dynomite: not ready (503): not ready: datastore not connected\n", errOut)
-	_, _, code = run("health", "--addr", a.Stats)
+	require.Equal(t, "dynomite: not ready (503): datastore not connected; waiting for peers: dc1/rack2 "+peer+"\n", errOut)
+	_, errOut, code = run("health", "--addr", a.Stats)
 	require.Equal(t, 1, code, "health says the same about the datastore")
+	require.Equal(t, "dynomite: unhealthy (503): datastore not connected\n", errOut)
 }
 
 func TestTokensAreBalanced(t *testing.T) {

@@ -25,7 +25,9 @@ func probe(e *env, args []string, path, good, badWord string) int {
 		fmt.Fprintf(e.stderr, "dynomite: %s: %v\n", badWord, err)
 		return 1
 	}
+	// /ready answers a line "not ready: X" per missing thing: one line here
 	body := strings.TrimSpace(string(res.body))
+	body = strings.ReplaceAll(strings.TrimPrefix(body, badWord+": "), "\n"+badWord+": ", "; ")
 	if res.code != http.StatusOK {
 		if res.code == http.StatusNotFound {
 			body = e.refused(path, res).Error()
