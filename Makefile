@@ -40,11 +40,12 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 # and cached by the Go build cache afterwards.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-lint: ## gofmt, go vet and staticcheck (dynomite, tests/ and itest/ modules), package dependency rules, no test-only module in go.mod
+lint: ## gofmt, go vet and staticcheck (dynomite, tests/ and itest/ modules), package dependency rules, no test-only module in go.mod, Markdown links inside the repository
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd tests && $(GO) vet ./...
 	scripts/depcheck.sh
+	scripts/linkcheck.sh
 	$(STATICCHECK) ./...
 	cd tests && $(STATICCHECK) ./...
 	cd itest && $(STATICCHECK) ./...
@@ -83,7 +84,7 @@ images: build ## build the local images (Debian base with mmdebstrap, redis, mem
 image: build ## build the dynomite image (dynomite-local/dynomite) from bin/dynomite
 	scripts/images.sh dynomite
 
-up: images ## start a local cluster (COMPOSE_FILE, default: 3 racks of Redis) and wait until it is healthy
+up: images ## start a local cluster (COMPOSE_FILE, default: 3 racks of Redis; refuses when its ports are taken) and wait until every node is ready
 	compose/cluster.sh up $(COMPOSE_FILE)
 
 down: ## remove every local cluster of compose/: containers, networks, volumes

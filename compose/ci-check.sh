@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The containers check for CI (issue: containers): `make up` on the default
 # cluster from whatever images exist (building the missing ones), a write
-# through rack 1 read back from every rack's Redis, then `make down`, and
+# through rack 1 read back from every rack's Redis, `dynomite ring` inside
+# rack 1's container listing the three racks up, then `make down`, and
 # nothing of the project left: no container, no network, no volume.
 #
 #   compose/ci-check.sh
@@ -33,6 +34,14 @@ start=$SECONDS
 make up
 echo "ci-check: cluster healthy $((SECONDS - start))s after make up started" >&2
 compose/cluster.sh verify
+# the admin endpoints from inside a node (the image has no curl; loopback
+# needs no admin token): rack 1 sees all three racks up
+ring=$(compose/cluster.sh ring)
+printf '%s\n' "$ring" >&2
+if [ "$(grep -cE '[[:space:]]up( \(this node\))?$' <<<"$ring")" -ne 3 ]; then
+  echo "ci-check: FAIL: dynomite ring inside rack 1 does not list three nodes up" >&2
+  exit 1
+fi
 make down
 trap - EXIT
 n=$(leftovers)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts, checks and removes the local clusters of compose/.
 #
-#   compose/cluster.sh up [FILE]      up -d, then wait until every container is healthy
+#   compose/cluster.sh up [FILE]      check its ports are free, up -d, then wait until every container is healthy
+#   compose/cluster.sh ring [FILE]    `dynomite ring` inside the first node's container (its 127.0.0.1)
 #   compose/cluster.sh verify [FILE]  write through rack 1, read it from every rack's datastore
 #   compose/cluster.sh down           remove every cluster of compose/ (containers, networks, volumes)
 #   compose/cluster.sh check          docker-compose config -q on every file
@@ -76,6 +77,47 @@ wait_healthy() {
 }
 
 dump() { dc "$1" ps >&2 || true; dc "$1" logs --tail 30 >&2 || true; }
+
+# published FILE: the host ports FILE publishes, one a line, leaving out
+# the services under a profile (Grafana: `up` does not start it). compose
+# 1.29 prints `- 127.0.0.1:8102:8102/tcp`, v2 `published: "8102"`.
+published() {
+  dc "$1" config | awk '
+    /^[a-z]/ { in_services = ($0 == "services:"); next }
+    in_services && /^  [^ ]/ { flush(); profiled = 0; n = 0; next }
+    in_services && /^    profiles:/ { profiled = 1 }
+    in_services && match($0, /^ *- *"?([0-9.]+:)?[0-9]+:[0-9]+(\/(tcp|udp))?"?$/) {
+      v = $0; gsub(/[ "-]/, "", v); sub(/\/.*/, "", v); k = split(v, a, ":"); ports[++n] = a[k - 1]
+    }
+    in_services && /^ *published:/ { v = $2; gsub(/"/, "", v); ports[++n] = v }
+    function flush(  i) { if (!profiled) for (i = 1; i <= n; i++) print ports[i] }
+    END { flush() }' | sort -un
+}
+
+# check_ports FILE: every port FILE publishes is free, or held by FILE's own
+# project (then `up` only brings it up to date). Otherwise say who holds
+# each port and what to do, and start nothing: `up` would fail half way
+# with "port is already allocated" and leave a half-started project.
+check_ports() {
+  local f=$1 p holder own busy=()
+  own=$(project "$f")
+  while read -r p; do
+    [ -n "$p" ] || continue
+    holder=$(docker ps --filter "publish=$p" --format '{{.Names}} {{.Label "com.docker.compose.project"}}' | head -n 1)
+    if [ -n "$holder" ]; then
+      [ "${holder##* }" = "$own" ] && continue
+      busy+=("$p, published by container ${holder% *} of project ${holder##* }")
+    elif (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      busy+=("$p, where a process of this machine listens")
+    fi
+  done < <(published "$f")
+  [ ${#busy[@]} -eq 0 ] && return
+  log "cannot start $own: ports in use:"
+  printf 'cluster:   %s\n' "${busy[@]}" >&2
+  log "nothing was started. Stop the other cluster with \`make down\` (it removes every cluster of compose/),"
+  log "or move this one's ports with the variables of $(basename "$f") (RACK1_PORT, RACK1_STATS_PORT, ..., PROMETHEUS_PORT; compose/README.md)"
+  exit 1
+}
 
 # cid FILE SERVICE: the container of a service.
 cid() {
@@ -181,6 +223,7 @@ shift || true
 case $cmd in
   up)
     f=$(file_arg "${1:-}")
+    check_ports "$f"
     log "starting $(project "$f") from $f"
     dc "$f" up -d --remove-orphans
     wait_healthy "$f"
@@ -188,6 +231,14 @@ case $cmd in
     ;;
   verify)
     verify "$(file_arg "${1:-}")"
+    ;;
+  ring)
+    # the stats listener answers the admin endpoints on loopback: ask from
+    # inside the node's container, where the dynomite binary is
+    f=$(file_arg "${1:-}")
+    node=dynomite-rack1
+    [ "$(project "$f")" = dynomite-multidc ] && node=dc1-rack1
+    docker exec "$(cid "$f" "$node")" dynomite ring
     ;;
   down)
     for f in "${FILES[@]}"; do
@@ -204,6 +255,6 @@ case $cmd in
     done
     ;;
   *)
-    die "usage: $0 up [FILE] | verify [FILE] | down | check"
+    die "usage: $0 up [FILE] | verify [FILE] | ring [FILE] | down | check"
     ;;
 esac

@@ -254,7 +254,7 @@ func (c *cluster) newPeerPool(n *ring.Node, sameDC bool, scope PeerScope) *backe
 		dial = d.DialContext
 	}
 	return backend.New(backend.Options{Dial: dial,
-		Name: "peer " + n.Name + " (" + n.DC + "/" + n.Rack + ")", Network: "tcp", Addr: n.Addr,
+		Name: n.Name + " (" + n.DC + "/" + n.Rack + ")", Role: "peer", Network: "tcp", Addr: n.Addr,
 		Conns: max(conns, 1), Timeout: c.peerTimeout(sameDC), RetryTimeout: 10 * time.Second,
 		Preconnect: c.opts.Preconnect && c.opts.AdminMode == 0, AutoEject: false,
 		Logger:  c.opts.Logger,

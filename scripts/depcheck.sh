@@ -4,7 +4,8 @@
 # only the consistency levels it reads and msg.Proto, which data_store
 # holds); dnode (the peer codec and listener) imports msg and leaves; admin
 # (the stats endpoints) imports leaves, never the proxy root, which
-# implements its Cluster interface; cmd imports only proxy packages;
+# implements its Cluster interface; cmd imports only proxy packages (and
+# its own cli package, which imports only proxy packages too);
 # production code never imports the test support in proxy/proxytest;
 # proxy/membership does not reach up to the node that composes it. And the
 # test-only modules stay out of go.mod.
@@ -27,7 +28,8 @@ for leaf in resp memcache; do check $mod/proxy/$leaf "^$mod/proxy/msg\$"; done
 check $mod/proxy/backend "^$mod/proxy/msg\$"
 check $mod/proxy/dnode "^$mod/proxy/(msg|$leaves)\$"
 check $mod/proxy/admin "^$mod/proxy/($leaves)\$"
-for c in cmd/*/; do check $mod/${c%/} "^$mod/proxy(/|\$)"; done
+for c in cmd/*/; do check $mod/${c%/} "^$mod/(proxy(/.*)?|${c%/}/cli)\$"; done
+check $mod/cmd/dynomite/cli "^$mod/proxy(/|\$)"
 check $mod/proxy/membership "^$mod/(proxy|proxy/(config|gossip|msg|ring)|seedprovider(/.*)?|env(/.*)?)\$"
 
 # Modules only tests use live in the tests/ module (tests/README.md), so that

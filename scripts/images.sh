@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the images the compose files use, without any registry
-# (shared/ENVIRONMENT.md): a Debian base made with mmdebstrap from the host's
-# own Debian mirror and `docker import`ed, then thin images on top of it, and
+# Builds the images the compose files use, without any registry (a machine
+# that reaches only Debian's mirror and the Go module proxy can run it): a
+# Debian base made with mmdebstrap from the host's own Debian mirror and
+# `docker import`ed, then thin images on top of it, and
 # the dynomite image from the Dockerfile at the root (bin/dynomite, static).
 #
 #   scripts/images.sh [all|base|redis|memcached|prometheus|dns|dynomite]...

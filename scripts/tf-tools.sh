@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Terraform tooling without the Terraform registry (shared/ENVIRONMENT.md):
+# Terraform tooling without the Terraform registry (for machines that reach
+# only the Go module proxy):
 # terraform and tflint are built from the Go module proxy with `go install`,
 # and so is the AWS provider, into a local filesystem mirror. Everything lands
 # in $TF_TOOLS_DIR and is reused while the versions below stay the same.

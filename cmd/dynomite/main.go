@@ -4,14 +4,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log/slog"
 	"os"
 	"strconv"
 
 	"github.com/spf13/pflag"
 
+	"github.com/dynomite-go/dynomite/cmd/dynomite/cli"
 	"github.com/dynomite-go/dynomite/proxy/config"
 	"github.com/dynomite-go/dynomite/proxy/metrics"
 	"github.com/dynomite-go/dynomite/proxy/node"
@@ -56,13 +59,15 @@ func parseFlags(args []string, stderr io.Writer) (*flags, *pflag.FlagSet, error)
 func usage(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintf(w, "This is dynomite-%s\n\nUsage: dynomite [-?hVdDt] [-v verbosity level] [-o output file]\n"+
 		"                [-c conf file] [-p pid file] [-m mbuf size] [-M max alloc messages]\n"+
-		"                [-x admin operation]\n       dynomite health [--addr host:port]\n\nOptions:\n", version)
+		"                [-x admin operation]\n       dynomite SUBCOMMAND [flags] (dynomite help)\n\nOptions:\n", version)
 	fmt.Fprint(w, fs.FlagUsages())
+	fmt.Fprintln(w)
+	cli.Usage(w)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "health" {
-		return runHealth(args[1:], stdout, stderr)
+	if code, ok := cli.Run(args, stdout, stderr); ok {
+		return code
 	}
 	f, fs, err := parseFlags(args, stderr)
 	if err != nil {
@@ -98,6 +103,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	cfg, err := config.LoadOrEnv(f.conf)
+	if pe := (*iofs.PathError)(nil); errors.As(err, &pe) {
+		// a file that cannot be read has no syntax to judge: say why only
+		fmt.Fprintf(stderr, "dynomite: cannot read configuration file %s: %v\n", f.conf, pe.Err)
+		return 1
+	}
 	if err == nil {
 		err = node.Validate(cfg)
 	}

@@ -70,6 +70,7 @@ func TestFlags(t *testing.T) {
 		wantOut    string
 		wantErr    []string
 		notWantOut string
+		notWantErr string
 	}{
 		{name: "-V prints upstream's version line", args: []string{"-V"}, wantOut: "This is dynomite-"},
 		{name: "--version is the long form", args: []string{"--version"}, wantOut: "This is dynomite-"},
@@ -79,6 +80,14 @@ func TestFlags(t *testing.T) {
 		{name: "-t rejects a bad file naming each key, value and line", args: []string{"-t", "-c", bad}, code: 1,
 			wantErr: []string{"syntax is invalid", ":3: timeout: \"soon\"", ":4: hash: \"sha1\""}},
 		{name: "a missing file is an error", args: []string{"-t", "-c", "/nonexistent/x.yml"}, code: 1, wantErr: []string{"/nonexistent/x.yml"}},
+		{name: "-t with a missing file gives the real cause only", args: []string{"-t", "-c", "/nonexistent/x.yml"}, code: 1,
+			wantErr: []string{"dynomite: cannot read configuration file /nonexistent/x.yml: no such file or directory\n"}, notWantErr: "syntax"},
+		{name: "starting with a missing file gives the real cause only", args: []string{"-c", "/nonexistent/x.yml"}, code: 1,
+			wantErr: []string{"dynomite: cannot read configuration file /nonexistent/x.yml: no such file or directory\n"}, notWantErr: "syntax"},
+		{name: "a directory for a file is refused with its cause", args: []string{"-t", "-c", os.TempDir()}, code: 1,
+			wantErr: []string{"cannot read configuration file " + os.TempDir() + ": is a directory"}, notWantErr: "syntax"},
+		{name: "help lists the subcommands", args: []string{"help"}, wantOut: "dynomite owner KEY"},
+		{name: "-h lists the subcommands after the flags", args: []string{"-h"}, wantOut: "dynomite ready"},
 		{name: "-v out of range is refused", args: []string{"-v", "12", "-c", good}, code: 1, wantErr: []string{"-v"}},
 		{name: "-m must be a multiple of 16", args: []string{"-m", "1000", "-c", good}, code: 1, wantErr: []string{"-m"}},
 		{name: "an unknown flag is refused with usage", args: []string{"-g"}, code: 1, wantErr: []string{"unknown shorthand flag", "Usage"}},
@@ -93,6 +102,9 @@ func TestFlags(t *testing.T) {
 			}
 			for _, w := range tc.wantErr {
 				require.Contains(t, errOut, w)
+			}
+			if tc.notWantErr != "" {
+				require.NotContains(t, errOut, tc.notWantErr)
 			}
 		})
 	}

@@ -2,16 +2,10 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
-
-	"github.com/spf13/pflag"
 
 	"github.com/dynomite-go/dynomite/proxy/config"
 )
@@ -77,29 +71,4 @@ func daemonize() error {
 		return err
 	}
 	return p.Release()
-}
-
-// runHealth is the container healthcheck: `dynomite health` asks the stats
-// listener whether the node serves (the image has no shell or curl).
-func runHealth(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("health", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:22222", "stats listener of the node")
-	timeout := fs.Duration("timeout", 3*time.Second, "request timeout")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	res, err := (&http.Client{Timeout: *timeout}).Get("http://" + *addr + "/health")
-	if err != nil {
-		fmt.Fprintf(stderr, "unhealthy: %v\n", err)
-		return 1
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(res.Body, 512))
-	if res.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "unhealthy: %s: %s\n", res.Status, body)
-		return 1
-	}
-	fmt.Fprintf(stdout, "healthy\n")
-	return 0
 }

@@ -13,7 +13,9 @@
 // level, /cluster_describe) over the narrow [Cluster] interface, which the
 // proxy package implements: admin never imports it. [RegisterReload] adds
 // POST /reload (the configuration reload, whose JSON answer `dynomite
-// reload` prints).
+// reload` prints). [RegisterOps] adds the operator's endpoints (/ready,
+// /ring, /owner, /status) that the `dynomite ready|ring|owner|status`
+// commands read.
 //
 // Upstream answers every unknown path with "OK"; we answer 404 so that a
 // typo in a runbook is visible (docs/compatibility.md).

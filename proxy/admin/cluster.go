@@ -78,11 +78,16 @@ func RegisterCluster(mux Mux, c Cluster, logs LogControl) {
 			"/get_consistency", "/set_consistency/<read|write>/<dc_one|dc_quorum|dc_safe_quorum|dc_each_safe_quorum>",
 			"/get_timeout_factor", "/set_timeout_factor/<1..10>", "/state/get_state",
 			"/state/<standby|writes_only|resuming|normal>", "/peer/<down|up|reset>/<peer name|all>",
-			"/read_repairs/<enable|disable>", "/setloglevel/<0..11>", "/loglevelup", "/logleveldown", "POST /reload", ""}, "\n"))
+			"/read_repairs/<enable|disable>", "/setloglevel/<0..11>", "/loglevelup", "/logleveldown",
+			"/ready", "/ring", "/owner?key=<key>", "/status", "POST /reload", ""}, "\n"))
 	})
 	h("GET /cluster_describe", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		_ = json.NewEncoder(w).Encode(describe(c.Topology()))
+		host := ""
+		if a, ok := c.(Advertiser); ok {
+			host = a.AdvertisedHost()
+		}
+		_ = json.NewEncoder(w).Encode(describe(c.Topology(), host))
 	})
 	h("GET /get_consistency", func(w http.ResponseWriter, _ *http.Request) {
 		rl, wl := c.Consistency()
@@ -175,7 +180,7 @@ func bad(w http.ResponseWriter, format string, a ...any) {
 	http.Error(w, fmt.Sprintf(format, a...), http.StatusBadRequest)
 }
 
-// describeServer, describeRack and describeDC are upstream's
+// describeServer, describeRack and DCJSON[describeRack] are upstream's
 // /cluster_describe shape: {"dcs": [{"name", "racks": [{"name",
 // "servers": [{"name", "host", "port", "token"}]}]}]}.
 type describeServer struct {
@@ -190,21 +195,28 @@ type describeRack struct {
 	Servers []describeServer `json:"servers"`
 }
 
-type describeDC struct {
-	Name  string         `json:"name"`
-	Racks []describeRack `json:"racks"`
+// Advertiser is implemented by a [Cluster] that knows the host other nodes
+// reach it at: /cluster_describe then lists the local node there instead of
+// its listen address's 0.0.0.0.
+type Advertiser interface {
+	AdvertisedHost() string
 }
 
 // describe renders topo as /cluster_describe; a node with several tokens
-// is listed once per token, each rack's servers by ascending token.
-func describe(topo *ring.Topology) map[string][]describeDC {
-	var dcs []describeDC
+// is listed once per token, each rack's servers by ascending token. self,
+// when set, replaces the local node's unspecified listen host.
+func describe(topo *ring.Topology, self string) map[string][]DCJSON[describeRack] {
+	var dcs []DCJSON[describeRack]
 	for d := 0; d < topo.NumDCs(); d++ {
-		dc := describeDC{Name: topo.DCName(d)}
+		dc := DCJSON[describeRack]{Name: topo.DCName(d)}
 		for r := 0; r < topo.NumRacks(d); r++ {
 			rk := describeRack{Name: topo.RackName(d, r), Servers: []describeServer{}}
 			for _, n := range topo.RackNodes(d, r) {
-				host, port := splitHostPort(n.Addr)
+				addr := n.Addr
+				if n.Local {
+					addr = advertised(addr, self)
+				}
+				host, port := splitHostPort(addr)
 				for _, t := range n.Tokens {
 					rk.Servers = append(rk.Servers, describeServer{Name: host, Host: host, Port: port, Token: uint32(t)})
 				}
@@ -214,7 +226,7 @@ func describe(topo *ring.Topology) map[string][]describeDC {
 		}
 		dcs = append(dcs, dc)
 	}
-	return map[string][]describeDC{"dcs": dcs}
+	return map[string][]DCJSON[describeRack]{"dcs": dcs}
 }
 
 func splitHostPort(addr string) (string, int) {

@@ -145,9 +145,9 @@ func TestClusterDescribeListsEveryTokenByRack(t *testing.T) {
 	RegisterCluster(mux, newFake(t, ""), nil)
 	code, body := call(t, mux, "/cluster_describe")
 	require.Equal(t, 200, code)
-	var got map[string][]describeDC
+	var got map[string][]DCJSON[describeRack]
 	require.NoError(t, json.Unmarshal([]byte(body), &got))
-	require.Equal(t, map[string][]describeDC{"dcs": {{Name: "dc1", Racks: []describeRack{
+	require.Equal(t, map[string][]DCJSON[describeRack]{"dcs": {{Name: "dc1", Racks: []describeRack{
 		{Name: "r1", Servers: []describeServer{
 			{Name: "10.0.0.1", Host: "10.0.0.1", Port: 8101, Token: 100},
 			{Name: "10.0.0.1", Host: "10.0.0.1", Port: 8101, Token: 200}}},

@@ -66,6 +66,11 @@ type HeaderWriter func(dst []byte, r *msg.Request, id uint64) []byte
 type Options struct {
 	// Name identifies the datastore in logs and errors (e.g. "127.0.0.1:22122").
 	Name string
+	// Role is what the pool connects to, the word its log lines use for it:
+	// "datastore" (the default) or "peer" (another node's dnode port). The
+	// pool is the same for both; an operator reading `peer connect failed
+	// peer=...` knows which side is broken.
+	Role string
 	// Network is "tcp" or "unix"; Addr is host:port or a socket path.
 	Network, Addr string
 	// Conns is datastore_connections (default 1).
@@ -114,6 +119,9 @@ const (
 type Stats struct {
 	Requests, Replies, Errors, Timeouts, DownRejects, Ejections, Connects, ConnectFailures uint64
 	Up                                                                                     bool
+	// Latency is the smoothed reply time (see Pool.latency); 0 before the
+	// first reply.
+	Latency time.Duration
 }
 
 // Pool is the set of connections to one datastore.
@@ -125,10 +133,17 @@ type Pool struct {
 	set  atomic.Pointer[connSet]
 	tune atomic.Pointer[Tuning]
 	log  *slog.Logger
+	msgs logMessages
 
 	failures     atomic.Int64
 	factor       atomic.Int32 // timeout multiplier (upstream's REST timeout factor)
 	ejectedUntil atomic.Int64 // unix nanos; 0 = not ejected
+	// latency is the smoothed reply time in nanoseconds, TCP's smoothed
+	// RTT with gain 1/8 (RFC 6298, section 2): it follows a peer slowing
+	// down without jumping on one slow reply. Concurrent replies may each
+	// overwrite the other's update; it is an indication for operators
+	// (dynomite status), not a metric.
+	latency atomic.Int64
 
 	requests, replies, errorsN, timeouts, downRejects, ejections, connects, connectFailures atomic.Uint64
 
@@ -140,6 +155,10 @@ type Pool struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
+
+// logMessages are the pool's connection log lines, worded for its role
+// (built once: the reconnect loop logs them repeatedly).
+type logMessages struct{ connectFailed, connected, lost, ejected string }
 
 // New returns a pool; call Start to connect.
 func New(opts Options) *Pool {
@@ -157,6 +176,9 @@ func New(opts Options) *Pool {
 	if opts.Name == "" {
 		opts.Name = opts.Addr
 	}
+	if opts.Role == "" {
+		opts.Role = "datastore"
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -164,7 +186,11 @@ func New(opts Options) *Pool {
 		d := &net.Dialer{KeepAlive: 30 * time.Second} // dial bounds each attempt by the current timeout
 		opts.Dial = d.DialContext
 	}
-	p := &Pool{opts: opts, log: opts.Logger.With("component", "backend", "datastore", opts.Name)}
+	p := &Pool{opts: opts, log: opts.Logger.With("component", "backend", opts.Role, opts.Name)}
+	p.msgs = logMessages{
+		connectFailed: opts.Role + " connect failed", connected: opts.Role + " connected",
+		lost: opts.Role + " connection lost", ejected: opts.Role + " ejected",
+	}
 	p.factor.Store(1)
 	p.tune.Store(&tune)
 	p.set.Store(p.newSet(Target{Name: opts.Name, Network: opts.Network, Addr: opts.Addr, Conns: opts.Conns, Init: opts.Init}))
@@ -231,6 +257,7 @@ func (p *Pool) Stats() Stats {
 		Requests: p.requests.Load(), Replies: p.replies.Load(), Errors: p.errorsN.Load(),
 		Timeouts: p.timeouts.Load(), DownRejects: p.downRejects.Load(), Ejections: p.ejections.Load(),
 		Connects: p.connects.Load(), ConnectFailures: p.connectFailures.Load(), Up: p.Up(),
+		Latency: time.Duration(p.latency.Load()),
 	}
 }
 
@@ -273,11 +300,18 @@ func (p *Pool) recordFailure(cause error) {
 		until := time.Now().Add(t.RetryTimeout).UnixNano()
 		if p.ejectedUntil.Load() == 0 {
 			p.ejections.Add(1)
-			p.log.Warn("datastore ejected", "failures", n, "for", t.RetryTimeout, "err", cause)
+			p.log.Warn(p.msgs.ejected, "failures", n, "for", t.RetryTimeout, "err", cause)
 		}
 		p.ejectedUntil.Store(until)
 		p.failures.Store(0)
 	}
+}
+
+func (p *Pool) smoothLatency(d int64) {
+	if old := p.latency.Load(); old != 0 {
+		d = old + (d-old)/8
+	}
+	p.latency.Store(max(d, 1))
 }
 
 func (p *Pool) recordSuccess() {
@@ -410,7 +444,7 @@ func (c *conn) run(ctx context.Context) {
 			}
 			c.p.connectFailures.Add(1)
 			c.p.recordFailure(err)
-			c.set.log.Warn("datastore connect failed", "conn", c.id, "retry_in", backoff, "err", err)
+			c.set.log.Warn(c.p.msgs.connectFailed, "conn", c.id, "retry_in", backoff, "err", err)
 			if !sleep(ctx, backoff) {
 				return
 			}
@@ -419,13 +453,13 @@ func (c *conn) run(ctx context.Context) {
 		}
 		backoff = minBackoff
 		c.p.connects.Add(1)
-		c.set.log.Info("datastore connected", "conn", c.id)
+		c.set.log.Info(c.p.msgs.connected, "conn", c.id)
 		cause := c.serve(ctx, nc)
 		if ctx.Err() != nil {
 			return
 		}
 		c.p.recordFailure(cause)
-		c.set.log.Warn("datastore connection lost", "conn", c.id, "err", cause)
+		c.set.log.Warn(c.p.msgs.lost, "conn", c.id, "err", cause)
 	}
 }
 
@@ -632,7 +666,7 @@ func (c *conn) readLoop(nc net.Conn, kill func(error)) {
 			hdr, n, complete, err := c.p.opts.Parse(fr.Bytes(), head)
 			if err != nil {
 				c.set.log.Warn("unparseable reply, closing the connection", "conn", c.id, "err", err)
-				kill(fmt.Errorf("reply from %s: %w", c.set.Name, err))
+				kill(fmt.Errorf("reply from %s %s: %w", c.p.opts.Role, c.set.Name, err))
 				return
 			}
 			switch {
@@ -648,8 +682,10 @@ func (c *conn) readLoop(nc net.Conn, kill func(error)) {
 				c.outstanding.Add(-1) // progress was stamped when its bytes arrived
 				c.p.replies.Add(1)
 				c.p.recordSuccess()
+				d := msg.Now() - head.Sent
+				c.p.smoothLatency(d)
 				if obs := c.p.opts.Observe; obs != nil {
-					obs(time.Duration(msg.Now()-head.Sent), false)
+					obs(time.Duration(d), false)
 				}
 				head.Done()
 				head, need = nil, 0

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -329,4 +330,61 @@ func TestARequestStillBeingReadIsNotATimeout(t *testing.T) {
 	})
 	r := slowTransfer(t, dial, strings.Repeat("v", size))
 	require.Equal(t, "ok\n", string(r.Reply))
+}
+
+// logLines hands each log line the pool's goroutines write to the test;
+// lines beyond its buffer are dropped rather than block the pool.
+type logLines chan string
+
+func (l logLines) Write(p []byte) (int, error) {
+	select {
+	case l <- string(p):
+	default:
+	}
+	return len(p), nil
+}
+
+func TestLogLinesNameThePoolsRole(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	for role, want := range map[string]string{
+		"":     `msg="datastore connect failed" component=backend datastore="store one"`,
+		"peer": `msg="peer connect failed" component=backend peer="store one"`,
+	} {
+		logs := make(logLines, 64)
+		p := newPool(t, addr, func(o *Options) {
+			o.Role, o.Name, o.Conns = role, "store one", 1
+			o.Logger = slog.New(slog.NewTextHandler(logs, nil))
+		})
+		var line string
+		select {
+		case line = <-logs:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("role %q: no log line from a pool whose address refuses connections", role)
+		}
+		p.Close()
+		require.Contains(t, line, want, "role %q", role)
+		if role == "peer" {
+			require.NotContains(t, line, "datastore", "a peer pool's lines must not call it a datastore")
+		}
+	}
+}
+
+func TestLatencyIsSmoothedFromReplies(t *testing.T) {
+	fs := newFakeStore(t, "127.0.0.1:0")
+	p := newPool(t, fs.addr(), nil)
+	require.Zero(t, p.Stats().Latency, "no reply yet")
+	waitUp(t, p)
+	require.NoError(t, do(p, "a", 0).Err)
+	first := p.Stats().Latency
+	require.Positive(t, first)
+
+	// a sample moves the mean one eighth of the way
+	p.latency.Store(800)
+	p.smoothLatency(1600)
+	require.EqualValues(t, 900, p.Stats().Latency)
+	p.smoothLatency(100)
+	require.EqualValues(t, 800, p.Stats().Latency)
 }

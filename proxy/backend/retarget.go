@@ -81,7 +81,7 @@ func (p *Pool) newSet(t Target) *connSet {
 		t.Name = t.Addr
 	}
 	t.Conns = max(t.Conns, 1)
-	set := &connSet{Target: t, log: p.opts.Logger.With("component", "backend", "datastore", t.Name)}
+	set := &connSet{Target: t, log: p.opts.Logger.With("component", "backend", p.opts.Role, t.Name)}
 	for i := 0; i < t.Conns; i++ {
 		set.conns = append(set.conns, newConn(p, set, i))
 	}
@@ -134,7 +134,7 @@ func (p *Pool) Retarget(t Target) error {
 	old := p.set.Swap(next)
 	p.failures.Store(0)
 	p.ejectedUntil.Store(0)
-	p.log.Info("datastore changed", "from", old.Name, "to", next.Name, "conns", len(next.conns))
+	p.log.Info(p.opts.Role+" changed", "from", old.Name, "to", next.Name, "conns", len(next.conns))
 	ctx := p.ctx
 	p.wg.Go(func() { old.retire(ctx, 2*timeout) })
 	return nil

@@ -45,6 +45,7 @@ type view struct {
 	self     string                       // this node's gossip name (its peer address)
 	last     []proxy.Peer
 	applied  bool
+	selfSeed string // this node's own entry in the provider's answer, host:port
 }
 
 func newView(cfg *config.Config, info env.Info, app Applier, log *slog.Logger) *view {
@@ -73,6 +74,7 @@ func (v *view) setSeeds(seeds []seedprovider.Seed) {
 			v.addrOnly = append(v.addrOnly, s.Addr())
 		} else {
 			if isSelf(v.cfg, v.info, s) {
+				v.selfSeed = s.Addr()
 				continue
 			}
 			v.full = append(v.full, s)

@@ -109,12 +109,13 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, info env.Info, po 
 	}
 	n.srv = srv
 	n.stats = admin.New(cfg.StatsListen.String(), healthOf{srv}, s.log)
-	admin.RegisterCluster(n.stats, srv.Admin(), s.logs)
+	admin.RegisterCluster(n.stats, clusterView{srv.Admin(), n}, s.logs)
 	admin.RegisterProfiling(n.stats, srv.Admin().AdminToken)
 	attachMetrics(n.metrics, n.reg, srv, n.stats)
 	if n.membership, err = membership.New(ctx, cfg, info, srv, s.log); err != nil {
 		return err
 	}
+	admin.RegisterOps(n.stats, srv.Ops(), readiness{srv, n.membership, po.Preconnect && n.adminMode == 0}, n.advertisedHost)
 	if name := n.membership.Provider(); name != "" {
 		registerSeedMetrics(n.metrics, name, n.membership.SeedMetrics())
 	}
