@@ -92,9 +92,11 @@ func (c *redisCodec) readPeer(fr *msg.FrameReader, r *msg.Request) (action, int,
 		if errors.Is(err, resp.ErrIncomplete) {
 			return actMore, 0, nil
 		}
-		if err != nil || len(args) == 0 {
+		// every command an array: the replies are counted by arrays
+		// (resp.CountCommands), and an inline one would desynchronise them
+		if err != nil || len(args) == 0 || resp.IsInline(buf[end:]) {
 			fr.Discard(fr.Buffered())
-			return c.protocolError(r, errors.New("Protocol error: malformed transaction unit"))
+			return c.protocolError(r, errors.New("protocol error: malformed transaction unit"))
 		}
 		end += k
 		if _, cmd := resp.Lookup(args[0]); cmd != nil && cmd.Answer == resp.AnswerExec {
