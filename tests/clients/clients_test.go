@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -228,6 +229,43 @@ func goRedis(t *testing.T, addr string) {
 		}
 		return check(len(seen), 30)
 	}())
+	record(t, client, "commands: introspection (TYPE, TTL, MEMORY USAGE, OBJECT ENCODING)", func() error {
+		if err := rdb.Set(ctx, p+"i", "12345", time.Hour).Err(); err != nil {
+			return err
+		}
+		if typ, err := rdb.Type(ctx, p+"i").Result(); err != nil || typ != "string" {
+			return fmt.Errorf("TYPE: %v %v", typ, err)
+		}
+		if ttl, err := rdb.TTL(ctx, p+"i").Result(); err != nil || ttl <= 0 {
+			return fmt.Errorf("TTL: %v %v", ttl, err)
+		}
+		if n, err := rdb.MemoryUsage(ctx, p+"i").Result(); err != nil || n <= 0 {
+			return fmt.Errorf("MEMORY USAGE: %v %v", n, err)
+		}
+		enc, err := rdb.ObjectEncoding(ctx, p+"i").Result()
+		if err != nil {
+			return err
+		}
+		return check(enc, "int")
+	}())
+	record(t, client, "scripts: EVAL", func() error {
+		n, err := rdb.Eval(ctx, "return redis.call('incrby', KEYS[1], ARGV[1])", []string{p + "ev"}, 3).Int()
+		if err != nil {
+			return err
+		}
+		return check(n, 3)
+	}())
+	record(t, client, "keyspace: KEYS, RANDOMKEY", func() error {
+		keys, err := rdb.Keys(ctx, p+"scan:1*").Result()
+		if err != nil {
+			return err
+		}
+		if len(keys) != 11 { // scan:1, scan:10 ... scan:19
+			return fmt.Errorf("KEYS found %d keys, want 11", len(keys))
+		}
+		return rdb.RandomKey(ctx).Err()
+	}())
+	record(t, client, "keyspace: FLUSHDB (allow_flush off: refused)", rdb.FlushDB(ctx).Err())
 	record(t, client, "keyspace: DBSIZE", func() error {
 		n, err := rdb.DBSize(ctx).Result()
 		if err == nil && n < 30 {
@@ -250,16 +288,29 @@ func rueidisClient(t *testing.T, addr string) {
 		return
 	}
 	t.Cleanup(cl.Close)
-	b := cl.B
-	resp3Features(t, "rueidis", "{ru}:", func(args ...string) (any, error) {
-		return cl.Do(context.Background(), b().Arbitrary(args...).Build()).ToAny()
-	}, func(cmds [][]string) ([]any, error) {
-		var cs rueidis.Commands
-		for _, c := range cmds {
-			cs = append(cs, b().Arbitrary(c...).Build())
-		}
-		return allAny(cl.DoMulti(context.Background(), cs...), rueidis.IsRedisNil)
+	do, multi := rueidisDo(cl)
+	resp3Features(t, "rueidis", "{ru}:", do, multi, func(fn func(doFunc, multiFunc) error) error {
+		return cl.Dedicated(func(d rueidis.DedicatedClient) error { do, multi := rueidisDo(d); return fn(do, multi) })
 	})
+}
+
+// doFunc sends one command; multiFunc several in one pipeline (DoMulti).
+type (
+	doFunc    func(args ...string) (any, error)
+	multiFunc func(cmds [][]string) ([]any, error)
+)
+
+func rueidisDo(cl rueidis.CoreClient) (doFunc, multiFunc) {
+	ctx := context.Background()
+	b := cl.B()
+	return func(args ...string) (any, error) { return cl.Do(ctx, b.Arbitrary(args...).Build()).ToAny() },
+		func(cmds [][]string) ([]any, error) {
+			var cs rueidis.Commands
+			for _, c := range cmds {
+				cs = append(cs, b.Arbitrary(c...).Build())
+			}
+			return allAny(cl.DoMulti(ctx, cs...), rueidis.IsRedisNil)
+		}
 }
 
 func valkeyClient(t *testing.T, addr string) {
@@ -271,16 +322,23 @@ func valkeyClient(t *testing.T, addr string) {
 		return
 	}
 	t.Cleanup(cl.Close)
-	b := cl.B
-	resp3Features(t, "valkey-go", "{vk}:", func(args ...string) (any, error) {
-		return cl.Do(context.Background(), b().Arbitrary(args...).Build()).ToAny()
-	}, func(cmds [][]string) ([]any, error) {
-		var cs valkey.Commands
-		for _, c := range cmds {
-			cs = append(cs, b().Arbitrary(c...).Build())
-		}
-		return allAny(cl.DoMulti(context.Background(), cs...), valkey.IsValkeyNil)
+	do, multi := valkeyDo(cl)
+	resp3Features(t, "valkey-go", "{vk}:", do, multi, func(fn func(doFunc, multiFunc) error) error {
+		return cl.Dedicated(func(d valkey.DedicatedClient) error { do, multi := valkeyDo(d); return fn(do, multi) })
 	})
+}
+
+func valkeyDo(cl valkey.CoreClient) (doFunc, multiFunc) {
+	ctx := context.Background()
+	b := cl.B()
+	return func(args ...string) (any, error) { return cl.Do(ctx, b.Arbitrary(args...).Build()).ToAny() },
+		func(cmds [][]string) ([]any, error) {
+			var cs valkey.Commands
+			for _, c := range cmds {
+				cs = append(cs, b.Arbitrary(c...).Build())
+			}
+			return allAny(cl.DoMulti(ctx, cs...), valkey.IsValkeyNil)
+		}
 }
 
 // allAny is the values of a pipeline's results (nil for a nil reply).
@@ -299,7 +357,7 @@ func allAny[R interface{ ToAny() (any, error) }](results []R, isNil func(error) 
 // resp3Features runs the features through a RESP3 client's generic
 // command API: do sends one command, multi sends several in one
 // pipeline (rueidis' DoMulti).
-func resp3Features(t *testing.T, client, p string, do func(...string) (any, error), multi func([][]string) ([]any, error)) {
+func resp3Features(t *testing.T, client, p string, do doFunc, multi multiFunc, dedicated func(func(doFunc, multiFunc) error) error) {
 	want := func(args []string, expect any) error {
 		v, err := do(args...)
 		if err != nil {
@@ -348,6 +406,30 @@ func resp3Features(t *testing.T, client, p string, do func(...string) (any, erro
 		}
 		return check(v, []any{"OK", "QUEUED", "QUEUED", []any{"OK", 2}})
 	}())
+	record(t, client, "transactions: WATCH", func() error {
+		if err := want([]string{"SET", p + "w", "5"}, "OK"); err != nil {
+			return err
+		}
+		err := dedicated(func(do doFunc, multi multiFunc) error {
+			if _, err := do("WATCH", p+"w"); err != nil {
+				return err
+			}
+			v, err := do("GET", p+"w")
+			if err != nil {
+				return err
+			}
+			n, _ := strconv.Atoi(fmt.Sprint(v))
+			got, err := multi([][]string{{"MULTI"}, {"SET", p + "w", strconv.Itoa(n + 1)}, {"EXEC"}})
+			if err != nil {
+				return err
+			}
+			return check(got, []any{"OK", "QUEUED", []any{"OK"}})
+		})
+		if err != nil {
+			return err
+		}
+		return want([]string{"GET", p + "w"}, "6")
+	}())
 	record(t, client, "scripts: SCRIPT LOAD, EVALSHA", func() error {
 		sha, err := do("SCRIPT", "LOAD", "return redis.call('incr', KEYS[1])")
 		if err != nil {
@@ -382,6 +464,19 @@ func resp3Features(t *testing.T, client, p string, do func(...string) (any, erro
 		}
 		return check(len(seen), 30)
 	}())
+	record(t, client, "commands: introspection (TYPE, TTL, MEMORY USAGE, OBJECT ENCODING)", steps(
+		func() error { return want([]string{"SET", p + "i", "12345", "EX", "3600"}, "OK") },
+		func() error { return want([]string{"TYPE", p + "i"}, "string") },
+		func() error { return want([]string{"OBJECT", "ENCODING", p + "i"}, "int") },
+		func() error {
+			v, err := do("MEMORY", "USAGE", p+"i")
+			if n, ok := v.(int64); err == nil && (!ok || n <= 0) {
+				err = fmt.Errorf("MEMORY USAGE %v", v)
+			}
+			return err
+		},
+	))
+	record(t, client, "scripts: EVAL", want([]string{"EVAL", "return redis.call('incrby', KEYS[1], ARGV[1])", "1", p + "ev", "3"}, 3))
 	record(t, client, "keyspace: DBSIZE", func() error {
 		v, err := do("DBSIZE")
 		if n, ok := v.(int64); err == nil && (!ok || n < 30) {

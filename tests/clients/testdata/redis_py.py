@@ -92,6 +92,30 @@ def dbsize():
         raise AssertionError("DBSIZE %d, want at least 30" % r.dbsize())
 
 
+def introspection():
+    r.set(p + "i", "12345", ex=3600)
+    check(r.type(p + "i"), b"string")
+    if r.ttl(p + "i") <= 0:
+        raise AssertionError("TTL %r" % r.ttl(p + "i"))
+    if r.memory_usage(p + "i") <= 0:
+        raise AssertionError("MEMORY USAGE %r" % r.memory_usage(p + "i"))
+    check(r.object("encoding", p + "i"), b"int")
+
+
+def eval_script():
+    check(r.eval("return redis.call('incrby', KEYS[1], ARGV[1])", 1, p + "ev", 3), 3)
+
+
+def keys_randomkey():
+    check(len(r.keys(p + "scan:1*")), 11)
+    if r.randomkey() is None:
+        raise AssertionError("RANDOMKEY found no key")
+
+
+def flushdb():
+    r.flushdb()
+
+
 def lock():
     lk = r.lock(p + "lock", timeout=5)
     check(lk.acquire(blocking=False), True)
@@ -111,3 +135,7 @@ result("scripts: SCRIPT LOAD, EVALSHA", scripts)
 result("keyspace: SCAN iteration", scan)
 result("keyspace: DBSIZE", dbsize)
 result("locks: the client's lock", lock)
+result("commands: introspection (TYPE, TTL, MEMORY USAGE, OBJECT ENCODING)", introspection)
+result("scripts: EVAL", eval_script)
+result("keyspace: KEYS, RANDOMKEY", keys_randomkey)
+result("keyspace: FLUSHDB (allow_flush off: refused)", flushdb)
