@@ -334,6 +334,11 @@ func (ss *session) queue(r *msg.Request) action {
 		txn.aborted = true
 		return ss.answerError(r, "ERR Dynomite: a watched transaction's keys must be owned by this node in its rack ('"+safeText(txn.key)+"' is not)")
 	}
+	if len(txn.raw)+len(r.Raw)+len(execRaw) > ss.s.opts.MaxRequestBytes {
+		// the unit travels as one request, to the datastore and to peers
+		txn.aborted = true
+		return ss.answerError(r, "ERR Dynomite: transaction larger than max_request_bytes ("+strconv.Itoa(ss.s.opts.MaxRequestBytes)+")")
+	}
 	txn.raw = append(txn.raw, r.Raw...)
 	txn.queued++
 	r.AdoptReply(replyQueued)

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/dynomite-go/dynomite/proxy"
+	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
 
@@ -101,4 +102,45 @@ func TestRedisSessionFeaturesAcrossTheCluster(t *testing.T) {
 		require.Contains(t, c.Do("FLUSHDB"), "allow_flush")
 		require.NotEqual(t, ":0\r\n", c.Do("DBSIZE"))
 	})
+}
+
+// Session commands with odd arguments get an error reply and the
+// connection keeps serving; FLUSHDB works when allow_flush is on.
+func TestRedisSessionCommandsSurviveBadInput(t *testing.T) {
+	rd := proxytest.StartRedis(t)
+	n := proxytest.StartNode(t, msg.Redis, rd.Addr, func(o *proxy.Options) { o.AllowFlush = true; o.MaxRequestBytes = 64 << 10 })
+	c := proxytest.Dial(t, n.Addr)
+	for _, args := range [][]string{
+		{"HELLO", "4"}, {"HELLO", "x"}, {"HELLO", "3", "SETNAME"}, {"HELLO", "3", "AUTH", "u"}, {"HELLO", "2", "BOGUS"},
+		{"CLIENT", "SETNAME", "a b"}, {"CLIENT", "KILL", "x"}, {"CLIENT", "SETINFO", "lib-foo", "x"}, {"CLIENT", "NO-EVICT", "maybe"},
+		{"SELECT", "-1"}, {"SELECT", "x"}, {"SELECT", "1", "2"}, {"EXEC"}, {"DISCARD"}, {"UNWATCH", "x"},
+		{"COMMAND", "GETKEYS"}, {"COMMAND", "GETKEYS", "nosuch"}, {"COMMAND", "GETKEYS", "eval", "x", "9"}, {"COMMAND", "NOPE"},
+		{"SCAN", "x"}, {"SCAN", "-1"}, {"SCAN", "99999999999999999999"}, {"MEMORY", "DOCTOR"}, {"OBJECT", "HELP"},
+		{"FUNCTION", "DUMP"},
+	} {
+		got := c.Do(args...)
+		require.True(t, strings.HasPrefix(got, "-"), "%v answered %q", args, got)
+		require.Equal(t, "+PONG\r\n", c.Do("PING"), "after %v", args)
+	}
+	// inside MULTI: refused commands, then EXEC aborts
+	require.Equal(t, "+OK\r\n", c.Do("MULTI"))
+	for _, args := range [][]string{{"MULTI"}, {"WATCH", "k"}, {"SCRIPT", "FLUSH"}, {"DBSIZE"}, {"HELLO", "3"}, {"NOSUCH"}} {
+		got := c.Do(args...)
+		require.True(t, strings.HasPrefix(got, "-"), "%v in MULTI answered %q", args, got)
+	}
+	require.Equal(t, "+QUEUED\r\n", c.Do("PING"))
+	require.Contains(t, c.Do("EXEC"), "EXECABORT")
+	require.Equal(t, "+PONG\r\n", c.Do("PING"))
+	// a transaction over max_request_bytes is refused, not buffered
+	require.Equal(t, "+OK\r\n", c.Do("MULTI"))
+	big := strings.Repeat("v", 40<<10)
+	require.Equal(t, "+QUEUED\r\n", c.Do("SET", "a", big))
+	require.Contains(t, c.Do("SET", "b", big), "max_request_bytes")
+	require.Contains(t, c.Do("EXEC"), "EXECABORT")
+
+	require.Equal(t, "+OK\r\n", c.Do("SET", "k", "v"))
+	require.Equal(t, ":1\r\n", c.Do("DBSIZE"))
+	require.Equal(t, "+OK\r\n", c.Do("FLUSHDB"))
+	require.Equal(t, ":0\r\n", c.Do("DBSIZE"))
+	require.Equal(t, "+RESET\r\n", c.Do("RESET"))
 }
