@@ -47,7 +47,7 @@ func (ss *session) keyspace(r *msg.Request, cmd *resp.Command) action {
 			return ss.answerError(r, "ERR invalid cursor")
 		}
 	}
-	r.RESP3 = ss.rs.resp3
+	r.RESP3 = ss.resp3
 	return actForward
 }
 

@@ -116,8 +116,11 @@ type session struct {
 	deadline bool
 	// readStart: when the request being read began to arrive
 	readStart time.Time
-	// rs is a Redis client's connection state: protocol, name,
-	// transaction (session_redis.go)
+	// resp3: the client switched to RESP3 (HELLO 3); replies to the
+	// requests it reads from then on are converted. Reader only.
+	resp3 bool
+	// rs is a Redis client's connection state: name, transaction, WATCH
+	// (session_redis.go)
 	rs redisState
 }
 

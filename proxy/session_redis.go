@@ -44,7 +44,6 @@ import (
 // replies are not waited for (a DC_ONE write's replication): the client
 // gets the local EXEC reply, nil when a watched key changed.
 type redisState struct {
-	resp3 bool
 	name  []byte
 	txn   *txnState
 	watch net.Conn
@@ -92,7 +91,7 @@ func (rs *redisState) close() {
 func (ss *session) redisSession(r *msg.Request, act action) action {
 	rs := &ss.rs
 	if act == actForward && rs.txn == nil {
-		r.RESP3 = rs.resp3
+		r.RESP3 = ss.resp3
 		return act
 	}
 	var cmd *resp.Command
@@ -132,10 +131,10 @@ func (ss *session) redisSession(r *msg.Request, act action) action {
 	case resp.AnswerReset:
 		rs.txn = nil
 		rs.close()
-		rs.resp3, rs.name = false, nil
+		ss.resp3, rs.name = false, nil
 		r.AdoptReply(replyReset)
 	case resp.AnswerCommand:
-		r.KeepReply(commandReply(r.ReplyBuf(), r.Args, rs.resp3))
+		r.KeepReply(commandReply(r.ReplyBuf(), r.Args, ss.resp3))
 	case resp.AnswerMulti:
 		if rs.txn != nil {
 			return ss.answerError(r, "ERR MULTI calls can not be nested")
@@ -174,7 +173,7 @@ func (ss *session) answerError(r *msg.Request, text string) action {
 // checked the credentials.
 func (ss *session) hello(r *msg.Request) action {
 	rs := &ss.rs
-	proto3 := rs.resp3
+	proto3 := ss.resp3
 	if len(r.Args) > 1 {
 		v, _ := resp.ParseInt(r.Args[1]) // resp.checkHello allowed 2 or 3
 		proto3 = v == 3
@@ -198,7 +197,7 @@ func (ss *session) hello(r *msg.Request) action {
 		}
 		rs.name = append(rs.name[:0], name...)
 	}
-	rs.resp3 = proto3
+	ss.resp3 = proto3
 	proto := int64(2)
 	if proto3 {
 		proto = 3
@@ -256,7 +255,7 @@ func (ss *session) client(r *msg.Request) action {
 		r.AdoptReply(redisOK)
 	case "getname":
 		if len(rs.name) == 0 {
-			r.KeepReply(appendNull(r.ReplyBuf(), rs.resp3))
+			r.KeepReply(appendNull(r.ReplyBuf(), ss.resp3))
 		} else {
 			r.KeepReply(resp.AppendBulk(r.ReplyBuf(), rs.name))
 		}
@@ -264,7 +263,7 @@ func (ss *session) client(r *msg.Request) action {
 		r.KeepReply(resp.AppendInt(r.ReplyBuf(), int64(ss.id)))
 	case "info":
 		proto := 2
-		if rs.resp3 {
+		if ss.resp3 {
 			proto = 3
 		}
 		multi := -1
@@ -274,7 +273,7 @@ func (ss *session) client(r *msg.Request) action {
 		line := "id=" + strconv.FormatUint(uint64(ss.id), 10) + " addr=" + ss.nc.RemoteAddr().String() +
 			" laddr=" + ss.nc.LocalAddr().String() + " name=" + string(rs.name) + " db=0 multi=" + strconv.Itoa(multi) +
 			" resp=" + strconv.Itoa(proto) + "\n"
-		if rs.resp3 {
+		if ss.resp3 {
 			b := append(r.ReplyBuf(), '=')
 			b = strconv.AppendInt(b, int64(len(line)+4), 10)
 			b = append(b, "\r\ntxt:"...)
@@ -372,7 +371,7 @@ func (ss *session) exec(r *msg.Request) action {
 		}
 	}
 	r.Cmd, r.Class, r.Flags = unitCmd, msg.ClassWrite, msg.FlagWrite
-	r.RESP3 = rs.resp3
+	r.RESP3 = ss.resp3
 	if rs.watch != nil {
 		return ss.execWatched(r)
 	}
