@@ -73,6 +73,51 @@ func (c *redisCodec) read(fr *msg.FrameReader, r *msg.Request) (action, int, err
 	return c.classify(r)
 }
 
+// readPeer is read for a peer's frame: a transaction unit (MULTI, the
+// queued commands, EXEC, which the coordinator sends in one frame) is read
+// whole into one request, to be run as one on the datastore; anything else
+// is read as a client's request.
+func (c *redisCodec) readPeer(fr *msg.FrameReader, r *msg.Request) (action, int, error) {
+	buf := fr.Bytes()
+	n, args, err := resp.ParseRequest(buf, r.ArgsBuf(), &c.lim)
+	if err != nil || len(args) == 0 || resp.IsInline(buf) {
+		return c.read(fr, r)
+	}
+	if _, cmd := resp.Lookup(args[0]); cmd == nil || cmd.Answer != resp.AnswerMulti {
+		return c.read(fr, r)
+	}
+	end := n
+	for {
+		k, args, err := resp.ParseRequest(buf[end:], r.ArgsBuf(), &c.lim)
+		if errors.Is(err, resp.ErrIncomplete) {
+			return actMore, 0, nil
+		}
+		// every command an array: the replies are counted by arrays
+		// (resp.CountCommands), and an inline one would desynchronise them
+		if err != nil || len(args) == 0 || resp.IsInline(buf[end:]) {
+			fr.Discard(fr.Buffered())
+			return c.protocolError(r, errors.New("protocol error: malformed transaction unit"))
+		}
+		end += k
+		if _, cmd := resp.Lookup(args[0]); cmd != nil && cmd.Answer == resp.AnswerExec {
+			break
+		}
+	}
+	r.SetRaw(buf[:end])
+	fr.Discard(end)
+	r.Cmd, r.Class, r.Flags, r.Key = unitCmd, msg.ClassWrite, msg.FlagWrite, nil
+	// the routing key (for a forward to this datacenter's racks): the
+	// first queued command's
+	_, qargs, err := resp.ParseRequest(r.Raw[n:], r.ArgsBuf(), &c.lim)
+	if err == nil {
+		if cmd := resp.CommandByID(lookupID(qargs)); cmd != nil {
+			r.Key = cmd.Key(qargs)
+		}
+	}
+	r.SetArgs(qargs)
+	return actForward, 0, nil
+}
+
 func (c *redisCodec) protocolError(r *msg.Request, err error) (action, int, error) {
 	r.KeepReply(resp.AppendError(r.ReplyBuf(), "ERR "+err.Error()))
 	r.CloseAfter = true
@@ -112,19 +157,13 @@ func (c *redisCodec) answer(r *msg.Request, cmd *resp.Command) (action, int, err
 		}
 	case resp.AnswerConnConsistency:
 		return actConfig, 0, nil
-	case resp.AnswerHello:
-		// The datastore connections are shared and speak RESP2; a client may
-		// not switch them to RESP3.
-		if len(r.Args) > 1 && string(r.Args[1]) != "2" {
-			r.KeepReply(resp.AppendError(r.ReplyBuf(), "NOPROTO this proxy supports RESP2 only"))
-			return actAnswered, 0, nil
-		}
+	case resp.AnswerLocal:
 		r.Class = msg.ClassLocal
 		return actForward, 0, nil
-	default: // AnswerLocal
-		// COMMAND and its subcommands describe the local datastore.
-		r.Class = msg.ClassLocal
-		return actForward, 0, nil
+	default:
+		// HELLO, CLIENT, SELECT, transactions, COMMAND, the rack's
+		// keyspace: the session's (session_redis.go)
+		return actSession, 0, nil
 	}
 	return actAnswered, 0, nil
 }
@@ -146,7 +185,18 @@ func unsupported(dst, name []byte) []byte {
 	return append(dst, "'\r\n"...)
 }
 
-func (c *redisCodec) parseReply(buf []byte, _ *msg.Request) (int, int, bool, error) {
+func (c *redisCodec) parseReply(buf []byte, r *msg.Request) (int, int, bool, error) {
+	if r.Cmd == unitCmd {
+		// a transaction unit: one reply per command, MULTI's to EXEC's
+		n, ok := resp.SkipReplies(buf, resp.CountCommands(r.Raw), &c.lim)
+		if !ok {
+			if _, err := resp.ParseReply(buf[n:], &c.lim); err != nil && !errors.Is(err, resp.ErrIncomplete) {
+				return 0, 0, false, err
+			}
+			return 0, 0, false, nil
+		}
+		return 0, n, true, nil
+	}
 	n, err := resp.ParseReply(buf, &c.lim)
 	if err != nil {
 		if errors.Is(err, resp.ErrIncomplete) {

@@ -22,8 +22,12 @@
 //     only, delete); commands the node answers itself (PING, QUIT,
 //     COMMAND, DYNO_CONFIG:CONN_CONSISTENCY...) are answered there.
 //     auth.go checks AUTH and HELLO when requirepass or client_users is
-//     set. The request is then queued, in order, for the writer, and
-//     dispatched.
+//     set. session_redis.go keeps a Redis client's connection state: it
+//     answers HELLO (RESP3 replies are converted as the writer sends them),
+//     CLIENT, SELECT, RESET and COMMAND, queues MULTI ... EXEC and sends it
+//     as one unit (txn.go), and prepares the commands that see the whole
+//     rack's keyspace (keyspace.go: SCAN, KEYS, DBSIZE, RANDOMKEY). The
+//     request is then queued, in order, for the writer, and dispatched.
 //  3. server.go dispatch: on a ring of one node the request goes straight to
 //     the local datastore (proxy/backend). Otherwise to the router.
 //  4. fanout.go route: node state (upstream's /state/...), admin mode,

@@ -106,6 +106,9 @@ func (c *cluster) route(r *msg.Request, hint uint, rl, wl consistency.Level) {
 	case msg.ClassAllNodes:
 		c.allNodes(st, r, hint)
 		return
+	case msg.ClassRack:
+		c.rackWide(st, r, hint)
+		return
 	case msg.ClassMultiKey:
 		if c.multiKey(st, r, hint, rl, wl) {
 			return

@@ -24,12 +24,11 @@ type coalescer struct {
 	c      *cluster
 	parent *msg.Request
 
-	mu        sync.Mutex
-	remaining int
-	frags     []*msg.Request
-	keys      [][]byte // the parent's keys in request order
-	keyFrag   []int    // per original key: its fragment
-	keyPos    []int    // per original key: its index in the fragment
+	parts   countdown
+	frags   []*msg.Request
+	keys    [][]byte // the parent's keys in request order
+	keyFrag []int    // per original key: its fragment
+	keyPos  []int    // per original key: its index in the fragment
 }
 
 // replicaSignature identifies the set of nodes that hold tok.
@@ -78,7 +77,7 @@ func (c *cluster) multiKey(st *clusterState, r *msg.Request, hint uint, rl, wl c
 		class = msg.ClassWrite
 	}
 	r.Hold()
-	co.remaining = len(members)
+	co.parts.remaining = len(members)
 	for _, idx := range members {
 		frag := c.reqs.Get()
 		frag.Notify = co
@@ -98,21 +97,34 @@ func (c *cluster) multiKey(st *clusterState, r *msg.Request, hint uint, rl, wl c
 
 // SubDone collects one fragment; the last one builds the client's reply.
 func (co *coalescer) SubDone(frag *msg.Request) {
-	co.mu.Lock()
-	co.remaining--
-	last := co.remaining == 0
-	co.mu.Unlock()
-	if !last {
-		return
+	if co.parts.done() {
+		finishParts(co.c.reqs, co.parent, co.frags, co.build)
 	}
-	p := co.parent
-	p.KeepReply(co.build(p.ReplyBuf()))
-	p.Done()
-	pool := co.c.reqs
-	for _, f := range co.frags {
+}
+
+// countdown counts the parts of a client request still outstanding
+// (fragments, a rack's nodes); done reports the last one.
+type countdown struct {
+	mu        sync.Mutex
+	remaining int
+}
+
+func (c *countdown) done() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.remaining--
+	return c.remaining == 0
+}
+
+// finishParts answers parent with the reply build makes of its parts, then
+// recycles the parts and releases parent.
+func finishParts(pool *msg.Pool, parent *msg.Request, parts []*msg.Request, build func([]byte) []byte) {
+	parent.KeepReply(build(parent.ReplyBuf()))
+	parent.Done()
+	for _, f := range parts {
 		pool.Put(f)
 	}
-	pool.Put(p)
+	pool.Put(parent)
 }
 
 // fragmentFailed tells a fragment reply that fails the whole request: an

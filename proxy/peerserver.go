@@ -33,7 +33,11 @@ type peerHandler struct{ s *Server }
 // does, after its error reply: the codec dropped the buffered input, so the
 // stream is out of step.
 func (h peerHandler) ReadRequest(fr *msg.FrameReader, r *msg.Request) (dnode.Payload, int, error) {
-	act, n, err := h.s.codec.read(fr, r)
+	read := h.s.codec.read
+	if rc, ok := h.s.codec.(*redisCodec); ok {
+		read = rc.readPeer // a transaction comes as one unit
+	}
+	act, n, err := read(fr, r)
 	switch {
 	case err != nil:
 		return dnode.PayloadMore, n, err

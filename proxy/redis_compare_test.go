@@ -10,6 +10,7 @@ import (
 
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
+	"github.com/dynomite-go/dynomite/proxy/resp"
 )
 
 // redisCommandList is sent both to a Redis directly and to the proxy in
@@ -71,7 +72,16 @@ func redisCommandList() [][]byte {
 		proxytest.Cmd("EVAL", "return {KEYS[1], ARGV[1], 3}", "1", "k", "a"), proxytest.Cmd("EVAL", "return redis.error_reply('boom')", "1", "k"),
 		// errors the datastore produces are passed through
 		proxytest.Cmd("GET"), proxytest.Cmd("LPUSH", "s", "x"), proxytest.Cmd("INCR", "l"), proxytest.Cmd("SET", "s"), proxytest.Cmd("ZADD", "z", "notanumber", "a"),
-		proxytest.Cmd("CONFIG", "GET", "maxmemory"), proxytest.Cmd("ECHO", "echoed"), proxytest.Cmd("COMMAND", "COUNT"),
+		proxytest.Cmd("CONFIG", "GET", "maxmemory"), proxytest.Cmd("ECHO", "echoed"),
+		// RESP3 shapes (compared under HELLO 3 too)
+		proxytest.Cmd("ZMSCORE", "z", "a", "nope"), proxytest.Cmd("ZPOPMIN", "z"), proxytest.Cmd("ZPOPMAX", "zu", "2"), proxytest.Cmd("ZPOPMIN", "nozset"),
+		proxytest.Cmd("ZSCORE", "z", "nope"), proxytest.Cmd("ZRANGEBYSCORE", "zu", "-inf", "+inf", "WITHSCORES"), proxytest.Cmd("HGETALL", "nohash"),
+		proxytest.Cmd("SADD", "one", "7"), proxytest.Cmd("SPOP", "one", "1"), proxytest.Cmd("EVAL", "return nil", "1", "k"),
+		proxytest.Cmd("SELECT", "0"), proxytest.Cmd("CLIENT", "SETNAME", "cmp"), proxytest.Cmd("CLIENT", "GETNAME"),
+		proxytest.Cmd("MULTI"), proxytest.Cmd("HSET", "th", "f", "1"), proxytest.Cmd("HGETALL", "th"), proxytest.Cmd("ZSCORE", "z", "c"), proxytest.Cmd("GET", "nope"), proxytest.Cmd("EXEC"),
+		proxytest.Cmd("MULTI"), proxytest.Cmd("SET", "tx", "1"), proxytest.Cmd("DISCARD"), proxytest.Cmd("GET", "tx"),
+		proxytest.Cmd("WATCH", "w"), proxytest.Cmd("MULTI"), proxytest.Cmd("INCR", "w"), proxytest.Cmd("EXEC"), proxytest.Cmd("UNWATCH"),
+		proxytest.Cmd("MULTI"), proxytest.Cmd("GET"), proxytest.Cmd("EXEC"), proxytest.Cmd("EXEC"), proxytest.Cmd("DISCARD"),
 		// a pipeline of 192 commands in one write
 		pipeline,
 		// values that span many reads
@@ -114,13 +124,17 @@ func TestRedisProxyDocumentedDifferences(t *testing.T) {
 		want []string
 	}{
 		{"an unsupported command gets an error naming it and the connection stays open",
-			append(proxytest.Cmd("MULTI"), proxytest.Cmd("PING")...), []string{"-ERR unsupported command 'MULTI'\r\n", "+PONG\r\n"}},
-		{"commands that would change shared datastore connections are refused",
-			append(proxytest.Cmd("SELECT", "1"), proxytest.Cmd("PING")...), []string{"-ERR unsupported command 'SELECT'\r\n", "+PONG\r\n"}},
+			append(proxytest.Cmd("BLPOP", "l", "0"), proxytest.Cmd("PING")...), []string{"-ERR unsupported command 'BLPOP'\r\n", "+PONG\r\n"}},
+		{"only database 0 exists",
+			append(proxytest.Cmd("SELECT", "3"), proxytest.Cmd("PING")...), []string{"-ERR Dynomite: only database 0 exists (SELECT 3)\r\n", "+PONG\r\n"}},
 		{"CONFIG SET is refused, CONFIG GET is not",
 			append(proxytest.Cmd("CONFIG", "SET", "maxmemory", "1"), proxytest.Cmd("PING")...), nil},
-		{"HELLO 3 is refused because datastore connections speak RESP2",
-			append(proxytest.Cmd("HELLO", "3"), proxytest.Cmd("PING")...), nil},
+		{"FLUSHDB is refused unless allow_flush is on",
+			append(proxytest.Cmd("FLUSHDB"), proxytest.Cmd("PING")...), nil},
+		{"client-side caching is refused: the datastore connections are shared",
+			append(proxytest.Cmd("CLIENT", "TRACKING", "ON", "OPTIN"), proxytest.Cmd("PING")...), nil},
+		{"COMMAND COUNT counts the proxy's command table",
+			proxytest.Cmd("COMMAND", "COUNT"), []string{":" + strconv.Itoa(len(resp.Commands())) + "\r\n"}},
 		{"a name with control characters is sanitised in the error",
 			proxytest.Cmd("BAD\x01NAME"), []string{"-ERR unsupported command 'BAD?NAME'\r\n"}},
 		{"a protocol error is answered and the connection closed",
@@ -152,6 +166,41 @@ func TestRedisProxyDocumentedDifferences(t *testing.T) {
 			require.True(t, strings.HasPrefix(got[0], "-"), "want an error, got %q", got[0])
 			require.Equal(t, "+PONG\r\n", got[1], "the connection must stay usable")
 		})
+	}
+}
+
+// The same commands from a RESP3 client (HELLO 3): the proxy converts the
+// datastore's RESP2 replies into what Redis answers a RESP3 connection.
+func TestRESP3RepliesThroughTheProxyAreIdenticalToDirectRedis(t *testing.T) {
+	direct := proxytest.StartRedis(t)
+	behind := proxytest.StartRedis(t)
+	n := proxytest.StartNode(t, msg.Redis, behind.Addr, nil)
+
+	// HELLO's own reply differs (version, connection id): compared below
+	reqs := append([][]byte{proxytest.Cmd("HELLO", "3")}, redisCommandList()...)
+	want := transcript(t, direct.Addr, reqs, proxytest.RedisReply)
+	got := transcript(t, n.Addr, reqs, proxytest.RedisReply)
+	require.Equal(t, len(want), len(got), "reply counts differ")
+	for i := 1; i < len(want); i++ {
+		if want[i] != got[i] {
+			t.Errorf("reply %d differs:\n direct: %.200q\n proxy:  %.200q", i, want[i], got[i])
+		}
+	}
+	for _, field := range []string{"server", "version", "proto", "id", "mode", "role", "modules"} {
+		require.Contains(t, got[0], "$"+strconv.Itoa(len(field))+"\r\n"+field+"\r\n")
+	}
+	require.True(t, strings.HasPrefix(got[0], "%7\r\n"), "HELLO 3 answers a map: %q", got[0])
+	require.Contains(t, got[0], "$5\r\nproto\r\n:3\r\n")
+
+	// INFO's text differs between two servers; its type must not: Redis
+	// answers a RESP3 client verbatim text
+	info := [][]byte{proxytest.Cmd("HELLO", "3"), proxytest.Cmd("INFO", "server"), proxytest.Cmd("CLIENT", "INFO")}
+	want = transcript(t, direct.Addr, info, proxytest.RedisReply)
+	got = transcript(t, n.Addr, info, proxytest.RedisReply)
+	for i := 1; i < len(want); i++ {
+		w, g := want[i], got[i]
+		require.Equal(t, w[:1], g[:1], "reply %d: %.60q vs %.60q", i, w, g)
+		require.Equal(t, w[strings.Index(w, "\r\n"):][:6], g[strings.Index(g, "\r\n"):][:6], "reply %d: the txt: format", i)
 	}
 }
 

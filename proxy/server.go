@@ -105,6 +105,9 @@ type Options struct {
 	ClientIdleTimeout, ClientReadTimeout time.Duration
 	// AdminToken protects the stats listener's runtime-changing endpoints.
 	AdminToken string
+	// AllowFlush lets FLUSHDB and FLUSHALL through, to every node of the
+	// cluster (allow_flush).
+	AllowFlush bool
 
 	// ClientTLSListen and ClientTLS: an optional TLS client listener.
 	ClientTLSListen string

@@ -28,6 +28,9 @@ const (
 	actSkip
 	// actConfig: DYNO_CONFIG:CONN_CONSISTENCY <level> (dyn_message.c msg_apply_config).
 	actConfig
+	// actSession: a Redis command about the connection, a transaction or
+	// the rack's keyspace, which the session answers (session_redis.go).
+	actSession
 )
 
 // setConnConsistency applies DYNO_CONFIG:CONN_CONSISTENCY to this
@@ -113,6 +116,12 @@ type session struct {
 	deadline bool
 	// readStart: when the request being read began to arrive
 	readStart time.Time
+	// resp3: the client switched to RESP3 (HELLO 3); replies to the
+	// requests it reads from then on are converted. Reader only.
+	resp3 bool
+	// rs is a Redis client's connection state: name, transaction, WATCH
+	// (session_redis.go)
+	rs redisState
 }
 
 func (s *Server) serveClient(nc net.Conn, id uint) {
@@ -130,6 +139,7 @@ func (s *Server) serveClient(nc net.Conn, id uint) {
 	}()
 	ss.readLoop()
 	wg.Wait()
+	ss.rs.close()
 }
 
 func (ss *session) readLoop() {
@@ -160,6 +170,7 @@ func (ss *session) readLoop() {
 			}
 			if act != actMore && act != actSkip && s.clientAuth {
 				act = ss.checkAuth(r, act)
+				act = ss.redisSession(r, act)
 			}
 			live := s.live.Load()
 			if act == actForward && s.buffered.Load()+int64(len(r.Raw)) > live.MaxBufferedBytes {
@@ -299,6 +310,8 @@ func (ss *session) writeLoop() {
 			reply := r.Reply
 			if r.Err != nil {
 				reply = s.codec.errorReply(r.Err)
+			} else if s.clientAuth && (r.RESP3 || r.Cmd == unitCmd) {
+				reply = ss.rs.clientReply(r) // Redis: RESP3, transactions
 			}
 			if _, err := bw.Write(reply); err != nil {
 				broken = true

@@ -70,6 +70,9 @@ var ourKeys = []key{
 	// /state/*, /peer/*, /read_repairs/*, log level). Empty: they answer
 	// loopback clients only.
 	{name: "stats_admin_token", val: func(c *Config) value { return secretVal{&c.StatsAdminToken} }},
+	// FLUSHDB and FLUSHALL through the proxy empty every datastore of the
+	// cluster; off, they are refused with an error naming this key.
+	{name: "allow_flush", def: "false", val: func(c *Config) value { return boolVal{&c.AllowFlush} }},
 }
 
 // secretVal is a string Describe does not print.

@@ -235,7 +235,7 @@ func keyCases() []keyCase {
 		)
 	}
 
-	for _, key := range []string{"read_repairs_enabled", "preconnect", "auto_eject_hosts", "enable_gossip"} {
+	for _, key := range []string{"read_repairs_enabled", "preconnect", "auto_eject_hosts", "enable_gossip", "allow_flush"} {
 		warn := ""
 		if key == "read_repairs_enabled" {
 			warn = "has no effect unless read_consistency and write_consistency are both above DC_ONE"

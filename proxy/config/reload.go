@@ -120,6 +120,7 @@ var reloadTable = map[string]reloadClass{
 	"gossip_seeds":            {Restart, "gossip joins its seeds at start"},
 	"gossip_advertise":        {Restart, "gossip announces its address at start"},
 	"stats_admin_token":       {Live, "the next admin request"},
+	"allow_flush":             {Restart, "the node reads it at start: emptying the cluster is not switched on by a reload"},
 }
 
 // ReloadClass returns how a change to key reaches a running node and a

@@ -125,7 +125,7 @@ func TestScrapeTimeValues(t *testing.T) {
 	require.Equal(t, 3.0*5, float64(len(seriesOf(t, reg, "dynomite_peer_errors_total"))), "3 peers x 5 causes")
 	require.Len(t, seriesOf(t, reg, "dynomite_datastore_errors_total"), 5)
 	// requests: every class x outcome exists from the start (rates of 0, not gaps)
-	require.Len(t, seriesOf(t, reg, "dynomite_client_requests_total"), 7*2)
+	require.Len(t, seriesOf(t, reg, "dynomite_client_requests_total"), 8*2) // msg.Class: 8 classes
 }
 
 func seriesOf(t *testing.T, g prometheus.Gatherer, name string) []string {

@@ -69,9 +69,12 @@ const (
 	ClassAllNodes
 	// ClassProxy commands are answered by the proxy itself (QUIT, ECHO, COMMAND...).
 	ClassProxy
+	// ClassRack commands see the keyspace of every node of the local rack,
+	// which together hold every key once (SCAN, KEYS, DBSIZE, RANDOMKEY).
+	ClassRack
 )
 
-var classNames = [...]string{"unsupported", "read", "write", "multikey", "local", "allnodes", "proxy"}
+var classNames = [...]string{"unsupported", "read", "write", "multikey", "local", "allnodes", "proxy", "rack"}
 
 func (c Class) String() string {
 	if int(c) < len(classNames) {
@@ -237,6 +240,11 @@ type Request struct {
 	// Tag is free for the one who created the request (e.g. which replica
 	// a copy went to).
 	Tag int32
+
+	// RESP3 is set on a Redis request read after the client switched to
+	// RESP3 (HELLO 3): its reply is converted from the datastore's RESP2
+	// before the client gets it.
+	RESP3 bool
 
 	// CloseAfter makes the session close the client connection once this
 	// request's reply is written (QUIT, protocol errors).

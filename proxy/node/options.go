@@ -50,6 +50,7 @@ func proxyOptions(cfg *config.Config, log *slog.Logger) proxy.Options {
 		ClientIdleTimeout: cfg.ClientIdleTimeout,
 		ClientReadTimeout: cfg.ClientReadTimeout,
 		AdminToken:        cfg.StatsAdminToken,
+		AllowFlush:        cfg.AllowFlush,
 	}
 }
 

@@ -28,6 +28,9 @@ type Command struct {
 	Flags msg.Flags
 	// Answer is what the proxy does with a command of [msg.ClassProxy].
 	Answer Answer
+	// Reply3 is how the command's RESP2 reply becomes RESP3 for a client
+	// that asked for RESP3 (resp3.go).
+	Reply3 Shape
 	// Upstream is true when Netflix Dynomite supports the command.
 	Upstream bool
 	// Stats is the group of upstream's redis_req_<group> counter the command
@@ -55,12 +58,33 @@ const (
 	// AnswerConnConsistency: DYNO_CONFIG:CONN_CONSISTENCY sets the
 	// connection's read and write consistency levels.
 	AnswerConnConsistency
-	// AnswerHello: HELLO (version 2 only, the datastore connections speak
-	// RESP2) goes to the local datastore.
+	// AnswerHello: HELLO 2 or 3 sets the session's protocol; the session
+	// answers it.
 	AnswerHello
-	// AnswerLocal: the local datastore answers (COMMAND describes it).
+	// AnswerLocal: the local datastore answers.
 	AnswerLocal
+	// The answers below are the client session's (proxy/session_redis.go):
+	// connection state, transactions, COMMAND from this table, and the
+	// commands that see the keyspace of every node of the rack.
+	AnswerClient
+	AnswerSelect
+	AnswerReset
+	AnswerMulti
+	AnswerExec
+	AnswerDiscard
+	AnswerWatch
+	AnswerUnwatch
+	AnswerCommand
+	AnswerKeys
+	AnswerScan
+	AnswerDBSize
+	AnswerRandomKey
+	AnswerFlush
 )
+
+// Session reports whether the client's session answers a command answered
+// this way (AnswerHello and the answers from AnswerClient on).
+func (a Answer) Session() bool { return a == AnswerHello || a >= AnswerClient }
 
 // CommandError is a request the proxy refuses without forwarding it. Error
 // returns the reply text without the leading '-' ("ERR wrong number of
@@ -89,6 +113,7 @@ func init() {
 		}
 		index[c.Name] = uint16(id)
 		c.arityErr = &CommandError{Msg: "ERR wrong number of arguments for '" + c.Name + "' command"}
+		c.Reply3 = replyShapes[c.Name]
 	}
 }
 
@@ -315,14 +340,52 @@ func checkEval(c *Command, args [][]byte) error {
 		return &CommandError{Msg: "ERR Number of keys can't be negative"}
 	case nk > int64(len(args)-c.NumKeysAt-1):
 		return &CommandError{Msg: "ERR Number of keys can't be greater than number of args"}
-	case nk == 0:
-		return &CommandError{Msg: "ERR unsupported command '" + c.Name + "' with numkeys 0: scripts are routed by KEYS[1]"}
 	}
 	return nil
 }
 
-// checkHello allows HELLO and HELLO 2: the datastore connections behind the
-// proxy speak RESP2. Options after the version are the session's business.
+// subcommands checks args[1] against the allowed subcommands and their
+// arities (Redis's: n exactly, -n at least).
+func subcommands(c *Command, args [][]byte, subs map[string]int) error {
+	for name, arity := range subs {
+		if !equalFold(args[1], name) {
+			continue
+		}
+		if arity > 0 && len(args) != arity || arity < 0 && len(args) < -arity {
+			return subArityError(c, name)
+		}
+		return nil
+	}
+	return unsupportedSub(c, args[1])
+}
+
+// checkFunction allows the FUNCTION subcommands that every node runs alike:
+// a library loaded on every datastore makes FCALL work wherever its keys
+// land.
+func checkFunction(c *Command, args [][]byte) error {
+	return subcommands(c, args, map[string]int{"load": -3, "delete": 3, "flush": -2, "list": -2})
+}
+
+// checkClient allows the CLIENT subcommands about the client's own
+// connection, which the session answers.
+func checkClient(c *Command, args [][]byte) error {
+	return subcommands(c, args, map[string]int{"setname": 3, "getname": 2, "setinfo": 4, "id": 2, "info": 2,
+		"no-evict": 3, "no-touch": 3, "tracking": -3})
+}
+
+// checkMemory allows MEMORY USAGE key [SAMPLES n], routed by its key.
+func checkMemory(c *Command, args [][]byte) error {
+	return subcommands(c, args, map[string]int{"usage": -3})
+}
+
+// checkObject allows the OBJECT subcommands about one key.
+func checkObject(c *Command, args [][]byte) error {
+	return subcommands(c, args, map[string]int{"encoding": 3, "freq": 3, "idletime": 3, "refcount": 3})
+}
+
+// checkHello allows HELLO, HELLO 2 and HELLO 3: the session converts the
+// datastore's RESP2 replies for RESP3 clients. Options after the version
+// are the session's business.
 func checkHello(_ *Command, args [][]byte) error {
 	if len(args) < 2 {
 		return nil
@@ -331,7 +394,7 @@ func checkHello(_ *Command, args [][]byte) error {
 	switch {
 	case !ok:
 		return &CommandError{Msg: "ERR Protocol version is not an integer or out of range"}
-	case v != 2:
+	case v != 2 && v != 3:
 		return &CommandError{Msg: "NOPROTO unsupported protocol version"}
 	}
 	return nil

@@ -35,8 +35,9 @@ func TestFlagsOfSampleCommands(t *testing.T) {
 		"SCRIPT has no key":                                 {"script", none, AnswerNone},
 		"QUIT is answered by the proxy":                     {"quit", none, AnswerQuit},
 		"ECHO is answered by the proxy":                     {"echo", none, AnswerEcho},
-		"HELLO goes to the local datastore":                 {"hello", none, AnswerHello},
-		"COMMAND goes to the local datastore":               {"command", none, AnswerLocal},
+		"HELLO is the session's":                            {"hello", none, AnswerHello},
+		"COMMAND is answered from the table":                {"command", none, AnswerCommand},
+		"SCAN walks the rack":                               {"scan", none, AnswerScan},
 		"DYNO_CONFIG sets the connection's levels":          {"dyno_config:conn_consistency", none, AnswerConnConsistency},
 	}
 	for name, tc := range tests {

@@ -304,6 +304,9 @@ var table = [...]Command{
 
 	// scripts: routed by KEYS[1]; every key must map to one node
 	withCheck(def("eval", write, -3, scriptKeys, up|script, "other"), checkEval),
+	withCheck(def("fcall", write, -3, scriptKeys, script, "other"), checkEval),
+	withCheck(def("fcall_ro", read, -3, scriptKeys, script, "other"), checkEval),
+	withCheck(def("function", allNodes, -2, noKeys, 0, "other"), checkFunction),
 	withCheck(def("evalsha", write, -3, scriptKeys, up|script, "other"), checkEval),
 	withCheck(def("eval_ro", read, -3, scriptKeys, script, "other"), checkEval),
 	withCheck(def("evalsha_ro", read, -3, scriptKeys, script, "other"), checkEval),
@@ -312,17 +315,37 @@ var table = [...]Command{
 	// the local datastore only
 	def("ping", local, -1, noKeys, up, "ping"),
 	def("info", local, -1, noKeys, up, "other"),
-	def("keys", local, 2, noKeys, up, "keys"),
-	def("scan", local, -2, noKeys, up, "scan"),
+	answeredAs(def("keys", proxy, 2, noKeys, up, "keys"), AnswerKeys),
+	answeredAs(def("scan", proxy, -2, noKeys, up, "scan"), AnswerScan),
 	withCheck(def("config", local, -2, noKeys, up, "other"), checkConfig),
 	def("slaveof", local, 3, noKeys, up, "other"),
 
 	// answered by the proxy
 	answeredAs(def("quit", proxy, -1, noKeys, up, "other"), AnswerQuit),
 	answeredAs(def("echo", proxy, 2, noKeys, 0, "other"), AnswerEcho),
-	answeredAs(def("command", proxy, -1, noKeys, 0, "other"), AnswerLocal),
+	answeredAs(def("command", proxy, -1, noKeys, 0, "other"), AnswerCommand),
 	answeredAs(withCheck(def("hello", proxy, -1, noKeys, 0, "other"), checkHello), AnswerHello),
 	// DYNO_CONFIG:CONN_CONSISTENCY <level> sets the connection's read and
 	// write consistency (dyn_message.c msg_apply_config).
 	answeredAs(def("dyno_config:conn_consistency", proxy, 2, noKeys, up, "other"), AnswerConnConsistency),
+
+	// Connection state, transactions and the keyspace of the whole rack,
+	// answered by the client's session (proxy/session_redis.go,
+	// proxy/keyspace.go).
+	withCheck(answeredAs(def("client", proxy, -2, noKeys, 0, "other"), AnswerClient), checkClient),
+	answeredAs(def("select", proxy, 2, noKeys, 0, "other"), AnswerSelect),
+	answeredAs(def("reset", proxy, 1, noKeys, 0, "other"), AnswerReset),
+	answeredAs(def("multi", proxy, 1, noKeys, 0, "other"), AnswerMulti),
+	answeredAs(def("exec", proxy, 1, noKeys, 0, "other"), AnswerExec),
+	answeredAs(def("discard", proxy, 1, noKeys, 0, "other"), AnswerDiscard),
+	answeredAs(def("watch", proxy, -2, noKeys, 0, "other"), AnswerWatch), // keys: args[1:], the session's
+	answeredAs(def("unwatch", proxy, 1, noKeys, 0, "other"), AnswerUnwatch),
+	answeredAs(def("dbsize", proxy, 1, noKeys, 0, "other"), AnswerDBSize),
+	answeredAs(def("randomkey", proxy, 1, noKeys, 0, "other"), AnswerRandomKey),
+	answeredAs(def("flushdb", proxy, -1, noKeys, 0, "other"), AnswerFlush),
+	answeredAs(def("flushall", proxy, -1, noKeys, 0, "other"), AnswerFlush),
+	// introspection of one key, routed by it (MEMORY USAGE key, OBJECT
+	// ENCODING key...)
+	withCheck(def("memory", read, -3, keySpec{2, 2, 1, 0}, 0, "other"), checkMemory),
+	withCheck(def("object", read, -3, keySpec{2, 2, 1, 0}, 0, "other"), checkObject),
 }

@@ -50,8 +50,15 @@ func TestTableMatchesRedis(t *testing.T) {
 		}
 		info, ok := golden[c.Name]
 		require.True(t, ok, "%s is in %s", c.Name, goldenCommandInfo)
+		if c.Name == "memory" || c.Name == "object" {
+			// Redis containers (arity -2, no key): the table routes the
+			// subcommands it allows (MEMORY USAGE key, OBJECT ENCODING
+			// key...), which are reads of their key
+			continue
+		}
 		require.Equal(t, info.arity, c.Arity, "%s: arity", c.Name)
-		if c.FirstKey > 0 || info.first > 0 {
+		// the session reads WATCH's keys itself
+		if (c.FirstKey > 0 || info.first > 0) && c.Class != msg.ClassProxy {
 			require.Equal(t, []int{info.first, info.last, info.step}, []int{c.FirstKey, c.LastKey, c.KeyStep}, "%s: key positions", c.Name)
 		}
 		readonly := hasFlag(info.flags, "readonly")
