@@ -47,6 +47,9 @@ func TestRedisSessionFeaturesAcrossTheCluster(t *testing.T) {
 	t.Run("WATCH aborts when the key changes", func(t *testing.T) {
 		require.Equal(t, "+OK\r\n", c.Do("WATCH", local))
 		require.Equal(t, "+OK\r\n", tc.Client(2, "").Do("SET", local, "changed"))
+		// node 2 acknowledged it from its own rack; the copy for node 0's
+		// datastore, where the WATCH is, may still be on its way
+		proxytest.Eventually(t, 5e9, func() bool { return tc.Direct(0, "GET", local) == "$7\r\nchanged\r\n" }, "the write through rack r2 did not reach rack r1")
 		require.Equal(t, "+OK\r\n", c.Do("MULTI"))
 		require.Equal(t, "+QUEUED\r\n", c.Do("SET", local, "mine"))
 		require.Equal(t, "*-1\r\n", c.Do("EXEC"))
