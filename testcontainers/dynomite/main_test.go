@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 	// remove what they start; a local daemon's ports are on 127.0.0.1 (a
 	// machine with /.dockerenv would otherwise be told the gateway's).
 	setDefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-	if h := os.Getenv("DOCKER_HOST"); h == "" || strings.HasPrefix(h, "unix://") {
+	if h := os.Getenv("DOCKER_HOST"); h == "" || strings.HasPrefix(h, "unix://") || strings.Contains(h, "://127.0.0.1:") || strings.Contains(h, "://localhost:") {
 		setDefault("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
 	}
 	if os.Getenv("DYNOMITE_TC_VERBOSE") == "" {
