@@ -383,17 +383,6 @@ func redisSpec(role string, nets ...Attach) Spec {
 	}
 }
 
-func memcachedSpec(role string, nets ...Attach) Spec {
-	return Spec{
-		Role:  role,
-		Image: image("memcached"),
-		Cmd:   append(dynomite.MemcachedCommand(), "-v"),
-		Nets:  nets,
-		Ports: []string{"11211/tcp"},
-		Wait:  wait.ForListeningPort("11211/tcp").WithStartupTimeout(30 * time.Second),
-	}
-}
-
 // ---- dynomite nodes --------------------------------------------------
 
 // NodeConf is one node's configuration, written in upstream's YAML format.
