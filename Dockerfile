@@ -28,6 +28,9 @@ COPY go.mod go.sum ./
 RUN go mod download
 # .dockerignore sends only what cmd/dynomite is built from.
 COPY . .
+# The packages are compiled here, once per source tree (the build cache
+# stays in this layer); a new version below only links again.
+RUN go build -trimpath -o /dev/null ./cmd/dynomite
 ARG VERSION=dev
 # The flags of `make build` and `make release`: the version -V prints.
 RUN go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/dynomite ./cmd/dynomite && \

@@ -149,7 +149,7 @@ test-containers: ## with a Docker daemon: images, the testcontainers module's te
 	@if ! $${DOCKER:-docker} info >/dev/null 2>&1; then \
 	  if [ "$${CI:-}" = true ]; then echo "test-containers: FAIL: no Docker daemon answers (CI=true)" >&2; exit 1; fi; \
 	  echo "test-containers: SKIP: no Docker daemon answers; the compose check and the itest suites need one" >&2; \
-	  $(MAKE) --no-print-directory tc-module; exit 0; \
+	  $(MAKE) --no-print-directory tc-module; exit $$?; \
 	fi
 	$(MAKE) --no-print-directory images
 	$(MAKE) --no-print-directory tc-module
