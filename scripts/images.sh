@@ -164,10 +164,13 @@ version_args() {
     --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 
-# sources_hash: what the root Dockerfile's context holds (.dockerignore),
-# tracked or not, for the image tag.
+# sources_hash: what the root Dockerfile's context holds (the paths
+# .dockerignore lets in, less its test exclusions), tracked or not, for the
+# image tag.
 sources_hash() {
-  git ls-files -co --exclude-standard -- go.mod go.sum cmd env proxy seedprovider scripts/images/dynomite Dockerfile .dockerignore |
+  local included
+  mapfile -t included < <(sed -n 's,^!,,p' .dockerignore)
+  git ls-files -co --exclude-standard -- "${included[@]}" Dockerfile .dockerignore |
     grep -v -e '_test\.go$' -e '/testdata/' -e '^proxy/proxytest/' | sort |
     while read -r f; do [ -f "$f" ] && printf '%s  %s\n' "$(sha256sum <"$f" | cut -c1-64)" "$f"; done |
     { cat; echo "$1"; } | sha256sum | cut -c1-12
