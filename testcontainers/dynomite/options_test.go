@@ -239,9 +239,11 @@ func TestReadyStrategy(t *testing.T) {
 		}
 	})
 	t.Run("never ready", func(t *testing.T) {
-		tg := serve(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+		tg := serve(t, func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "not ready: waiting for peers: dyn-dc1-rack2:8101", http.StatusServiceUnavailable)
+		})
 		err := ReadyStrategy(500*time.Millisecond).WaitUntilReady(ctx, tg)
-		if err == nil || !strings.Contains(err.Error(), "/ready answers 503") {
+		if err == nil || !strings.Contains(err.Error(), "/ready answers 503: not ready: waiting for peers: dyn-dc1-rack2:8101") {
 			t.Fatalf("got %v", err)
 		}
 	})

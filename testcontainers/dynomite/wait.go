@@ -46,7 +46,7 @@ func (s *readyStrategy) WaitUntilReady(ctx context.Context, target wait.Strategy
 		if err != nil {
 			last = err.Error()
 		} else {
-			code, err := get(ctx, &client, "http://"+addr+path)
+			code, body, err := get(ctx, &client, "http://"+addr+path)
 			switch {
 			case err != nil:
 				last = err.Error()
@@ -56,7 +56,7 @@ func (s *readyStrategy) WaitUntilReady(ctx context.Context, target wait.Strategy
 				path = "/health" // a build from before /ready
 				continue
 			default:
-				last = fmt.Sprintf("%s answers %d", path, code)
+				last = fmt.Sprintf("%s answers %d: %s", path, code, body)
 			}
 		}
 		select {
@@ -79,18 +79,21 @@ func endpointOf(ctx context.Context, t wait.StrategyTarget, port string) (string
 	return net.JoinHostPort(host, p.Port()), nil
 }
 
-func get(ctx context.Context, c *http.Client, url string) (int, error) {
+// get returns the status and the start of the body (what /ready says is
+// missing), on one line.
+func get(ctx context.Context, c *http.Client, url string) (int, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	r, err := c.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(r.Body, 512))
 	_, _ = io.Copy(io.Discard, r.Body)
-	r.Body.Close()
-	return r.StatusCode, nil
+	return r.StatusCode, strings.Join(strings.Fields(string(b)), " "), nil
 }
 
 // peersUp counts the peers a node reports connected: the
