@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/dynomite-go/dynomite/testcontainers/dynomite"
 )
 
 // token is every node's token: with one node per rack, each rack owns the
@@ -25,42 +27,22 @@ type Cluster struct {
 }
 
 // oneDC starts racks rack1..rackN of datacenter dc1: redis-rK (or
-// memcached-rK) and dyn-rK, which knows the others as dyn_seeds.
+// memcached-rK) and dyn-rK, which knows the others as dyn_seeds, with the
+// testcontainers module (Env.RunCluster).
 func oneDC(e *Env, racks int, memcached bool, read, write string) *Cluster {
 	e.t.Helper()
-	c := &Cluster{e: e, Net: e.Network("dc1", false)}
-	store, port, ds := "redis", "6379", 0
+	ds := dynomite.Redis
 	if memcached {
-		store, port, ds = "memcached", "11211", 1
+		ds = dynomite.Memcached
 	}
-	var specs []Spec
-	for r := 1; r <= racks; r++ {
-		role := fmt.Sprintf("%s-r%d", store, r)
-		if memcached {
-			specs = append(specs, memcachedSpec(role, Attach{Net: c.Net, Aliases: []string{role}}))
-		} else {
-			specs = append(specs, redisSpec(role, Attach{Net: c.Net, Aliases: []string{role}}))
-		}
+	if read == "" {
+		read = string(dynomite.DCOne)
 	}
-	c.Stores = e.startAll(specs...)
-	specs = specs[:0]
-	var confs []NodeConf
-	for r := 1; r <= racks; r++ {
-		conf := NodeConf{DC: "dc1", Rack: fmt.Sprintf("rack%d", r), Token: token,
-			Server: fmt.Sprintf("%s-r%d:%s:1", store, r, port), DataStore: ds, Read: read, Write: write}
-		for o := 1; o <= racks; o++ {
-			if o != r {
-				conf.Seeds = append(conf.Seeds, fmt.Sprintf("dyn-r%d:8101:rack%d:dc1:%s", o, o, token))
-			}
-		}
-		role := fmt.Sprintf("dyn-r%d", r)
-		confs = append(confs, conf)
-		specs = append(specs, nodeSpec(role, conf, nil, Attach{Net: c.Net, Aliases: []string{role}}))
+	if write == "" {
+		write = string(dynomite.DCOne)
 	}
-	for i, ctr := range e.startAll(specs...) {
-		c.Nodes = append(c.Nodes, asNode(ctr, confs[i]))
-	}
-	return c
+	return e.RunCluster(dynomite.WithRacks(racks), dynomite.WithDatastore(ds),
+		dynomite.WithConsistency(dynomite.Consistency(read), dynomite.Consistency(write)))
 }
 
 // all returns every container of the cluster, for logs.

@@ -22,6 +22,8 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/dynomite-go/dynomite/testcontainers/dynomite"
 )
 
 // Env is one suite's Docker world: the networks and containers it creates,
@@ -373,22 +375,11 @@ func redisSpec(role string, nets ...Attach) Spec {
 	return Spec{
 		Role:  role,
 		Image: image("redis"),
-		Cmd:   []string{"redis-server", "--port", "6379", "--bind", "0.0.0.0", "--protected-mode", "no", "--save", "", "--appendonly", "no"},
+		Cmd:   dynomite.RedisCommand(""),
 		Nets:  nets,
 		Ports: []string{"6379/tcp"},
 		// Not ForLog: after a restart the old line is still in the log.
 		Wait: wait.ForListeningPort("6379/tcp").WithStartupTimeout(30 * time.Second),
-	}
-}
-
-func memcachedSpec(role string, nets ...Attach) Spec {
-	return Spec{
-		Role:  role,
-		Image: image("memcached"),
-		Cmd:   []string{"memcached", "-p", "11211", "-U", "0", "-m", "64", "-v"},
-		Nets:  nets,
-		Ports: []string{"11211/tcp"},
-		Wait:  wait.ForListeningPort("11211/tcp").WithStartupTimeout(30 * time.Second),
 	}
 }
 
@@ -415,39 +406,17 @@ const (
 	confRetryTimeout = "1000"
 )
 
+// YAML renders the configuration with the testcontainers module's
+// NodeConfig (listeners on 8102, 8101 and 22222), the suites' timeouts
+// first among the extra keys.
 func (n NodeConf) YAML() string {
-	var b strings.Builder
-	q := func(k, v string) { fmt.Fprintf(&b, "  %s: %s\n", k, v) }
-	b.WriteString("dyn_o_mite:\n")
-	q("datacenter", n.DC)
-	q("rack", n.Rack)
-	q("listen", "0.0.0.0:8102")
-	q("dyn_listen", "0.0.0.0:8101")
-	q("stats_listen", "0.0.0.0:22222")
-	q("tokens", "'"+n.Token+"'")
-	b.WriteString("  servers:\n  - " + n.Server + "\n")
-	q("data_store", fmt.Sprint(n.DataStore))
-	q("timeout", confTimeout)
-	q("server_retry_timeout", confRetryTimeout)
-	read, write := n.Read, n.Write
-	if read == "" {
-		read = "DC_ONE"
-	}
-	if write == "" {
-		write = "DC_ONE"
-	}
-	q("read_consistency", read)
-	q("write_consistency", write)
-	if len(n.Seeds) > 0 {
-		b.WriteString("  dyn_seeds:\n")
-		for _, s := range n.Seeds {
-			b.WriteString("  - " + s + "\n")
-		}
-	}
-	for _, kv := range n.Extra {
-		q(kv[0], kv[1])
-	}
-	return b.String()
+	return dynomite.NodeConfig{
+		Datacenter: n.DC, Rack: n.Rack, Token: n.Token, Server: n.Server,
+		Datastore:       dynomite.Datastore(n.DataStore),
+		Seeds:           n.Seeds,
+		ReadConsistency: dynomite.Consistency(n.Read), WriteConsistency: dynomite.Consistency(n.Write),
+		Extra: append([][2]string{{"timeout", confTimeout}, {"server_retry_timeout", confRetryTimeout}}, n.Extra...),
+	}.YAML()
 }
 
 // Node is a dynomite container: clients on 8102, peers on 8101, stats on
@@ -461,17 +430,24 @@ type Node struct {
 	addr string // client address on the host, refreshed after restarts
 }
 
-const confPath = "/etc/dynomite/dynomite.yml"
+const confPath = dynomite.ConfigPath
 
 // ITEST_DYNOMITE_BIN replaces the image's binary with a locally built one
 // (static: CGO_ENABLED=0), to try a change without rebuilding the image.
 var dynomiteBin = os.Getenv("ITEST_DYNOMITE_BIN")
 
-func nodeSpec(role string, conf NodeConf, env map[string]string, nets ...Attach) Spec {
-	files := []testcontainers.ContainerFile{{Reader: strings.NewReader(conf.YAML()), ContainerFilePath: confPath, FileMode: 0o644}}
-	if dynomiteBin != "" {
-		files = append(files, testcontainers.ContainerFile{HostFilePath: dynomiteBin, ContainerFilePath: "/usr/bin/dynomite", FileMode: 0o755})
+// binOverride is the file that puts ITEST_DYNOMITE_BIN in place of the
+// image's binary, if set.
+func binOverride() []testcontainers.ContainerFile {
+	if dynomiteBin == "" {
+		return nil
 	}
+	return []testcontainers.ContainerFile{{HostFilePath: dynomiteBin, ContainerFilePath: "/usr/bin/dynomite", FileMode: 0o755}}
+}
+
+func nodeSpec(role string, conf NodeConf, env map[string]string, nets ...Attach) Spec {
+	files := append([]testcontainers.ContainerFile{{Reader: strings.NewReader(conf.YAML()), ContainerFilePath: confPath, FileMode: 0o644}},
+		binOverride()...)
 	return Spec{
 		Role:  role,
 		Image: image("dynomite"),
@@ -480,10 +456,10 @@ func nodeSpec(role string, conf NodeConf, env map[string]string, nets ...Attach)
 		Nets:  nets,
 		Ports: []string{"8102/tcp", "22222/tcp"},
 		Files: files,
-		// The image is FROM scratch: no shell for ForListeningPort. /health
-		// answers 200 once the datastore is connected.
-		Wait: wait.ForHTTP("/health").WithPort("22222/tcp").WithStatusCodeMatcher(func(s int) bool { return s == http.StatusOK }).
-			WithStartupTimeout(30 * time.Second).WithPollInterval(100 * time.Millisecond),
+		// The image is FROM scratch: no shell for ForListeningPort. /ready
+		// (or, on builds without it, /health) answers 200 once the node
+		// serves.
+		Wait: dynomite.ReadyStrategy(30 * time.Second),
 	}
 }
 
@@ -491,6 +467,58 @@ func asNode(c *Ctr, conf NodeConf) *Node {
 	n := &Node{Ctr: c, DC: conf.DC, Rack: conf.Rack, Conf: conf}
 	n.refresh()
 	return n
+}
+
+// RunCluster starts a cluster with the testcontainers module
+// (testcontainers/dynomite): its network, a datastore and a node per rack,
+// with the suite's images, labels (the sweep finds them), container names,
+// timeouts and ITEST_DYNOMITE_BIN. It returns once every node is ready and
+// connected to every other. Roles: dyn-r<N> and redis-r<N> (memcached-r<N>)
+// in one datacenter, dyn-dc<D>-r<N> ... in several. The containers and the
+// network are the Env's: removed when the test ends, and reachable through
+// Node.Ctr and Cluster.Stores for faults (Kill, Stop, Disconnect).
+func (e *Env) RunCluster(opts ...dynomite.Option) *Cluster {
+	e.t.Helper()
+	opts = append([]dynomite.Option{
+		dynomite.WithImage(image("dynomite")), dynomite.WithRedisImage(image("redis")), dynomite.WithMemcachedImage(image("memcached")),
+		dynomite.WithLabels(e.labels()), dynomite.WithHostIP("127.0.0.1"),
+		dynomite.WithNodeConfig("timeout", confTimeout), dynomite.WithNodeConfig("server_retry_timeout", confRetryTimeout),
+		dynomite.WithCustomizer(func(m dynomite.Member, req *testcontainers.GenericContainerRequest) error {
+			req.Name = fmt.Sprintf("itest-%s-%s-%s", e.suite, m.Alias, runID)
+			if m.Node {
+				req.Files = append(req.Files, binOverride()...)
+			}
+			return nil
+		}),
+	}, opts...)
+	start := time.Now()
+	cl, err := dynomite.Run(e.ctx, opts...)
+	if err != nil {
+		e.t.Fatalf("cluster: %v", err)
+	}
+	oneDC := cl.Nodes[len(cl.Nodes)-1].Datacenter == cl.Nodes[0].Datacenter
+	ctr := func(alias, dc, rack string, c *testcontainers.DockerContainer) *Ctr {
+		kind, _, _ := strings.Cut(alias, "-") // dyn, redis, memcached
+		role := kind + "-" + dc + "-r" + strings.TrimPrefix(rack, "rack")
+		if oneDC {
+			role = kind + "-r" + strings.TrimPrefix(rack, "rack")
+		}
+		return &Ctr{e: e, Role: role, Name: fmt.Sprintf("itest-%s-%s-%s", e.suite, alias, runID), C: c}
+	}
+	c := &Cluster{e: e, Net: &Net{Name: cl.Network.Name, ID: cl.Network.ID}}
+	for _, n := range cl.Nodes {
+		conf := NodeConf{DC: n.Datacenter, Rack: n.Rack, Token: n.Config.Token, Server: n.Config.Server,
+			DataStore: int(n.Config.Datastore), Seeds: n.Config.Seeds,
+			Read: string(n.Config.ReadConsistency), Write: string(n.Config.WriteConsistency)}
+		c.Nodes = append(c.Nodes, asNode(ctr(n.Alias, n.Datacenter, n.Rack, n.Container), conf))
+		c.Stores = append(c.Stores, ctr(n.Datastore.Alias, n.Datacenter, n.Rack, n.Datastore.Container))
+	}
+	e.mu.Lock()
+	e.ctrs = append(e.ctrs, c.all()...)
+	e.nets = append(e.nets, c.Net)
+	e.mu.Unlock()
+	e.Step("cluster of %d nodes up (testcontainers/dynomite) in %s", len(c.Nodes), time.Since(start).Round(100*time.Millisecond))
+	return c
 }
 
 func (n *Node) refresh() {
