@@ -55,12 +55,14 @@ COPY scripts/images/dynomite/passwd /etc/passwd
 COPY scripts/images/dynomite/group /etc/group
 COPY --from=build /out/dynomite /usr/bin/dynomite
 USER 65532:65532
-# 8101 peers, 8102 clients, 22222 stats (/health, /metrics), 8103 gossip
+# 8101 peers, 8102 clients, 22222 stats (/ready, /health, /metrics), 8103 gossip
 # (TCP and UDP, only with enable_gossip: true).
 EXPOSE 8101 8102 22222 8103 8103/udp
-# The stats listener on port 22222 answers /health: 200 once the datastore
-# is connected. A node whose stats_listen uses another port needs
-# `dynomite health --addr 127.0.0.1:PORT` as its healthcheck.
-HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 CMD ["/usr/bin/dynomite", "health"]
+# The healthcheck is readiness, not liveness: `dynomite ready` asks the stats
+# listener's /ready, 200 once the datastore is connected and every peer the
+# seed provider lists is known (connected or marked down), so a healthy
+# container has its full ring. /health stays the liveness check. A node whose
+# stats_listen uses another port needs `dynomite ready --addr 127.0.0.1:PORT`.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 CMD ["/usr/bin/dynomite", "ready"]
 ENTRYPOINT ["/usr/bin/dynomite"]
 CMD ["-c", "/etc/dynomite/dynomite.yml"]

@@ -30,7 +30,7 @@ const (
 var runID = fmt.Sprintf("%s-%d", time.Now().UTC().Format("150405"), os.Getpid())
 
 func TestMain(m *testing.M) {
-	// shared/ENVIRONMENT.md: the reaper image cannot be pulled, and the
+	// Without a registry the reaper (Ryuk) image cannot be pulled, and the
 	// machine has /.dockerenv, so without the override testcontainers
 	// would dial the default gateway instead of the published ports.
 	setDefaultEnv("TESTCONTAINERS_RYUK_DISABLED", "true")

@@ -149,6 +149,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer out.Close()
 	level := new(slog.LevelVar)
+	if !fs.Changed("verbosity") && cfg.IsSet("verbosity") {
+		f.verbosity = cfg.Verbosity // the file's level, unless -v says otherwise
+	}
 	level.Set(levelFor(f.verbosity))
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 	for _, w := range cfg.Warnings {

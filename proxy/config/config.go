@@ -130,6 +130,7 @@ type Config struct {
 	DNSSRVTimeout                                        time.Duration `yaml:"-"`
 	EC2ClusterTagValue, EC2ClusterTagKey, EC2Regions     string        `yaml:"-"`
 	AllowFlush                                           bool          `yaml:"-"`
+	Verbosity                                            int           `yaml:"-"`
 	EC2PeerAddress, EC2Endpoint                          string        `yaml:"-"`
 	EC2PeerPort                                          int           `yaml:"-"`
 	// Gossip (gossip_listen, gossip_seeds, gossip_advertise): zero values

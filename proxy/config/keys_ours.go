@@ -73,6 +73,10 @@ var ourKeys = []key{
 	// FLUSHDB and FLUSHALL through the proxy empty every datastore of the
 	// cluster; off, they are refused with an error naming this key.
 	{name: "allow_flush", def: "false", val: func(c *Config) value { return boolVal{&c.AllowFlush} }},
+	// The log level, upstream's -v scale (0 emerg .. 5 notice .. 7 debug ..
+	// 11), so that a reload can change it. -v on the command line wins at
+	// start; unset, the level is -v's (5 by default).
+	{name: "verbosity", def: "5", val: func(c *Config) value { return intVal{p: &c.Verbosity, min: 0, max: 11} }},
 }
 
 // secretVal is a string Describe does not print.

@@ -72,6 +72,11 @@ func keyCases() []keyCase {
 		{name: "listen rejects IPv4 in brackets", key: "listen", value: "'[127.0.0.1]:8102'", err: "invalid IPv6 address"},
 		{name: "listen rejects an unclosed bracket", key: "listen", value: "'[::1:8102'", err: "invalid bracketed host"},
 
+		{name: "verbosity takes upstream's -v scale", key: "verbosity", value: "7", want: "7",
+			check: func(t *testing.T, c *Config) { require.Equal(t, 7, c.Verbosity) }},
+		{name: "verbosity stops at 11", key: "verbosity", value: "12", err: "out of range 0..11"},
+		{name: "verbosity is a number", key: "verbosity", value: "debug", err: "debug"},
+
 		{name: "dyn_listen takes host and port", key: "dyn_listen", value: "127.0.0.1:8101", want: "127.0.0.1:8101"},
 		{name: "dyn_listen rejects a unix socket", key: "dyn_listen", value: "/tmp/peer.sock", err: "only allowed for listen"},
 		{name: "dyn_listen rejects a host alone", key: "dyn_listen", value: "127.0.0.1", err: `is not "host:port"`},

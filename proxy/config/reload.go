@@ -121,6 +121,7 @@ var reloadTable = map[string]reloadClass{
 	"gossip_advertise":        {Restart, "gossip announces its address at start"},
 	"stats_admin_token":       {Live, "the next admin request"},
 	"allow_flush":             {Restart, "the node reads it at start: emptying the cluster is not switched on by a reload"},
+	"verbosity":               {Live, "the log level at once (a level set since by -v at start, SIGTTIN/SIGTTOU or /setloglevel stays until the key itself changes)"},
 }
 
 // ReloadClass returns how a change to key reaches a running node and a

@@ -97,7 +97,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Node, error)
 		m.Close()
 		return nil, err
 	}
-	n.initReload(cfg, s.confFile)
+	n.initReload(cfg, s.confFile, s.logs)
 	return n, nil
 }
 

@@ -38,6 +38,7 @@ type reloader struct {
 	mu   sync.Mutex // one reload at a time
 	path string     // the configuration file; "" when there is none
 	cfg  *config.Config
+	logs admin.LogControl // the log level, which verbosity sets; nil in tests without one
 }
 
 // WithConfigFile names the file the configuration was read from, which a
@@ -47,8 +48,8 @@ func WithConfigFile(path string) Option { return func(s *settings) { s.confFile 
 
 // initReload records the configuration in force and its file's hash, and
 // serves POST /reload.
-func (n *Node) initReload(cfg *config.Config, path string) {
-	n.reload = reloader{path: path, cfg: cfg}
+func (n *Node) initReload(cfg *config.Config, path string, logs admin.LogControl) {
+	n.reload = reloader{path: path, cfg: cfg, logs: logs}
 	hash := ""
 	if path != "" {
 		if data, err := os.ReadFile(path); err == nil {
@@ -102,8 +103,10 @@ func (n *Node) reloadConfig() admin.ReloadResult {
 	cur := n.reload.cfg
 	carryOver(cur, next)
 	var restart []string
-	provider := false // a seed provider setting changed
+	provider := false  // a seed provider setting changed
+	verbosity := false // the log level changed
 	for _, c := range config.Diff(cur, next) {
+		verbosity = verbosity || c.Key == "verbosity"
 		res.Changed = append(res.Changed, c.Key)
 		if c.Apply == config.Restart {
 			_, why := config.ReloadClass(c.Key)
@@ -137,6 +140,9 @@ func (n *Node) reloadConfig() admin.ReloadResult {
 		return res
 	}
 	commitProvider()
+	if verbosity && n.reload.logs != nil {
+		n.reload.logs.SetVerbosity(next.Verbosity) // 0..11: the parser checked it
+	}
 	n.reload.cfg = next
 	for _, w := range next.Warnings {
 		n.log.Warn("configuration", "warning", w)

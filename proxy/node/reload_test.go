@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,6 +59,12 @@ func (f *fileNode) write(t testing.TB) string {
 // node from it as the command does and runs it until the test ends.
 func startFileNode(t *testing.T, log *slog.Logger, base ...string) *fileNode {
 	t.Helper()
+	return startFileNodeWith(t, log, nil, base...)
+}
+
+// startFileNodeWith is startFileNode with more options for node.New.
+func startFileNodeWith(t *testing.T, log *slog.Logger, opts []node.Option, base ...string) *fileNode {
+	t.Helper()
 	f := &fileNode{path: filepath.Join(t.TempDir(), "node.yml"), vals: map[string]string{}}
 	for i := 0; i+1 < len(base); i += 2 {
 		f.set(base[i], base[i+1])
@@ -65,7 +72,7 @@ func startFileNode(t *testing.T, log *slog.Logger, base ...string) *fileNode {
 	f.write(t)
 	cfg, err := config.Load(f.path)
 	require.NoError(t, err)
-	n, err := node.New(context.Background(), cfg, node.WithLogger(log), node.WithConfigFile(f.path))
+	n, err := node.New(context.Background(), cfg, append([]node.Option{node.WithLogger(log), node.WithConfigFile(f.path)}, opts...)...)
 	require.NoError(t, err)
 	require.NoError(t, n.Listen())
 	f.Node = n
@@ -251,4 +258,50 @@ func TestReloadWithoutAFileIsRefused(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, res.Status)
 	require.Contains(t, res.Error, "no configuration file")
 	n.Reload() // must not panic or block
+}
+
+// levels records what the node asks of the log level.
+type levels struct {
+	mu  sync.Mutex
+	set []int
+}
+
+func (l *levels) SetVerbosity(v int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.set = append(l.set, v)
+	return true
+}
+func (l *levels) Adjust(int) {}
+func (l *levels) calls() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]int(nil), l.set...)
+}
+
+func TestReloadChangesTheLogLevelOnlyWhenVerbosityChanges(t *testing.T) {
+	log, _ := testLog(t, slog.LevelInfo)
+	rd := proxytest.StartRedis(t)
+	lv := &levels{}
+	f := startFileNodeWith(t, log, []node.Option{node.WithLogControl(lv)}, singleNodeBase(t, rd.Addr)...)
+
+	f.set("timeout", "1500")
+	f.write(t)
+	code, res := postReload(t, f.Node)
+	require.Equal(t, http.StatusOK, code, res.Error)
+	require.Empty(t, lv.calls(), "a reload that leaves verbosity alone keeps the level set by -v or at run time")
+
+	f.set("verbosity", "7")
+	f.write(t)
+	code, res = postReload(t, f.Node)
+	require.Equal(t, http.StatusOK, code, res.Error)
+	require.Equal(t, []string{"verbosity"}, res.Changed)
+	require.Equal(t, []int{7}, lv.calls())
+
+	f.set("verbosity", "12")
+	f.write(t)
+	code, res = postReload(t, f.Node)
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Contains(t, res.Error, "verbosity")
+	require.Equal(t, []int{7}, lv.calls(), "an invalid file changes nothing")
 }
