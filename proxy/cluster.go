@@ -13,6 +13,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/backend"
 	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/dnode"
+	"github.com/dynomite-go/dynomite/proxy/hlc"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 	"github.com/dynomite-go/dynomite/proxy/tlsconf"
@@ -79,6 +80,11 @@ type cluster struct {
 	keys    []string // per node index of the current state: pool identity
 	retired map[*backend.Pool]*time.Timer
 
+	// clock stamps the writes this node coordinates; order is this node's
+	// tie-break (nodeOrder), stamp.go
+	clock *hlc.Clock
+	order uint64
+
 	readLevel, writeLevel atomic.Uint32
 	timeoutFactor         atomic.Int32
 	nodeState             atomic.Int32
@@ -118,6 +124,7 @@ func newCluster(s *Server) (*cluster, error) {
 		}
 	}
 	c.state.Store(st)
+	c.clock, c.order = hlc.New(), nodeOrder(o.DC, o.Rack, uint32(nodes[0].Tokens[0]))
 	return c, nil
 }
 
@@ -245,7 +252,8 @@ func (c *cluster) newPeerPool(n *ring.Node, sameDC bool, scope PeerScope) *backe
 		Logger:  c.opts.Logger,
 		Observe: func(d time.Duration, failed bool) { obs.Peer(scope, d, failed) },
 		Header: func(dst []byte, r *msg.Request, id uint64) []byte {
-			return dnode.AppendHeader(dst, dnode.Header{ID: id, Type: dnode.RequestType(r.PeerType), Version: 1, SameDC: sameDC})
+			return dnode.AppendHeader(dst, dnode.Header{ID: id, Type: dnode.RequestType(r.PeerType), Version: 1, SameDC: sameDC,
+				Stamp: dnode.Stamp{TS: r.Stamp, Node: r.StampNode, Replay: r.Replay}})
 		},
 		Parse: func(buf []byte, r *msg.Request) (int, int, bool, error) {
 			var h dnode.Header

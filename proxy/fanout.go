@@ -90,6 +90,9 @@ func (c *cluster) route(r *msg.Request, hint uint, rl, wl consistency.Level) {
 		c.adminDelete(st, r, hint)
 		return
 	}
+	if write || r.Flags.Has(msg.FlagWrite) {
+		c.stamp(r)
+	}
 	switch r.Class {
 	case msg.ClassLocal:
 		c.local.Send(r, hint)
@@ -240,6 +243,7 @@ func (f *fanout) add(n *ring.Node, role uint8, dc int, tok ring.Token, next []in
 	sub := f.c.reqs.Get()
 	sub.AdoptRaw(f.parent.Raw)
 	sub.Cmd, sub.Class, sub.Flags, sub.Retrieval, sub.Key = f.parent.Cmd, f.parent.Class, f.parent.Flags, f.parent.Retrieval, f.parent.Key
+	sub.Stamp, sub.StampNode, sub.Replay = f.parent.Stamp, f.parent.StampNode, f.parent.Replay
 	sub.Notify = f
 	sub.Tag = int32(len(f.subs))
 	sub.PeerType = peerReq

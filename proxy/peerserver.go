@@ -65,6 +65,7 @@ func (h peerHandler) ErrorReply(err error) []byte { return h.s.codec.errorReply(
 // rack of this datacenter, answering with this node's own reply (upstream's
 // remote coordinator, DC_ONE).
 func (s *Server) servePeerRequest(r *msg.Request, hint uint, typ msg.PeerType) {
+	s.cluster.observe(r)
 	if typ == msg.PeerForward && s.cluster != nil {
 		if st := s.cluster.state.Load(); !st.single && r.Key != nil {
 			if _, ok := st.topo.KeyToken(r.Key); ok {
@@ -80,6 +81,9 @@ func (s *Server) servePeerRequest(r *msg.Request, hint uint, typ msg.PeerType) {
 // from another datacenter.
 func (c *cluster) forwardLocalDC(st *clusterState, r *msg.Request, hint uint) {
 	topo := st.topo
+	if r.Class == msg.ClassWrite || r.Flags.Has(msg.FlagWrite) {
+		c.stamp(r) // an upstream coordinator's copy comes unstamped
+	}
 	f := c.newFanout(st, r, hint, consistency.DCOne, false)
 	f.localFirst()
 	t, _ := topo.KeyToken(r.Key)

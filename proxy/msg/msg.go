@@ -238,6 +238,14 @@ type Request struct {
 	// a copy went to).
 	Tag int32
 
+	// Stamp is a write's version (proxy/hlc: the coordinator's timestamp
+	// and node order), given by its coordinator and carried to the replicas
+	// in the peer frame (proxy/dnode); zero Stamp means unstamped. Replay
+	// marks a hint being replayed (proxy/hints): the replica applies it only
+	// when it is newer than the write it holds for the key.
+	Stamp, StampNode uint64
+	Replay           bool
+
 	// CloseAfter makes the session close the client connection once this
 	// request's reply is written (QUIT, protocol errors).
 	CloseAfter bool
