@@ -13,6 +13,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/backend"
 	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/dnode"
+	"github.com/dynomite-go/dynomite/proxy/hints"
 	"github.com/dynomite-go/dynomite/proxy/hlc"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/ring"
@@ -75,15 +76,23 @@ type cluster struct {
 	state atomic.Pointer[clusterState]
 
 	// mu serialises membership changes (UpdatePeers); lookups never take it.
-	mu      sync.Mutex
-	started bool
-	keys    []string // per node index of the current state: pool identity
-	retired map[*backend.Pool]*time.Timer
+	mu         sync.Mutex
+	started    bool
+	stopReplay func()   // stops replayLoop (under mu)
+	keys       []string // per node index of the current state: pool identity
+	retired    map[*backend.Pool]*time.Timer
 
 	// clock stamps the writes this node coordinates; order is this node's
 	// tie-break (nodeOrder), stamp.go
 	clock *hlc.Clock
 	order uint64
+	// lww guards this node's datastore against stale replayed hints
+	// (lww.go); hints is the hinted handoff (handoff.go), nil when off
+	lww   *lwwTable
+	hints *handoff
+	// hintsSuperseded counts replayed hints refused by lww;
+	// hintsUnparsed hints that did not parse back (skipped)
+	hintsSuperseded, hintsUnparsed atomic.Uint64
 
 	readLevel, writeLevel atomic.Uint32
 	timeoutFactor         atomic.Int32
@@ -125,6 +134,21 @@ func newCluster(s *Server) (*cluster, error) {
 	}
 	c.state.Store(st)
 	c.clock, c.order = hlc.New(), nodeOrder(o.DC, o.Rack, uint32(nodes[0].Tokens[0]))
+	c.lww = newLWWTable()
+	if o.HintsDir != "" {
+		window := o.MaxHintWindow
+		if window <= 0 {
+			window = 1<<63 - 1 // max_hint_window 0: no limit
+		}
+		store, err := hints.Open(hints.Options{Dir: o.HintsDir, Fsync: o.HintsFsync, MaxWindow: window,
+			MaxBytes: o.MaxHintsBytes, Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+		c.hints = &handoff{store: store, rate: o.HintReplayRate, running: map[string]bool{}}
+	} else if len(o.Peers) > 0 {
+		o.Logger.Warn("hinted handoff is off (hints_dir is empty): a replica that misses writes during an outage keeps missing them")
+	}
 	return c, nil
 }
 
@@ -286,6 +310,15 @@ func (c *cluster) start(ctx context.Context) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.started, c.ctx = true, ctx
+	if c.hints != nil {
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.replayLoop(rctx)
+		}()
+		c.stopReplay = func() { cancel(); <-done }
+	}
 	st := c.state.Load()
 	for _, p := range st.pools {
 		if p != nil {
@@ -297,6 +330,13 @@ func (c *cluster) start(ctx context.Context) {
 func (c *cluster) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.stopReplay != nil {
+		c.stopReplay()
+		c.stopReplay = nil
+	}
+	if c.hints != nil {
+		_ = c.hints.store.Close()
+	}
 	c.started = false
 	for p, t := range c.retired {
 		t.Stop()

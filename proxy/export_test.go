@@ -1,5 +1,7 @@
 package proxy
 
+import "time"
+
 // The tests of this directory are in package proxy_test, so that they can
 // use proxytest (which imports proxy). These are the internals they check.
 
@@ -18,3 +20,20 @@ func (s *Server) MaxRequestBytes() int { return s.opts.MaxRequestBytes }
 
 // ReadRepairs reports whether /read_repairs/enable is in force.
 func (s *Server) ReadRepairs() bool { return s.readRepairs.Load() }
+
+// SetHintPoll makes the hint replayer look for targets every d; the
+// returned function restores the default.
+func SetHintPoll(d time.Duration) func() {
+	old := hintPoll
+	hintPoll = d
+	return func() { hintPoll = old }
+}
+
+// LWWVersion is the version the last-writer-wins table holds for key.
+func (s *Server) LWWVersion(key string) (ts, node uint64, ok bool) {
+	v, ok := s.cluster.lww.lookup([]byte(key))
+	return uint64(v.TS), v.Node, ok
+}
+
+// NodeOrder is this node's tie-break order.
+func (s *Server) NodeOrder() uint64 { return s.cluster.order }

@@ -44,6 +44,8 @@ type fanout struct {
 	parent   *msg.Request
 	strategy consistency.Strategy
 	hint     uint
+	// hinted: a write whose failed copies become hints (handoff.go)
+	hinted bool
 
 	mu   sync.Mutex
 	subs []subInfo
@@ -194,6 +196,7 @@ func (c *cluster) newFanout(st *clusterState, r *msg.Request, hint uint, level c
 	f := fanoutPool.Get().(*fanout)
 	f.c, f.st, f.parent, f.hint = c, st, r, hint
 	f.strategy = consistency.Strategy{Level: level, Write: write}
+	f.hinted = r.Stamp != 0
 	f.set.DCs, f.set.LocalDC, f.set.Primary = st.topo.NumDCs(), st.topo.LocalDC(), -1
 	r.Hold()
 	c.fanouts.Add(1)
@@ -258,7 +261,7 @@ func (f *fanout) add(n *ring.Node, role uint8, dc int, tok ring.Token, next []in
 func (f *fanout) send(i int) {
 	si := f.subs[i]
 	if si.node.Local {
-		f.c.local.Send(si.req, f.hint)
+		f.c.toDatastore(si.req, f.hint)
 		return
 	}
 	if f.st.down[si.node.Index].Load() {
@@ -304,6 +307,7 @@ func (f *fanout) SubDone(sub *msg.Request) {
 		f.send(resend)
 		return
 	}
+	f.keepHint(si, sub)
 	f.outstanding--
 	rep := &f.set.Replicas[i]
 	rep.Seq = len(f.subs) - f.outstanding // the order copies complete in, from 1

@@ -74,7 +74,7 @@ func (s *Server) servePeerRequest(r *msg.Request, hint uint, typ msg.PeerType) {
 			}
 		}
 	}
-	s.backend.Send(r, hint)
+	s.cluster.toDatastore(r, hint)
 }
 
 // forwardLocalDC: this node is the coordinator in its datacenter for a write
