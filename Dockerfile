@@ -18,6 +18,10 @@ COPY bin/image/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY scripts/images/dynomite/passwd /etc/passwd
 COPY scripts/images/dynomite/group /etc/group
 COPY bin/image/dynomite /usr/bin/dynomite
+# An empty directory the node's user may write: hints_dir's conventional
+# place (set `hints_dir: /var/lib/dynomite/hints` and mount a volume there
+# to keep hints across container replacements).
+COPY --chown=65532:65532 bin/image/hints/ /var/lib/dynomite/hints/
 USER 65532:65532
 # 8101 peers, 8102 clients, 22222 stats (/health, /metrics), 8103 gossip
 # (TCP and UDP, only with enable_gossip: true).

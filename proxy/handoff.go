@@ -159,11 +159,22 @@ func proxyFailure(reply []byte) bool {
 		bytes.Contains(head, []byte("Dynomite: "))
 }
 
-// HintStats lists the hint log of every target; nil when hinted handoff is
-// off (no hints_dir).
+// HintStats lists the hint log of every target, and an empty one for each
+// peer of the ring without hints (so that its series exist from the
+// start); nil when hinted handoff is off (no hints_dir).
 func (s *Server) HintStats() []hints.TargetStats {
 	if s.cluster == nil || s.cluster.hints == nil {
 		return nil
 	}
-	return s.cluster.hints.store.Stats()
+	out := s.cluster.hints.store.Stats()
+	have := make(map[string]bool, len(out))
+	for _, st := range out {
+		have[st.Target] = true
+	}
+	for _, n := range s.cluster.state.Load().topo.Nodes() {
+		if !n.Local && !have[n.Name] {
+			out = append(out, hints.TargetStats{Target: n.Name})
+		}
+	}
+	return out
 }

@@ -79,6 +79,9 @@ type NodeStats struct {
 	ReadCopiesNotSent uint64
 	// InFlight is the number of client requests being served.
 	InFlight int64
+	// HintsSuperseded counts replayed hints this node refused: it had
+	// applied a newer write of the key (lww.go).
+	HintsSuperseded uint64
 	// Limits counts what the client limits refused or closed.
 	Limits LimitStats
 }
@@ -112,6 +115,7 @@ func (s *Server) Stats() NodeStats {
 		QuorumFailures:         s.cluster.quorumFailures.Load(),
 		ReadCopiesNotSent:      s.cluster.copiesNotSent.Load(),
 		InFlight:               s.inFlight.Load(),
+		HintsSuperseded:        s.cluster.hintsSuperseded.Load(),
 		Limits: LimitStats{
 			MaxClientConnections: s.rejectedConns.Load(),
 			MaxRequestBytes:      s.rejectedLarge.Load(),

@@ -127,7 +127,7 @@ build_dynomite() {
   if has_image "$image"; then
     log "$image present, reused"
   else
-    rm -rf bin/image && mkdir -p bin/image
+    rm -rf bin/image && mkdir -p bin/image/hints
     cp "$bin" bin/image/dynomite
     cp /etc/ssl/certs/ca-certificates.crt bin/image/ca-certificates.crt
     quiet_build --build-arg "VERSION=$version" -t "$image" .

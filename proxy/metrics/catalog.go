@@ -79,6 +79,14 @@ const (
 	mNodeState   = "dynomite_node_state"
 	mBuildInfo   = "dynomite_build_info"
 	mSeedRefresh = "dynomite_seedprovider_refresh_total"
+
+	mHintsPendingRecords = "dynomite_hints_pending_records"
+	mHintsPendingBytes   = "dynomite_hints_pending_bytes"
+	mHintsWritten        = "dynomite_hints_written_total"
+	mHintsReplayed       = "dynomite_hints_replayed_total"
+	mHintsDropped        = "dynomite_hints_dropped_total"
+	mHintReplayLag       = "dynomite_hint_replay_lag_seconds"
+	mHintsSuperseded     = "dynomite_hints_superseded_total"
 )
 
 var peerLabels = []string{"peer", "peer_dc", "peer_rack"}
@@ -126,6 +134,14 @@ var catalog = []Info{
 	{mNodeState, Gauge, []string{"state"}, "1 for the node's state (NORMAL, STANDBY, WRITES_ONLY, RESUMING; set by /state/...), 0 for the others."},
 	{mBuildInfo, Gauge, []string{"version", "goversion"}, "Always 1; the labels carry the build's version."},
 	{mSeedRefresh, Counter, []string{"provider", "outcome"}, "Seed-provider polls by outcome (success, or error when the answer was not used)."},
+
+	{mHintsPendingRecords, Gauge, []string{"target"}, "Hints this node holds for the target peer and has not delivered yet (proxy/hints): writes the target is missing."},
+	{mHintsPendingBytes, Gauge, []string{"target"}, "Bytes of the hints this node holds for the target peer."},
+	{mHintsWritten, Counter, []string{"target"}, "Hints kept for the target: copies of writes that did not reach it."},
+	{mHintsReplayed, Counter, []string{"target"}, "Hints delivered to the target (applied, or refused by it as older than a write it holds)."},
+	{mHintsDropped, Counter, []string{"target", "reason"}, "Writes the target missed and no hint was kept for (reason window: down longer than max_hint_window; max_bytes: its log is full; disk_error), or hints lost (corrupt: a damaged segment). The target stays different until repaired."},
+	{mHintReplayLag, Gauge, []string{"target"}, "Age of the oldest hint not yet delivered to the target (0 when none)."},
+	{mHintsSuperseded, Counter, nil, "Replayed hints this node refused because it had applied a newer write of the key (last writer wins)."},
 }
 
 // Catalog returns every metric the package exports. Besides these, a

@@ -81,7 +81,7 @@ func TestEveryRuleHasATest(t *testing.T) {
 		}
 	}
 	require.ElementsMatch(t, []string{"DynomiteNodeDown", "DynomiteDatastoreDown", "DynomitePeerUnreachable",
-		"DynomiteQuorumFailures", "DynomiteRemoteDrops", "DynomiteHighLatency"}, names)
+		"DynomiteQuorumFailures", "DynomiteRemoteDrops", "DynomiteHighLatency", "DynomiteHintsDropped", "DynomiteHintsPilingUp"}, names)
 }
 
 func promtool(t *testing.T, dir string, args ...string) {
