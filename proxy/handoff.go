@@ -31,14 +31,19 @@ type handoff struct {
 	running map[string]bool
 }
 
-// keepHint keeps a hint for a write's copy that did not reach its replica:
-// it failed (peer down or marked down, link cut, timeout, shutdown) rather
-// than being answered. A copy the peer answered, even with an error, was
-// delivered; the local datastore's failures are not hinted (there is no
-// peer to replay to).
+// keepHint keeps a hint for a write's copy to a peer that the peer did not
+// apply: it failed (peer down or marked down, link cut, timeout, shutdown),
+// or the peer answered with one of the proxy's own failures (its datastore
+// refused or timed out, "Storage: ..."; a node shutting down). A copy the
+// datastore answered, even with an error (WRONGTYPE), was applied as far as
+// it goes and is not hinted. The local datastore's failures are not hinted
+// either: there is no peer to replay to.
 func (f *fanout) keepHint(si *subInfo, sub *msg.Request) {
 	h := f.c.hints
-	if h == nil || !f.hinted || sub.Err == nil || si.node.Local || errors.Is(sub.Err, errNotNeeded) {
+	if h == nil || !f.hinted || errors.Is(sub.Err, errNotNeeded) {
+		return
+	}
+	if sub.Err == nil && !(replyIsError(sub.Reply) && proxyFailure(sub.Reply)) {
 		return
 	}
 	h.store.Add(si.node.Name, &hints.Hint{Stamp: sub.Stamp, Node: sub.StampNode, PeerType: uint8(sub.PeerType), Raw: sub.Raw})

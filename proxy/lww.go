@@ -19,11 +19,13 @@ import (
 // whose copy had arrived after all (a timeout after the write was applied)
 // is not applied twice.
 //
-// The table knows nothing of the keys it lost: after a restart, or when
-// another key took the slot, a replayed hint is applied whatever the
-// datastore holds. Entries are recorded when the write is handed to the
-// datastore, before its reply: a write the datastore then refuses still
-// counts as applied here.
+// An entry is recorded once the datastore answered the write without an
+// error (applied: for a copy the node serves for a peer, when its reply is
+// written back, dnode.Completer; for its own copies, when the fan-out gets
+// the reply), so a write the datastore refused can still be replayed. The
+// table knows nothing of the keys it lost: after a restart, or when another
+// key took the slot, a replayed hint is applied whatever the datastore
+// holds.
 
 // lwwSlots is the table's size: 2^18 keys (6 MiB), the writes of the last
 // seconds to minutes of a busy node. A hint replays within max_hint_window,
@@ -49,34 +51,39 @@ func newLWWTable() *lwwTable {
 	return &lwwTable{seed: maphash.MakeSeed(), slots: make([]lwwSlot, lwwSlots)}
 }
 
-// admit records the write of key at version v and reports whether it may be
-// applied: always for a live write; for a replayed hint (replay) only when v
-// is newer than the version recorded for key.
-func (t *lwwTable) admit(key []byte, v hlc.Version, replay bool) bool {
+// slot returns key's hash, its slot and the slot's lock.
+func (t *lwwTable) slot(key []byte) (uint64, *lwwSlot, *sync.Mutex) {
 	h := maphash.Bytes(t.seed, key) | 1 // never 0, the empty slot
 	i := h & (lwwSlots - 1)
-	mu := &t.locks[i%lwwStripes]
+	return h, &t.slots[i], &t.locks[i%lwwStripes]
+}
+
+// newer reports whether v is newer than the version recorded for key (true
+// when none is: the table does not know what the datastore holds).
+func (t *lwwTable) newer(key []byte, v hlc.Version) bool {
+	h, s, mu := t.slot(key)
 	mu.Lock()
 	defer mu.Unlock()
-	s := &t.slots[i]
-	if s.key == h {
-		if !s.version.Less(v) {
-			// the replica holds this write or a newer one
-			return !replay
-		}
+	return s.key != h || s.version.Less(v)
+}
+
+// record notes that the write of key at version v was applied; an entry
+// never moves back to an older version.
+func (t *lwwTable) record(key []byte, v hlc.Version) {
+	h, s, mu := t.slot(key)
+	mu.Lock()
+	if s.key != h || s.version.Less(v) {
+		s.key, s.version = h, v
 	}
-	s.key, s.version = h, v
-	return true
+	mu.Unlock()
 }
 
 // lookup returns the version recorded for key (tests, /info).
 func (t *lwwTable) lookup(key []byte) (hlc.Version, bool) {
-	h := maphash.Bytes(t.seed, key) | 1
-	i := h & (lwwSlots - 1)
-	mu := &t.locks[i%lwwStripes]
+	h, s, mu := t.slot(key)
 	mu.Lock()
 	defer mu.Unlock()
-	if s := t.slots[i]; s.key == h {
+	if s.key == h {
 		return s.version, true
 	}
 	return hlc.Version{}, false
@@ -87,14 +94,26 @@ func (t *lwwTable) lookup(key []byte) (hlc.Version, bool) {
 const hintSuperseded = "HINT superseded: this replica applied a newer write of the key"
 
 // toDatastore hands r, a request for this node's datastore, to it, unless r
-// is a replayed hint that a newer write of its key supersedes: r is then
-// completed with hintSuperseded. Stamped writes are recorded in the table.
+// is a replayed hint that a write recorded for its key supersedes (as new
+// or newer: the hint's own write, applied after all, included): r is then
+// completed with hintSuperseded.
 func (c *cluster) toDatastore(r *msg.Request, hint uint) {
-	if r.Stamp != 0 && r.Key != nil &&
-		!c.lww.admit(r.Key, hlc.Version{TS: hlc.Timestamp(r.Stamp), Node: r.StampNode}, r.Replay) {
+	if r.Replay && r.Key != nil && !c.lww.newer(r.Key, stampOf(r)) {
 		c.hintsSuperseded.Add(1)
 		c.fail(r, hintSuperseded)
 		return
 	}
 	c.local.Send(r, hint)
+}
+
+// applied records r, a stamped write this node's datastore answered
+// without an error, in the table.
+func (c *cluster) applied(r *msg.Request) {
+	if r.Stamp != 0 && r.Key != nil && r.Err == nil && !replyIsError(r.Reply) {
+		c.lww.record(r.Key, stampOf(r))
+	}
+}
+
+func stampOf(r *msg.Request) hlc.Version {
+	return hlc.Version{TS: hlc.Timestamp(r.Stamp), Node: r.StampNode}
 }

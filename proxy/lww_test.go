@@ -7,33 +7,33 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestLWWTableAdmitsLiveWritesAlwaysAndReplaysOnlyWhenNewer(t *testing.T) {
+func TestLWWTableKnowsTheNewestAppliedVersionPerKey(t *testing.T) {
 	tb := newLWWTable()
 	v := func(ms int64, node uint64) hlc.Version { return hlc.Version{TS: hlc.Make(ms, 0), Node: node} }
 	k := []byte("user:1")
 
-	require.True(t, tb.admit(k, v(100, 1), true), "an unknown key: the replay applies")
-	require.True(t, tb.admit(k, v(200, 1), false), "a live write")
-	require.False(t, tb.admit(k, v(150, 9), true), "an older replay is refused")
-	require.False(t, tb.admit(k, v(200, 1), true), "the same write replayed again is refused")
-	require.True(t, tb.admit(k, v(200, 2), true), "equal stamps: the higher node order wins")
+	require.True(t, tb.newer(k, v(100, 1)), "an unknown key: a replay applies")
+	tb.record(k, v(200, 1))
+	require.False(t, tb.newer(k, v(150, 9)), "an older replay is refused")
+	require.False(t, tb.newer(k, v(200, 1)), "the same write, applied already, is refused")
+	require.True(t, tb.newer(k, v(200, 2)), "equal stamps: the higher node order wins")
+	require.True(t, tb.newer(k, v(201, 0)))
+	tb.record(k, v(50, 1))
 	got, ok := tb.lookup(k)
 	require.True(t, ok)
-	require.Equal(t, v(200, 2), got)
-	require.True(t, tb.admit(k, v(50, 1), false), "a live write is applied even when older...")
-	got, _ = tb.lookup(k)
-	require.Equal(t, v(200, 2), got, "...but does not move the entry back")
+	require.Equal(t, v(200, 1), got, "an older write does not move the entry back")
 	_, ok = tb.lookup([]byte("user:2"))
 	require.False(t, ok)
 }
 
-func TestLWWAdmitDoesNotAllocate(t *testing.T) {
+func TestLWWTableDoesNotAllocate(t *testing.T) {
 	tb := newLWWTable()
 	k := []byte("key")
 	n := uint64(0)
 	require.Zero(t, testing.AllocsPerRun(100, func() {
 		n++
-		tb.admit(k, hlc.Version{TS: hlc.Timestamp(n), Node: 1}, n%2 == 0)
+		tb.record(k, hlc.Version{TS: hlc.Timestamp(n), Node: 1})
+		tb.newer(k, hlc.Version{TS: hlc.Timestamp(n), Node: 2})
 	}))
 }
 

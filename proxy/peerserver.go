@@ -58,6 +58,10 @@ func (h peerHandler) Serve(r *msg.Request, typ msg.PeerType, conn uint) {
 	h.s.servePeerRequest(r, conn, typ)
 }
 
+// Completed records a stamped write the datastore applied (lww.go); the
+// Server calls it once r's reply is known (dnode.Completer).
+func (h peerHandler) Completed(r *msg.Request) { h.s.cluster.applied(r) }
+
 // ErrorReply renders a failure in the datastore protocol.
 func (h peerHandler) ErrorReply(err error) []byte { return h.s.codec.errorReply(err) }
 
