@@ -309,9 +309,8 @@ func (f *fanout) SubDone(sub *msg.Request) {
 	}
 	if si.node.Local {
 		f.c.applied(sub)
-	} else {
-		f.keepHint(si, sub)
 	}
+	f.keepHint(si, sub)
 	f.outstanding--
 	rep := &f.set.Replicas[i]
 	rep.Seq = len(f.subs) - f.outstanding // the order copies complete in, from 1

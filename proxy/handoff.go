@@ -31,13 +31,14 @@ type handoff struct {
 	running map[string]bool
 }
 
-// keepHint keeps a hint for a write's copy to a peer that the peer did not
-// apply: it failed (peer down or marked down, link cut, timeout, shutdown),
-// or the peer answered with one of the proxy's own failures (its datastore
-// refused or timed out, "Storage: ..."; a node shutting down). A copy the
-// datastore answered, even with an error (WRONGTYPE), was applied as far as
-// it goes and is not hinted. The local datastore's failures are not hinted
-// either: there is no peer to replay to.
+// keepHint keeps a hint for a write's copy that its replica did not apply:
+// it failed (peer down or marked down, link cut, timeout, shutdown; this
+// node's own datastore down or timing out), or the peer answered with one
+// of the proxy's own failures (its datastore refused or timed out,
+// "Storage: ..."; a node shutting down). A copy the datastore answered,
+// even with an error (WRONGTYPE), was applied as far as it goes and is not
+// hinted. A copy for this node's own datastore is kept under this node's
+// name and replayed to that datastore once it is connected again.
 func (f *fanout) keepHint(si *subInfo, sub *msg.Request) {
 	h := f.c.hints
 	if h == nil || !f.hinted || errors.Is(sub.Err, errNotNeeded) {
@@ -104,17 +105,23 @@ func (c *cluster) replayLoop(ctx context.Context) {
 }
 
 // reachable reports whether the node named name is in the ring, connected
-// and not marked down.
+// and not marked down (this node: its datastore is connected).
 func (c *cluster) reachable(name string) bool {
 	st := c.state.Load()
 	i := st.nodeIndex(name)
-	return i >= 0 && !st.down[i].Load() && st.pools[i].Up()
+	switch {
+	case i < 0:
+		return false
+	case st.topo.Node(i).Local:
+		return c.local.Up()
+	}
+	return !st.down[i].Load() && st.pools[i].Up()
 }
 
-// nodeIndex is the ring index of the peer named name, or -1.
+// nodeIndex is the ring index of the node named name, or -1.
 func (st *clusterState) nodeIndex(name string) int {
 	for i, n := range st.topo.Nodes() {
-		if !n.Local && n.Name == name {
+		if n.Name == name {
 			return i
 		}
 	}
@@ -125,11 +132,11 @@ func (st *clusterState) nodeIndex(name string) int {
 // request is parsed again from its raw bytes (the hint keeps only those),
 // so that the peer pool knows how its reply ends.
 func (c *cluster) sendHint(target string, h *hints.Hint) error {
-	st := c.state.Load()
-	i := st.nodeIndex(target)
-	if i < 0 || st.down[i].Load() || !st.pools[i].Up() {
+	if !c.reachable(target) {
 		return errHintTarget
 	}
+	st := c.state.Load()
+	i := st.nodeIndex(target)
 	r := c.reqs.Get()
 	defer c.reqs.Put(r)
 	fr := msg.NewFrameReader(bytes.NewReader(h.Raw), len(h.Raw)+1, len(h.Raw)+1)
@@ -144,8 +151,15 @@ func (c *cluster) sendHint(target string, h *hints.Hint) error {
 	}
 	r.Stamp, r.StampNode, r.Replay = h.Stamp, h.Node, true
 	r.PeerType = msg.PeerType(h.PeerType)
-	st.pools[i].Send(r, 0)
+	if st.topo.Node(i).Local {
+		c.toDatastore(r, 0)
+	} else {
+		st.pools[i].Send(r, 0)
+	}
 	r.Wait()
+	if st.topo.Node(i).Local {
+		c.applied(r)
+	}
 	if r.Err != nil {
 		return fmt.Errorf("hint for %s: %w", target, r.Err)
 	}

@@ -171,3 +171,15 @@ func TestAPeerWhoseDatastoreFailedGetsTheWriteOnceItIsBack(t *testing.T) {
 	waitValues(t, c, 2, want)
 	proxytest.Eventually(t, 10*time.Second, func() bool { return pending(c, 0, 2) == 0 }, "hints left after the replay")
 }
+
+func TestTheCoordinatorsOwnDatastoreGetsTheWriteOnceItIsBack(t *testing.T) {
+	c, _ := hintedCluster(t, "dc1/r1/0", "dc1/r2/0", "dc1/r3/0")
+	c.Nodes[0].Process.Stop()
+	proxytest.Eventually(t, 10*time.Second, func() bool { return !c.Nodes[0].Server.Backend().Up() }, "node 0 never saw its Redis down")
+	cl := c.Client(0, "DC_QUORUM") // two racks of three answer
+	want := writeKeys(t, cl, "lk", "y", 10)
+	waitPending(t, c, 0, 0, 10)
+	c.Nodes[0].Process.Start()
+	waitValues(t, c, 0, want)
+	proxytest.Eventually(t, 10*time.Second, func() bool { return pending(c, 0, 0) == 0 }, "hints left after the replay")
+}
