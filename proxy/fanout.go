@@ -252,6 +252,10 @@ func (f *fanout) add(n *ring.Node, role uint8, dc int, tok ring.Token, next []in
 	sub.PeerType = peerReq
 	if role == roleSwallow && f.strategy.Level != consistency.DCEachSafeQuorum {
 		sub.PeerType = peerForward
+		// a copy for another datacenter is applied there only when newer
+		// than what its replicas hold (lww.go): it can arrive late, after a
+		// newer write made there, when the link between them came back
+		sub.Replay = sub.Stamp != 0
 	}
 	f.subs = append(f.subs, subInfo{req: sub, node: n, role: role, dc: dc, next: next, tok: tok})
 	f.set.Replicas = append(f.set.Replicas, consistency.Replica{DC: dc, Counted: role == roleCounted})

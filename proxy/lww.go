@@ -17,7 +17,12 @@ import (
 // answered without reaching the datastore (hintSuperseded), so a write made
 // meanwhile on the other side of a partition is not undone, and a hint
 // whose copy had arrived after all (a timeout after the write was applied)
-// is not applied twice.
+// is not applied twice. Copies for another datacenter are guarded the same
+// way (msg.Request.Replay): one held in a dead TCP connection while the
+// link between the datacenters was cut is delivered when it comes back,
+// after the newer writes made there meanwhile. Copies within a datacenter
+// are applied as they come: their replies count for the client's
+// consistency level.
 //
 // An entry is recorded once the datastore answered the write without an
 // error (applied: for a copy the node serves for a peer, when its reply is

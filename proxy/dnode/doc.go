@@ -71,7 +71,10 @@
 // with "d", unstamped). The form ([Stamp], [Header].Stamp):
 //
 //	"s" timestamp ":" node      a write's copy
-//	"h" timestamp ":" node      a hint being replayed
+//	"h" timestamp ":" node      a copy to apply only when newer than the
+//	                            receiver's last write of the key: a hint
+//	                            being replayed, or a copy for another
+//	                            datacenter (which may arrive late)
 //
 // timestamp is the hlc.Timestamp as one decimal number (non-zero) and node
 // the coordinator's node order (hlc.Version.Node), for example

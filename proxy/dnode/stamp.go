@@ -5,7 +5,9 @@ import "strconv"
 // Stamp is a write's version as it travels in a request frame's data field:
 // the hybrid logical clock stamp its coordinator gave it (proxy/hlc's
 // Timestamp, as a number), the coordinator's node order (hlc.Version.Node)
-// and whether the frame replays a hint (proxy/hints). The zero Stamp means
+// and whether the receiver is to apply it only when newer than its last
+// write of the key (Replay: a replayed hint, proxy/hints, or a copy for
+// another datacenter). The zero Stamp means
 // "not stamped": the data field is then upstream's "d".
 type Stamp struct {
 	TS     uint64

@@ -69,7 +69,10 @@
 // table of key hash to version, which every write applied through the
 // proxy updates); otherwise it answers without touching its datastore. The
 // same check makes a hint harmless when its copy had arrived after all (a
-// timeout after the write was applied): equal versions are not newer.
+// timeout after the write was applied): equal versions are not newer. Live
+// copies for another datacenter are checked the same way, since a copy held
+// in a connection while the link was cut can arrive after newer writes
+// there.
 //
 // The table is in memory and bounded: after the replica restarts, or when
 // the key's entry was evicted by another key, the replica does not know

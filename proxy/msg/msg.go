@@ -241,8 +241,9 @@ type Request struct {
 	// Stamp is a write's version (proxy/hlc: the coordinator's timestamp
 	// and node order), given by its coordinator and carried to the replicas
 	// in the peer frame (proxy/dnode); zero Stamp means unstamped. Replay
-	// marks a hint being replayed (proxy/hints): the replica applies it only
-	// when it is newer than the write it holds for the key.
+	// marks a copy the replica applies only when it is newer than the write
+	// it holds for the key: a hint being replayed (proxy/hints), or a copy
+	// for another datacenter (which may arrive late).
 	Stamp, StampNode uint64
 	Replay           bool
 
