@@ -11,8 +11,8 @@ import (
 // The last-writer-wins guard of replayed hints (proxy/hints, "Replay never
 // overwrites newer data"). Every node keeps, for the keys most recently
 // written through it to its own datastore (as coordinator or as replica),
-// the version of the newest write applied: a fixed table of lwwSlots
-// indexed by the key's hash, each slot holding one key's hash and version.
+// the version of the newest write applied: a fixed table of entries, each
+// holding one key's hash and version (below).
 // A replayed hint whose version is not newer than its key's entry is
 // answered without reaching the datastore (hintSuperseded), so a write made
 // meanwhile on the other side of a partition is not undone, and a hint
@@ -28,17 +28,23 @@ import (
 // error (applied: for a copy the node serves for a peer, when its reply is
 // written back, dnode.Completer; for its own copies, when the fan-out gets
 // the reply), so a write the datastore refused can still be replayed. The
-// table knows nothing of the keys it lost: after a restart, or when another
-// key took the slot, a replayed hint is applied whatever the datastore
-// holds.
+// table knows nothing of the keys it lost: after a restart, or when newer
+// writes of other keys took their entries, a replayed hint is applied
+// whatever the datastore holds.
 
-// lwwSlots is the table's size: 2^18 keys (6 MiB), the writes of the last
-// seconds to minutes of a busy node. A hint replays within max_hint_window,
-// but the keys that matter are those written on both sides of a partition,
-// which are the recent ones.
-const lwwSlots = 1 << 18
+// The table holds lwwWays * lwwBuckets entries (2^18, 6 MiB): the writes
+// of the last seconds to minutes of a busy node. A hint replays within
+// max_hint_window, but the keys that matter are those written on both
+// sides of a partition, which are the recent ones. A key's hash picks a
+// bucket of lwwWays entries; a new key takes an empty entry or the one
+// with the oldest version, so the newest writes stay known (a direct-mapped
+// table would lose a key to any other key hashed to its slot).
+const (
+	lwwWays    = 8
+	lwwBuckets = 1 << 15
+)
 
-// lwwStripes serialises the updates of a slot (a version is two words).
+// lwwStripes serialises the updates of a bucket (a version is two words).
 const lwwStripes = 256
 
 type lwwSlot struct {
@@ -47,48 +53,74 @@ type lwwSlot struct {
 }
 
 type lwwTable struct {
-	seed  maphash.Seed
-	locks [lwwStripes]sync.Mutex
-	slots []lwwSlot
+	seed    maphash.Seed
+	locks   [lwwStripes]sync.Mutex
+	buckets [][lwwWays]lwwSlot
 }
 
 func newLWWTable() *lwwTable {
-	return &lwwTable{seed: maphash.MakeSeed(), slots: make([]lwwSlot, lwwSlots)}
+	return &lwwTable{seed: maphash.MakeSeed(), buckets: make([][lwwWays]lwwSlot, lwwBuckets)}
 }
 
-// slot returns key's hash, its slot and the slot's lock.
-func (t *lwwTable) slot(key []byte) (uint64, *lwwSlot, *sync.Mutex) {
+// bucket returns key's hash, its bucket and the bucket's lock.
+func (t *lwwTable) bucket(key []byte) (uint64, *[lwwWays]lwwSlot, *sync.Mutex) {
 	h := maphash.Bytes(t.seed, key) | 1 // never 0, the empty slot
-	i := h & (lwwSlots - 1)
-	return h, &t.slots[i], &t.locks[i%lwwStripes]
+	i := (h >> 1) & (lwwBuckets - 1)
+	return h, &t.buckets[i], &t.locks[i%lwwStripes]
+}
+
+// find returns key's entry in b, or nil.
+func find(b *[lwwWays]lwwSlot, h uint64) *lwwSlot {
+	for i := range b {
+		if b[i].key == h {
+			return &b[i]
+		}
+	}
+	return nil
 }
 
 // newer reports whether v is newer than the version recorded for key (true
 // when none is: the table does not know what the datastore holds).
 func (t *lwwTable) newer(key []byte, v hlc.Version) bool {
-	h, s, mu := t.slot(key)
+	h, b, mu := t.bucket(key)
 	mu.Lock()
 	defer mu.Unlock()
-	return s.key != h || s.version.Less(v)
+	s := find(b, h)
+	return s == nil || s.version.Less(v)
 }
 
 // record notes that the write of key at version v was applied; an entry
-// never moves back to an older version.
+// never moves back to an older version. A key not in the table takes an
+// empty entry of its bucket, or the entry with the oldest version.
 func (t *lwwTable) record(key []byte, v hlc.Version) {
-	h, s, mu := t.slot(key)
+	h, b, mu := t.bucket(key)
 	mu.Lock()
-	if s.key != h || s.version.Less(v) {
-		s.key, s.version = h, v
+	defer mu.Unlock()
+	if s := find(b, h); s != nil {
+		if s.version.Less(v) {
+			s.version = v
+		}
+		return
 	}
-	mu.Unlock()
+	victim := &b[0]
+	for i := range b {
+		if b[i].key == 0 {
+			victim = &b[i]
+			break
+		}
+		if b[i].version.Less(victim.version) {
+			victim = &b[i]
+		}
+	}
+	victim.key, victim.version = h, v
 }
 
 // lookup returns the version recorded for key (tests, /info).
 func (t *lwwTable) lookup(key []byte) (hlc.Version, bool) {
-	h, s, mu := t.slot(key)
+	h, b, mu := t.bucket(key)
 	mu.Lock()
 	defer mu.Unlock()
-	if s.key == h {
+	if s := find(b, h); s != nil {
 		return s.version, true
 	}
 	return hlc.Version{}, false

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/dynomite-go/dynomite/proxy/hlc"
@@ -24,6 +25,25 @@ func TestLWWTableKnowsTheNewestAppliedVersionPerKey(t *testing.T) {
 	require.Equal(t, v(200, 1), got, "an older write does not move the entry back")
 	_, ok = tb.lookup([]byte("user:2"))
 	require.False(t, ok)
+}
+
+func TestLWWTableKeepsTheNewestKeysOfABucket(t *testing.T) {
+	tb := newLWWTable()
+	// far more keys than one bucket holds: every key of the newest
+	// lwwWays*lwwBuckets/16 writes (half an entry per bucket on average)
+	// is still known
+	n := lwwWays * lwwBuckets * 2
+	key := func(i int) []byte { return []byte("k" + strconv.Itoa(i)) }
+	for i := range n {
+		tb.record(key(i), hlc.Version{TS: hlc.Make(int64(1000+i), 0)})
+	}
+	lost := 0
+	for i := n - lwwWays*lwwBuckets/16; i < n; i++ {
+		if _, ok := tb.lookup(key(i)); !ok {
+			lost++
+		}
+	}
+	require.Zero(t, lost, "recent keys evicted")
 }
 
 func TestLWWTableDoesNotAllocate(t *testing.T) {
