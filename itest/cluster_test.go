@@ -47,7 +47,7 @@ func oneDC(e *Env, racks int, memcached bool, read, write string) *Cluster {
 	var confs []NodeConf
 	for r := 1; r <= racks; r++ {
 		conf := NodeConf{DC: "dc1", Rack: fmt.Sprintf("rack%d", r), Token: token,
-			Server: fmt.Sprintf("%s-r%d:%s:1", store, r, port), DataStore: ds, Read: read, Write: write}
+			Server: fmt.Sprintf("%s-r%d:%s:1", store, r, port), DataStore: ds, Read: read, Write: write, Extra: hintsExtra}
 		for o := 1; o <= racks; o++ {
 			if o != r {
 				conf.Seeds = append(conf.Seeds, fmt.Sprintf("dyn-r%d:8101:rack%d:dc1:%s", o, o, token))
