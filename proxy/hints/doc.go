@@ -15,7 +15,12 @@
 // once its peer pool is connected and it is not marked down, calls
 // [Store.Replay], which sends the hints oldest first through the peer pool
 // at hint_replay_rate bytes a second and deletes each segment once every
-// record in it is acknowledged.
+// record in it is acknowledged. Replay sends one hint at a time and waits
+// for its reply, so a nearby replica takes some hundreds to a thousand hints
+// a second (measured in the itest suites) whatever hint_replay_rate allows;
+// the rate bounds what a replay of large values may take from the link. A
+// target that left the ring keeps its hints (counted as pending) until a
+// node of that name is back.
 //
 // # On disk
 //
