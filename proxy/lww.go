@@ -33,24 +33,38 @@ import (
 // writes of other keys took their entries, a replayed hint is applied
 // whatever the datastore holds.
 
-// The table holds lwwWays * lwwBuckets entries (2^18, 6 MiB): the writes
-// of the last seconds to minutes of a busy node. A hint replays within
+// The table holds lwwWays * lwwBuckets entries (2^18): the writes of the
+// last seconds to minutes of a busy node. A hint replays within
 // max_hint_window, but the keys that matter are those written on both
 // sides of a partition, which are the recent ones. A key's hash picks a
-// bucket of lwwWays entries; a new key takes an empty entry or the one
-// with the oldest version, so the newest writes stay known (a direct-mapped
-// table would lose a key to any other key hashed to its slot).
+// bucket of lwwWays entries, one 64-byte cache line (a lookup costs one
+// memory access: the table is too large for the caches, and every write
+// on every replica records itself); a new key takes an empty entry or the
+// one with the oldest version, so the newest writes stay known (a
+// direct-mapped table would lose a key to any other key hashed to its
+// slot). An entry keeps 32 bits of the key's hash besides those that chose
+// its bucket, and the low 32 bits of the version's node order, which every
+// node truncates alike, so that ties still break the same way everywhere.
 const (
-	lwwWays    = 8
-	lwwBuckets = 1 << 15
+	lwwWays    = 4
+	lwwBuckets = 1 << 16
 )
 
 // lwwStripes serialises the updates of a bucket (a version is two words).
 const lwwStripes = 256
 
 type lwwSlot struct {
-	key     uint64 // the key's hash; 0: empty
-	version hlc.Version
+	tag  uint32 // the key hash's high 32 bits, never 0; 0: empty
+	node uint32 // the version's node order, low 32 bits
+	ts   hlc.Timestamp
+}
+
+// less orders entries as hlc.Version.Less orders versions.
+func (s *lwwSlot) less(ts hlc.Timestamp, node uint32) bool {
+	if s.ts != ts {
+		return s.ts < ts
+	}
+	return s.node < node
 }
 
 type lwwTable struct {
@@ -67,22 +81,22 @@ func newLWWTable() *lwwTable {
 	// request path instead (seen as lwwTable.record in CPU profiles).
 	const perPage = 4096 / int(unsafe.Sizeof(t.buckets[0]))
 	for i := 0; i < len(t.buckets); i += max(perPage, 1) {
-		t.buckets[i][0].version.Node = 0
+		t.buckets[i][0].node = 0
 	}
 	return t
 }
 
-// bucket returns key's hash, its bucket and the bucket's lock.
-func (t *lwwTable) bucket(key []byte) (uint64, *[lwwWays]lwwSlot, *sync.Mutex) {
-	h := maphash.Bytes(t.seed, key) | 1 // never 0, the empty slot
-	i := (h >> 1) & (lwwBuckets - 1)
-	return h, &t.buckets[i], &t.locks[i%lwwStripes]
+// bucket returns key's tag, its bucket and the bucket's lock.
+func (t *lwwTable) bucket(key []byte) (uint32, *[lwwWays]lwwSlot, *sync.Mutex) {
+	h := maphash.Bytes(t.seed, key)
+	i := h & (lwwBuckets - 1)
+	return uint32(h>>32) | 1, &t.buckets[i], &t.locks[i%lwwStripes]
 }
 
-// find returns key's entry in b, or nil.
-func find(b *[lwwWays]lwwSlot, h uint64) *lwwSlot {
+// find returns the entry of tag in b, or nil.
+func find(b *[lwwWays]lwwSlot, tag uint32) *lwwSlot {
 	for i := range b {
-		if b[i].key == h {
+		if b[i].tag == tag {
 			return &b[i]
 		}
 	}
@@ -92,46 +106,48 @@ func find(b *[lwwWays]lwwSlot, h uint64) *lwwSlot {
 // newer reports whether v is newer than the version recorded for key (true
 // when none is: the table does not know what the datastore holds).
 func (t *lwwTable) newer(key []byte, v hlc.Version) bool {
-	h, b, mu := t.bucket(key)
+	tag, b, mu := t.bucket(key)
 	mu.Lock()
 	defer mu.Unlock()
-	s := find(b, h)
-	return s == nil || s.version.Less(v)
+	s := find(b, tag)
+	return s == nil || s.less(v.TS, uint32(v.Node))
 }
 
 // record notes that the write of key at version v was applied; an entry
 // never moves back to an older version. A key not in the table takes an
 // empty entry of its bucket, or the entry with the oldest version.
 func (t *lwwTable) record(key []byte, v hlc.Version) {
-	h, b, mu := t.bucket(key)
+	tag, b, mu := t.bucket(key)
+	node := uint32(v.Node)
 	mu.Lock()
 	defer mu.Unlock()
-	if s := find(b, h); s != nil {
-		if s.version.Less(v) {
-			s.version = v
+	if s := find(b, tag); s != nil {
+		if s.less(v.TS, node) {
+			s.ts, s.node = v.TS, node
 		}
 		return
 	}
 	victim := &b[0]
 	for i := range b {
-		if b[i].key == 0 {
+		if b[i].tag == 0 {
 			victim = &b[i]
 			break
 		}
-		if b[i].version.Less(victim.version) {
+		if b[i].less(victim.ts, victim.node) {
 			victim = &b[i]
 		}
 	}
-	victim.key, victim.version = h, v
+	victim.tag, victim.ts, victim.node = tag, v.TS, node
 }
 
 // lookup returns the version recorded for key (tests, /info).
+// The version's node order is its low 32 bits.
 func (t *lwwTable) lookup(key []byte) (hlc.Version, bool) {
-	h, b, mu := t.bucket(key)
+	tag, b, mu := t.bucket(key)
 	mu.Lock()
 	defer mu.Unlock()
-	if s := find(b, h); s != nil {
-		return s.version, true
+	if s := find(b, tag); s != nil {
+		return hlc.Version{TS: s.ts, Node: uint64(s.node)}, true
 	}
 	return hlc.Version{}, false
 }

@@ -71,8 +71,8 @@
 // copy is marked as such in its peer frame (proxy/dnode, "h" stamp), and the
 // replica applies it only when its version is newer than the version of the
 // last write it applied for that key (proxy/lww.go: a bounded in-memory
-// table of key hash to version, 2^18 entries in 8-way buckets that keep the
-// newest versions, which every write the datastore applied through the
+// table of key hash to version, 2^18 entries in 4-way buckets of one cache line
+// that keep the newest versions, which every write the datastore applied through the
 // proxy updates); otherwise it answers without touching its datastore. The
 // same check makes a hint harmless when its copy had arrived after all (a
 // timeout after the write was applied): equal versions are not newer. Live
