@@ -34,7 +34,7 @@ RUN go build -trimpath -o /dev/null ./cmd/dynomite
 ARG VERSION=dev
 # The flags of `make build` and `make release`: the version -V prints.
 RUN go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/dynomite ./cmd/dynomite && \
-    /out/dynomite -V
+    /out/dynomite -V && mkdir -p /out/hints
 
 FROM scratch
 ARG VERSION=dev
@@ -54,6 +54,10 @@ COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certifica
 COPY scripts/images/dynomite/passwd /etc/passwd
 COPY scripts/images/dynomite/group /etc/group
 COPY --from=build /out/dynomite /usr/bin/dynomite
+# An empty directory the node's user may write: hints_dir's conventional
+# place (set `hints_dir: /var/lib/dynomite/hints` and mount a volume there
+# to keep hints across container replacements).
+COPY --from=build --chown=65532:65532 /out/hints/ /var/lib/dynomite/hints/
 USER 65532:65532
 # 8101 peers, 8102 clients, 22222 stats (/ready, /health, /metrics), 8103 gossip
 # (TCP and UDP, only with enable_gossip: true).

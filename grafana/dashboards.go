@@ -392,6 +392,20 @@ func Cluster() *Dashboard {
 	l.add(table("Node states", "Nodes per state (/state/...).", nil, nil,
 		instant(`sum by (state) (dynomite_node_state`+s()+`)`, "")), 6, 8)
 
+	l.row("Hinted handoff")
+	l.add(timeseries("Hints pending by target", "Writes each node holds for a peer that missed them (proxy/hints): they replay once the peer is back. A level that does not fall after the peer returned means replay is stuck.", "none",
+		q(`sum by (instance, target) (dynomite_hints_pending_records`+s()+`)`, "{{instance}} → {{target}}")), 12, 8)
+	l.add(timeseries("Oldest undelivered hint", "Age of the oldest hint not yet delivered, per coordinator and target; past max_hint_window (3h by default) no new hints are kept for that target.", "s",
+		q(`max by (instance, target) (dynomite_hint_replay_lag_seconds`+s()+`)`, "{{instance}} → {{target}}")), 12, 8)
+	l.add(timeseries("Hints written and replayed", "Hints kept per second (copies that did not reach their replica) against hints delivered per second (replay, throttled by hint_replay_rate).", "ops",
+		q(`sum by (datacenter, rack) (`+rate("dynomite_hints_written_total")+`)`, "written {{datacenter}}/{{rack}}"),
+		q(`sum by (datacenter, rack) (`+rate("dynomite_hints_replayed_total")+`)`, "replayed {{datacenter}}/{{rack}}"),
+		q(`sum by (datacenter, rack) (`+rate("dynomite_hints_superseded_total")+`)`, "refused as older {{datacenter}}/{{rack}}")), 8, 8)
+	l.add(timeseries("Writes missed with no hint", "Writes a replica missed that no hint was kept for, by target and reason (window, max_bytes, disk_error, corrupt): those replicas stay different until repaired. Should be zero.", "ops",
+		q(`sum by (target, reason) (`+rate("dynomite_hints_dropped_total")+`)`, "{{target}} {{reason}}")), 8, 8)
+	l.add(timeseries("Hint bytes pending", "Bytes of undelivered hints per coordinator and target (capped by max_hints_bytes, 1 GiB by default).", "bytes",
+		q(`sum by (instance, target) (dynomite_hints_pending_bytes`+s()+`)`, "{{instance}} → {{target}}")), 8, 8)
+
 	l.row("Ring")
 	l.add(table("Ring: nodes and tokens per rack", "The token ring as the selected nodes see it.",
 		[]map[string]any{{"id": "merge", "options": map[string]any{}}, {"id": "organize", "options": map[string]any{
@@ -404,7 +418,7 @@ func Cluster() *Dashboard {
 		q(`sum by (ring_dc) (max by (ring_dc, ring_rack) (dynomite_ring_members`+s()+`))`, "{{ring_dc}}")), 12, 8)
 
 	return dashboard("dynomite-cluster", "Dynomite / Cluster overview",
-		"Traffic, latency and errors by datacenter and rack; peer links; replication and consistency.", true, l.out)
+		"Traffic, latency and errors by datacenter and rack; peer links; replication and consistency; hinted handoff.", true, l.out)
 }
 
 // Node is the view of one node.

@@ -41,8 +41,12 @@ func oneDC(e *Env, racks int, memcached bool, read, write string) *Cluster {
 	if write == "" {
 		write = string(dynomite.DCOne)
 	}
-	return e.RunCluster(dynomite.WithRacks(racks), dynomite.WithDatastore(ds),
-		dynomite.WithConsistency(dynomite.Consistency(read), dynomite.Consistency(write)))
+	opts := []dynomite.Option{dynomite.WithRacks(racks), dynomite.WithDatastore(ds),
+		dynomite.WithConsistency(dynomite.Consistency(read), dynomite.Consistency(write))}
+	for _, kv := range hintsExtra {
+		opts = append(opts, dynomite.WithNodeConfig(kv[0], kv[1]))
+	}
+	return e.RunCluster(opts...)
 }
 
 // all returns every container of the cluster, for logs.

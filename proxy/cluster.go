@@ -13,6 +13,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/backend"
 	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/dnode"
+	"github.com/dynomite-go/dynomite/proxy/hints"
 	"github.com/dynomite-go/dynomite/proxy/hlc"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/ring"
@@ -78,10 +79,23 @@ type cluster struct {
 	state atomic.Pointer[clusterState]
 
 	// mu serialises membership changes (UpdatePeers); lookups never take it.
-	mu      sync.Mutex
-	started bool
-	keys    []string // per node index of the current state: pool identity
-	retired map[*backend.Pool]*time.Timer
+	mu         sync.Mutex
+	started    bool
+	stopReplay func()   // stops replayLoop (under mu)
+	keys       []string // per node index of the current state: pool identity
+	retired    map[*backend.Pool]*time.Timer
+
+	// clock stamps the writes this node coordinates; order is this node's
+	// tie-break (nodeOrder), stamp.go
+	clock *hlc.Clock
+	order uint64
+	// lww guards this node's datastore against stale replayed hints
+	// (lww.go); hints is the hinted handoff (handoff.go), nil when off
+	lww   *lwwTable
+	hints *handoff
+	// hintsSuperseded counts replayed hints refused by lww;
+	// hintsUnparsed hints that did not parse back (skipped)
+	hintsSuperseded, hintsUnparsed atomic.Uint64
 
 	readLevel, writeLevel atomic.Uint32
 	timeoutFactor         atomic.Int32
@@ -91,10 +105,9 @@ type cluster struct {
 	// copiesNotSent counts read copies left unsent: decided before their turn
 	copiesNotSent atomic.Uint64
 
-	// read repair (readrepair.go): on or off (read_repairs_enabled), the
-	// clock that stamps writes, and the counters
+	// read repair (readrepair.go): on or off (read_repairs_enabled), and
+	// the counters; it stamps with clock
 	readRepairs atomic.Bool
-	clock       *hlc.Clock
 	repairs     repairCounters
 }
 
@@ -133,6 +146,22 @@ func newCluster(s *Server) (*cluster, error) {
 		}
 	}
 	c.state.Store(st)
+	c.order = nodeOrder(o.DC, o.Rack, uint32(nodes[0].Tokens[0]))
+	c.lww = newLWWTable()
+	if o.HintsDir != "" {
+		window := o.MaxHintWindow
+		if window <= 0 {
+			window = 1<<63 - 1 // max_hint_window 0: no limit
+		}
+		store, err := hints.Open(hints.Options{Dir: o.HintsDir, Fsync: o.HintsFsync, MaxWindow: window,
+			MaxBytes: o.MaxHintsBytes, Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+		c.hints = &handoff{store: store, rate: o.HintReplayRate, running: map[string]bool{}}
+	} else if len(o.Peers) > 0 {
+		o.Logger.Warn("hinted handoff is off (hints_dir is empty): a replica that misses writes during an outage keeps missing them")
+	}
 	return c, nil
 }
 
@@ -260,7 +289,8 @@ func (c *cluster) newPeerPool(n *ring.Node, sameDC bool, scope PeerScope) *backe
 		Logger:  c.opts.Logger,
 		Observe: func(d time.Duration, failed bool) { obs.Peer(scope, d, failed) },
 		Header: func(dst []byte, r *msg.Request, id uint64) []byte {
-			return dnode.AppendHeader(dst, dnode.Header{ID: id, Type: dnode.RequestType(r.PeerType), Version: 1, SameDC: sameDC})
+			return dnode.AppendHeader(dst, dnode.Header{ID: id, Type: dnode.RequestType(r.PeerType), Version: 1, SameDC: sameDC,
+				Stamp: dnode.Stamp{TS: r.Stamp, Node: r.StampNode, Replay: r.Replay}})
 		},
 		Parse: func(buf []byte, r *msg.Request) (int, int, bool, error) {
 			var h dnode.Header
@@ -293,6 +323,15 @@ func (c *cluster) start(ctx context.Context) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.started, c.ctx = true, ctx
+	if c.hints != nil {
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.replayLoop(rctx)
+		}()
+		c.stopReplay = func() { cancel(); <-done }
+	}
 	st := c.state.Load()
 	for _, p := range st.pools {
 		if p != nil {
@@ -304,6 +343,13 @@ func (c *cluster) start(ctx context.Context) {
 func (c *cluster) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.stopReplay != nil {
+		c.stopReplay()
+		c.stopReplay = nil
+	}
+	if c.hints != nil {
+		_ = c.hints.store.Close()
+	}
 	c.started = false
 	for p, t := range c.retired {
 		t.Stop()

@@ -1,5 +1,7 @@
 package proxy
 
+import "time"
+
 // The tests of this directory are in package proxy_test, so that they can
 // use proxytest (which imports proxy). These are the internals they check.
 
@@ -21,3 +23,21 @@ func (s *Server) Fanouts() int64 { return s.fanouts.Load() }
 
 // Buffered is the bytes of client requests in flight (max_buffered_bytes).
 func (s *Server) Buffered() int64 { return s.buffered.Load() }
+
+
+// SetHintPoll makes the hint replayer look for targets every d; the
+// returned function restores the default.
+func SetHintPoll(d time.Duration) func() {
+	old := hintPoll
+	hintPoll = d
+	return func() { hintPoll = old }
+}
+
+// LWWVersion is the version the last-writer-wins table holds for key.
+func (s *Server) LWWVersion(key string) (ts, node uint64, ok bool) {
+	v, ok := s.cluster.lww.lookup([]byte(key))
+	return uint64(v.TS), v.Node, ok
+}
+
+// NodeOrder is this node's tie-break order.
+func (s *Server) NodeOrder() uint64 { return s.cluster.order }

@@ -45,6 +45,8 @@ type fanout struct {
 	parent   *msg.Request
 	strategy consistency.Strategy
 	hint     uint
+	// hinted: a write whose failed copies become hints (handoff.go)
+	hinted bool
 
 	mu   sync.Mutex
 	subs []subInfo
@@ -98,6 +100,9 @@ func (c *cluster) route(r *msg.Request, hint uint, rl, wl consistency.Level) {
 	if c.opts.AdminMode == 1 && (r.Class == msg.ClassMultiKey || r.Flags.Has(msg.FlagDelete)) {
 		c.adminDelete(st, r, hint)
 		return
+	}
+	if write || r.Flags.Has(msg.FlagWrite) {
+		c.stamp(r)
 	}
 	switch r.Class {
 	case msg.ClassLocal:
@@ -204,6 +209,7 @@ func (c *cluster) newFanout(st *clusterState, r *msg.Request, hint uint, level c
 	f := fanoutPool.Get().(*fanout)
 	f.c, f.st, f.parent, f.hint = c, st, r, hint
 	f.strategy = consistency.Strategy{Level: level, Write: write}
+	f.hinted = r.Stamp != 0
 	f.set.DCs, f.set.LocalDC, f.set.Primary = st.topo.NumDCs(), st.topo.LocalDC(), -1
 	r.Hold()
 	c.fanouts.Add(1)
@@ -257,11 +263,16 @@ func (f *fanout) add(n *ring.Node, role uint8, dc int, tok ring.Token, next []in
 		sub.AdoptRaw(f.parent.Raw)
 	}
 	sub.Cmd, sub.Class, sub.Flags, sub.Retrieval, sub.Key = f.parent.Cmd, f.parent.Class, f.parent.Flags, f.parent.Retrieval, f.parent.Key
+	sub.Stamp, sub.StampNode, sub.Replay = f.parent.Stamp, f.parent.StampNode, f.parent.Replay
 	sub.Notify = f
 	sub.Tag = int32(len(f.subs))
 	sub.PeerType = peerReq
 	if role == roleSwallow && f.strategy.Level != consistency.DCEachSafeQuorum {
 		sub.PeerType = peerForward
+		// a copy for another datacenter is applied there only when newer
+		// than what its replicas hold (lww.go): it can arrive late, after a
+		// newer write made there, when the link between them came back
+		sub.Replay = sub.Stamp != 0
 	}
 	f.subs = append(f.subs, subInfo{req: sub, node: n, role: role, dc: dc, next: next, tok: tok})
 	f.set.Replicas = append(f.set.Replicas, consistency.Replica{DC: dc, Counted: role == roleCounted})
@@ -271,7 +282,7 @@ func (f *fanout) add(n *ring.Node, role uint8, dc int, tok ring.Token, next []in
 func (f *fanout) send(i int) {
 	si := f.subs[i]
 	if si.node.Local {
-		f.c.local.Send(si.req, f.hint)
+		f.c.toDatastore(si.req, f.hint)
 		return
 	}
 	if f.st.down[si.node.Index].Load() {
@@ -317,6 +328,10 @@ func (f *fanout) SubDone(sub *msg.Request) {
 		f.send(resend)
 		return
 	}
+	if si.node.Local {
+		f.c.applied(sub)
+	}
+	f.keepHint(si, sub)
 	f.outstanding--
 	rep := &f.set.Replicas[i]
 	rep.Seq = len(f.subs) - f.outstanding // the order copies complete in, from 1

@@ -81,6 +81,9 @@ type NodeStats struct {
 	InFlight int64
 	// ReadRepairs counts read repair's work.
 	ReadRepairs ReadRepairStats
+	// HintsSuperseded counts replayed hints this node refused: it had
+	// applied a newer write of the key (lww.go).
+	HintsSuperseded uint64
 	// Limits counts what the client limits refused or closed.
 	Limits LimitStats
 }
@@ -133,6 +136,7 @@ func (s *Server) Stats() NodeStats {
 			WritesFailed: s.cluster.repairs.writesFailed.Load(),
 			Cleanups:     s.cluster.repairs.cleanups.Load(),
 		},
+		HintsSuperseded: s.cluster.hintsSuperseded.Load(),
 		Limits: LimitStats{
 			MaxClientConnections: s.rejectedConns.Load(),
 			MaxRequestBytes:      s.rejectedLarge.Load(),

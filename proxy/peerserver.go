@@ -62,6 +62,10 @@ func (h peerHandler) Serve(r *msg.Request, typ msg.PeerType, conn uint) {
 	h.s.servePeerRequest(r, conn, typ)
 }
 
+// Completed records a stamped write the datastore applied (lww.go); the
+// Server calls it once r's reply is known (dnode.Completer).
+func (h peerHandler) Completed(r *msg.Request) { h.s.cluster.applied(r) }
+
 // ErrorReply renders a failure in the datastore protocol.
 func (h peerHandler) ErrorReply(err error) []byte { return h.s.codec.errorReply(err) }
 
@@ -69,6 +73,7 @@ func (h peerHandler) ErrorReply(err error) []byte { return h.s.codec.errorReply(
 // rack of this datacenter, answering with this node's own reply (upstream's
 // remote coordinator, DC_ONE).
 func (s *Server) servePeerRequest(r *msg.Request, hint uint, typ msg.PeerType) {
+	s.cluster.observe(r)
 	if typ == msg.PeerForward && s.cluster != nil {
 		if st := s.cluster.state.Load(); !st.single && r.Key != nil {
 			if _, ok := st.topo.KeyToken(r.Key); ok {
@@ -77,13 +82,16 @@ func (s *Server) servePeerRequest(r *msg.Request, hint uint, typ msg.PeerType) {
 			}
 		}
 	}
-	s.backend.Send(r, hint)
+	s.cluster.toDatastore(r, hint)
 }
 
 // forwardLocalDC: this node is the coordinator in its datacenter for a write
 // from another datacenter.
 func (c *cluster) forwardLocalDC(st *clusterState, r *msg.Request, hint uint) {
 	topo := st.topo
+	if r.Class == msg.ClassWrite || r.Flags.Has(msg.FlagWrite) {
+		c.stamp(r) // an upstream coordinator's copy comes unstamped
+	}
 	f := c.newFanout(st, r, hint, consistency.DCOne, false)
 	f.localFirst()
 	t, _ := topo.KeyToken(r.Key)

@@ -16,6 +16,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/dnode"
 	"github.com/dynomite-go/dynomite/proxy/drain"
+	"github.com/dynomite-go/dynomite/proxy/hints"
 	"github.com/dynomite-go/dynomite/proxy/hlc"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/ring"
@@ -116,6 +117,17 @@ type Options struct {
 	// SecureOption (secure_server_option) selects.
 	PeerTLSServer, PeerTLSClient *tls.Config
 	SecureOption                 string
+
+	// Hinted handoff (proxy/hints): HintsDir holds the hints ("" = off);
+	// HintsFsync, MaxHintWindow (0: no limit), MaxHintsBytes (per target,
+	// 0: 1 GiB) and HintReplayRate (bytes a second per target, 0:
+	// unthrottled) are hints_fsync, max_hint_window, max_hints_bytes and
+	// hint_replay_rate.
+	HintsDir       string
+	HintsFsync     hints.Fsync
+	MaxHintWindow  time.Duration
+	MaxHintsBytes  int64
+	HintReplayRate int64
 }
 
 // Server is one node: its client listener, its sessions and its datastore pool.

@@ -389,6 +389,8 @@ start_cluster() { # name consistency [binary] -> CL_PORT (client port of rack1's
       echo "  datastore_connections: 1"
       echo "  read_consistency: $level"
       echo "  write_consistency: $level"
+      # hinted handoff on, as a production node runs (nothing is written while copies succeed)
+      echo "  hints_dir: $TMP/$name-hints$i"
       echo "  dyn_seeds:"
       for j in 1 2 3; do
         [ "$j" = "$i" ] || echo "  - 127.0.0.1:${dport[j]}:rack$j:dc1:$CLUSTER_TOKEN"

@@ -137,6 +137,11 @@ type Config struct {
 	// mean "derived from dyn_listen and dyn_seeds" (see keys_ours.go).
 	GossipListen, GossipAdvertise Endpoint   `yaml:"-"`
 	GossipSeeds                   []Endpoint `yaml:"-"`
+	// Hinted handoff (hints_dir, hints_fsync, max_hint_window,
+	// max_hints_bytes, hint_replay_rate; see keys_ours.go).
+	HintsDir, HintsFsync          string        `yaml:"-"`
+	MaxHintWindow                 time.Duration `yaml:"-"`
+	MaxHintsBytes, HintReplayRate int           `yaml:"-"`
 
 	// Warnings are remarks about the file that do not stop it from loading
 	// (deprecated or ignored keys, settings without effect), each as

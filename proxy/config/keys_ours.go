@@ -77,6 +77,18 @@ var ourKeys = []key{
 	// 11), so that a reload can change it. -v on the command line wins at
 	// start; unset, the level is -v's (5 by default).
 	{name: "verbosity", def: "5", val: func(c *Config) value { return intVal{p: &c.Verbosity, min: 0, max: 11} }},
+	// Hinted handoff (proxy/hints): a write's copy that a replica did not
+	// get is kept in hints_dir (one directory per node, on a persistent
+	// volume; empty: hinted handoff off) and replayed once the replica is
+	// back. hints_fsync: always, interval (every second) or never;
+	// max_hint_window: a replica down longer gets no new hints (ms, 0: no
+	// limit); max_hints_bytes caps each replica's log; hint_replay_rate is
+	// the replay's pace in bytes a second, per replica.
+	{name: "hints_dir", val: func(c *Config) value { return strVal{&c.HintsDir, true} }},
+	{name: "hints_fsync", def: "interval", val: func(c *Config) value { return enumVal{p: &c.HintsFsync, one: []string{"always", "interval", "never"}} }},
+	{name: "max_hint_window", def: "10800000", val: func(c *Config) value { return optMsVal{p: &c.MaxHintWindow, zero: "no limit"} }},
+	{name: "max_hints_bytes", def: "1073741824", val: func(c *Config) value { return optIntVal{p: &c.MaxHintsBytes, min: 1 << 20, max: maxInt32} }},
+	{name: "hint_replay_rate", def: "4194304", val: func(c *Config) value { return optIntVal{p: &c.HintReplayRate, min: 1024, max: maxInt32} }},
 }
 
 // secretVal is a string Describe does not print.

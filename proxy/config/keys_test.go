@@ -364,6 +364,17 @@ func ourKeyCases() []keyCase {
 		keyCase{name: "gossip_advertise takes host:port", key: "gossip_advertise", value: "203.0.113.7:8103", want: "203.0.113.7:8103"},
 		keyCase{name: "gossip_advertise rejects a wildcard address", key: "gossip_advertise", value: "0.0.0.0:8103", err: "wildcard address"},
 		keyCase{name: "gossip_advertise rejects a missing port", key: "gossip_advertise", value: "203.0.113.7", err: `is not "host:port"`},
+		keyCase{name: "hints_dir takes a path", key: "hints_dir", value: "/var/lib/dynomite/hints", want: "/var/lib/dynomite/hints"},
+		keyCase{name: "hints_dir rejects a list", key: "hints_dir", value: "[a, b]", err: "hints_dir"},
+		keyCase{name: "hints_fsync takes always", key: "hints_fsync", value: "always", want: "always"},
+		keyCase{name: "hints_fsync rejects others", key: "hints_fsync", value: "sometimes", err: "is not one of [always interval never]"},
+		keyCase{name: "max_hint_window takes ms", key: "max_hint_window", value: "600000", want: "600000"},
+		keyCase{name: "max_hint_window 0 means no limit", key: "max_hint_window", value: "0", want: "0 (no limit)"},
+		keyCase{name: "max_hint_window rejects words", key: "max_hint_window", value: "3h", err: "is not a number"},
+		keyCase{name: "max_hints_bytes takes a number", key: "max_hints_bytes", value: "104857600", want: "104857600"},
+		keyCase{name: "max_hints_bytes rejects a tiny cap", key: "max_hints_bytes", value: "1000", err: "is out of range"},
+		keyCase{name: "hint_replay_rate takes bytes a second", key: "hint_replay_rate", value: "1048576", want: "1048576"},
+		keyCase{name: "hint_replay_rate rejects a tiny rate", key: "hint_replay_rate", value: "10", err: "is out of range"},
 	)
 	for _, key := range []string{"dns_srv_name", "dns_srv_resolver", "ec2_cluster_tag_value", "ec2_cluster_tag_key", "ec2_regions", "ec2_endpoint"} {
 		cs = append(cs,

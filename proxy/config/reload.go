@@ -121,6 +121,11 @@ var reloadTable = map[string]reloadClass{
 	"gossip_advertise":        {Restart, "gossip announces its address at start"},
 	"stats_admin_token":       {Live, "the next admin request"},
 	"allow_flush":             {Restart, "the node reads it at start: emptying the cluster is not switched on by a reload"},
+	"hints_dir":               {Restart, "the hint log is opened at start"},
+	"hints_fsync":             {Restart, "the hint log's settings are read when it is opened, at start"},
+	"max_hint_window":         {Restart, "the hint log's settings are read when it is opened, at start"},
+	"max_hints_bytes":         {Restart, "the hint log's settings are read when it is opened, at start"},
+	"hint_replay_rate":        {Restart, "the replayer's pace is set at start"},
 	"verbosity":               {Live, "the log level at once (a level set since by -v at start, SIGTTIN/SIGTTOU or /setloglevel stays until the key itself changes)"},
 }
 

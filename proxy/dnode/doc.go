@@ -56,6 +56,34 @@
 // rejects it. The form above is the one upstream's
 // scripts/dynomite/dynomite-test.sh sends.
 //
+// # Write stamps
+//
+// A write's copies carry the version their coordinator stamped them with
+// (proxy/hlc), so that replicas and replayed hints (proxy/hints) agree on
+// the last writer. The version goes in the data field of the request
+// frame, which upstream reads only on an encrypted frame: its dnode parser
+// (src/dyn_dnode_msg.c, dyn_parse_core) keeps the data's bytes, and
+// dyn_parse_req decrypts them as the AES key only when flags has bit 0 set
+// and data_len is over 1; an unencrypted request's data is never looked at.
+// A stamped frame therefore still reaches an upstream C peer intact: it
+// serves the payload and ignores the stamp, so a mixed cluster keeps
+// working (its C nodes neither stamp nor guard; their copies arrive here
+// with "d", unstamped). The form ([Stamp], [Header].Stamp):
+//
+//	"s" timestamp ":" node      a write's copy
+//	"h" timestamp ":" node      a copy to apply only when newer than the
+//	                            receiver's last write of the key: a hint
+//	                            being replayed, or a copy for another
+//	                            datacenter (which may arrive late)
+//
+// timestamp is the hlc.Timestamp as one decimal number (non-zero) and node
+// the coordinator's node order (hlc.Version.Node), for example
+// "   $2014$ 7 3 0 1 1 *20 s7334567890123456:42 *0\r\n". A data field that
+// starts with "s" or "h" but is not of this form is a [*FrameError]. Stamps
+// are only sent unencrypted: this implementation secures links with TLS
+// and never writes upstream's encrypted frames, whose data field is the
+// key.
+//
 // # What the caller does
 //
 //   - Framing the payload. The header does not say where an unencrypted

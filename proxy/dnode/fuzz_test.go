@@ -41,6 +41,11 @@ var headerSeeds = []string{
 	"   $2014$ 1 3 0 1 1 *65 ",
 	"   $2014$ 1                                                                                        ",
 	"*1\r\n$4\r\nPING\r\n", "", " ", "$", "\x00",
+	// write stamps (stamp.go), well formed and not
+	"   $2014$ 7 3 0 1 1 *20 s7334567890123456:42 *0\r\n",
+	"   $2014$ 7 4 0 1 0 *5 h12:3 *0\r\n",
+	"   $2014$ 7 3 0 1 1 *4 s12: *0\r\n",
+	"   $2014$ 7 3 1 1 1 *4 s12: *0\r\n",
 }
 
 type parsed struct {

@@ -119,6 +119,11 @@ type Header struct {
 	// PayloadLen is the ciphertext length of an encrypted payload. Upstream
 	// writes 0 for an unencrypted one, whose end the datastore parser finds.
 	PayloadLen uint32
+	// Stamp is the write version a request frame carries in its data field
+	// (see "Write stamps" in the package documentation). ParseHeader sets it
+	// from an unencrypted frame's data; AppendHeader writes it as the data
+	// when Data is empty and Stamp.TS is not zero.
+	Stamp Stamp
 }
 
 // Encrypted reports whether FlagEncrypted is set.
@@ -136,8 +141,9 @@ const magicToken = "$2014$"
 //
 //	"   $2014$ " id " " type " " flags " " version " " same_dc " *" len(data) " " data " *" payload_len "\r\n"
 //
-// An empty Data is written as "d" and a zero Version as 1. It allocates only
-// when dst lacks capacity: len(h.Data) plus 80 bytes are always enough.
+// An empty Data is written as "d" (or as h.Stamp, when it is set) and a zero
+// Version as 1. It allocates only when dst lacks capacity: len(h.Data) plus
+// 128 bytes are always enough.
 // AppendHeader does not check h: a header ParseHeader would reject (Flags
 // over 15) is written as given.
 func AppendHeader(dst []byte, h Header) []byte {
@@ -158,9 +164,17 @@ func AppendHeader(dst []byte, h Header) []byte {
 	} else {
 		dst = append(dst, " 0 *"...)
 	}
-	if len(h.Data) == 0 {
+	switch {
+	case len(h.Data) == 0 && h.Stamp.TS != 0:
+		// the digits first, on the stack, for the length before them
+		var b [maxStampData]byte
+		d := appendStampData(b[:0], h.Stamp)
+		dst = strconv.AppendUint(dst, uint64(len(d)), 10)
+		dst = append(dst, ' ')
+		dst = append(dst, d...)
+	case len(h.Data) == 0:
 		dst = append(dst, "1 "+DataDefault...)
-	} else {
+	default:
 		dst = strconv.AppendUint(dst, uint64(len(h.Data)), 10)
 		dst = append(dst, ' ')
 		dst = append(dst, h.Data...)

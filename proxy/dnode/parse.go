@@ -306,6 +306,14 @@ func ParseHeader(buf []byte, h *Header, lim *Limits) (n int, err error) {
 		return 0, ErrIncomplete
 	}
 	hdr.Data = buf[p.i : p.i+dataLen : p.i+dataLen]
+	if hdr.Flags&FlagEncrypted == 0 {
+		// an encrypted frame's data is an RSA-encrypted key, any bytes
+		st, ok, reason := parseStamp(hdr.Data)
+		if ok && reason != "" {
+			return 0, p.fail(p.i, reason)
+		}
+		hdr.Stamp = st
+	}
 	p.i += dataLen
 	if err := p.sep("the data"); err != nil {
 		return 0, err

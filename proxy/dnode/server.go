@@ -55,6 +55,13 @@ type Handler interface {
 	ErrorReply(err error) []byte
 }
 
+// Completer is optionally implemented by a [Handler]: the Server calls
+// Completed with each served request once its reply is known, before
+// writing it (the node records which writes its datastore applied).
+type Completer interface {
+	Completed(r *msg.Request)
+}
+
 // ServerConfig configures a [Server].
 type ServerConfig struct {
 	// TLS secures the links SecureOption selects (secure_server_option);
@@ -281,6 +288,7 @@ func (s *Server) readLoop(nc net.Conn, id uint, inflight chan<- *msg.Request) {
 				continue
 			}
 			r.PeerID = h.ID
+			r.Stamp, r.StampNode, r.Replay = h.Stamp.TS, h.Stamp.Node, h.Stamp.Replay
 			if p == PayloadRequest {
 				s.h.Serve(r, typ, id)
 			} else {
@@ -321,8 +329,12 @@ func (s *Server) writeLoop(nc net.Conn, inflight <-chan *msg.Request) {
 	bw := bufio.NewWriterSize(nc, writeBuf)
 	var hdr []byte
 	broken := false
+	done, _ := s.h.(Completer)
 	for r := range inflight {
 		r.Wait()
+		if done != nil {
+			done.Completed(r)
+		}
 		if !broken && !r.NoReply {
 			hdr = AppendHeader(hdr[:0], Header{ID: r.PeerID, Type: TypeRes, Version: Version1, SameDC: true})
 			reply := r.Reply

@@ -85,9 +85,16 @@ const (
 	mBuildInfo   = "dynomite_build_info"
 	mSeedRefresh = "dynomite_seedprovider_refresh_total"
 
-	mConfigReloadOK   = "dynomite_config_last_reload_successful"
-	mConfigReloadTime = "dynomite_config_last_reload_success_timestamp_seconds"
-	mConfigHash       = "dynomite_config_hash"
+	mConfigReloadOK      = "dynomite_config_last_reload_successful"
+	mConfigReloadTime    = "dynomite_config_last_reload_success_timestamp_seconds"
+	mConfigHash          = "dynomite_config_hash"
+	mHintsPendingRecords = "dynomite_hints_pending_records"
+	mHintsPendingBytes   = "dynomite_hints_pending_bytes"
+	mHintsWritten        = "dynomite_hints_written_total"
+	mHintsReplayed       = "dynomite_hints_replayed_total"
+	mHintsDropped        = "dynomite_hints_dropped_total"
+	mHintReplayLag       = "dynomite_hint_replay_lag_seconds"
+	mHintsSuperseded     = "dynomite_hints_superseded_total"
 )
 
 var peerLabels = []string{"peer", "peer_dc", "peer_rack"}
@@ -143,6 +150,14 @@ var catalog = []Info{
 	{mConfigReloadOK, Gauge, nil, "1 when the last configuration reload (SIGHUP, POST /reload) succeeded, 0 when it was refused and the previous configuration stayed in force."},
 	{mConfigReloadTime, Gauge, nil, "When the configuration in force was loaded (at start or by the last successful reload), in unix seconds."},
 	{mConfigHash, Gauge, []string{"hash"}, "Always 1; the hash label is the SHA-256 (hex) of the configuration file in force."},
+
+	{mHintsPendingRecords, Gauge, []string{"target"}, "Hints this node holds for the target peer and has not delivered yet (proxy/hints): writes the target is missing."},
+	{mHintsPendingBytes, Gauge, []string{"target"}, "Bytes of the hints this node holds for the target peer."},
+	{mHintsWritten, Counter, []string{"target"}, "Hints kept for the target: copies of writes that did not reach it."},
+	{mHintsReplayed, Counter, []string{"target"}, "Hints delivered to the target (applied, or refused by it as older than a write it holds)."},
+	{mHintsDropped, Counter, []string{"target", "reason"}, "Writes the target missed and no hint was kept for (reason window: down longer than max_hint_window; max_bytes: its log is full; disk_error), or hints lost (corrupt: a damaged segment). The target stays different until repaired."},
+	{mHintReplayLag, Gauge, []string{"target"}, "Age of the oldest hint not yet delivered to the target (0 when none)."},
+	{mHintsSuperseded, Counter, nil, "Replayed hints this node refused because it had applied a newer write of the key (last writer wins)."},
 }
 
 // Catalog returns every metric the package exports. Besides these, a

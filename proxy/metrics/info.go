@@ -13,6 +13,7 @@ import (
 
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/admin"
+	"github.com/dynomite-go/dynomite/proxy/hints"
 )
 
 // infoSnap is what the /info fields are computed from: one read of the
@@ -21,6 +22,16 @@ type infoSnap struct {
 	m     *Metrics
 	node  proxy.NodeStats
 	peers []proxy.PeerStats
+	hints []hints.TargetStats
+}
+
+// hintSum adds f over every target's hint log.
+func (s *infoSnap) hintSum(f func(t *hints.TargetStats) uint64) uint64 {
+	var n uint64
+	for i := range s.hints {
+		n += f(&s.hints[i])
+	}
+	return n
 }
 
 // sum adds f over the peers that local (same datacenter) selects: 1 for
@@ -155,6 +166,41 @@ var serverFields = []infoField{
 	{"redis_req_other", "# Redis other", nil},
 }
 
+// poolExtraFields follow upstream's pool fields: the hinted handoff
+// (proxy/hints), summed over the targets.
+var poolExtraFields = []infoField{
+	{"hints_pending_records", "# hints not yet delivered", func(s *infoSnap) uint64 {
+		return s.hintSum(func(t *hints.TargetStats) uint64 { return uint64(t.PendingRecords) })
+	}},
+	{"hints_pending_bytes", "bytes of hints not yet delivered", func(s *infoSnap) uint64 {
+		return s.hintSum(func(t *hints.TargetStats) uint64 { return uint64(t.PendingBytes) })
+	}},
+	{"hints_written", "# hints kept", func(s *infoSnap) uint64 { return s.hintSum(func(t *hints.TargetStats) uint64 { return t.Written }) }},
+	{"hints_replayed", "# hints delivered", func(s *infoSnap) uint64 { return s.hintSum(func(t *hints.TargetStats) uint64 { return t.Replayed }) }},
+	{"hints_dropped", "# writes a peer missed with no hint kept, or hints lost", func(s *infoSnap) uint64 {
+		return s.hintSum(func(t *hints.TargetStats) uint64 {
+			var n uint64
+			for _, v := range t.Dropped {
+				n += v
+			}
+			return n
+		})
+	}},
+	{"hints_superseded", "# replayed hints refused: a newer write of the key was applied", func(s *infoSnap) uint64 { return s.node.HintsSuperseded }},
+	{"hint_replay_lag", "age in seconds of the oldest hint not yet delivered", func(s *infoSnap) uint64 {
+		var oldest time.Time
+		for _, t := range s.hints {
+			if !t.Oldest.IsZero() && (oldest.IsZero() || t.Oldest.Before(oldest)) {
+				oldest = t.Oldest
+			}
+		}
+		if oldest.IsZero() {
+			return 0
+		}
+		return uint64(max(time.Since(oldest), 0) / time.Second)
+	}},
+}
+
 // serverExtraFields follow upstream's server fields: the datastore's
 // request and reply totals, which this implementation does not split into
 // reads and writes.
@@ -239,7 +285,7 @@ func (m *Metrics) Info() []byte {
 	snap := &infoSnap{m: m}
 	pool, dsName := "", ""
 	if s := m.srv.Load(); s != nil {
-		snap.node, snap.peers = s.Stats(), s.PeerStats()
+		snap.node, snap.peers, snap.hints = s.Stats(), s.PeerStats(), s.HintStats()
 		pool, dsName = s.Pool(), s.DatastoreName()
 	}
 	host, _ := os.Hostname()
@@ -269,6 +315,9 @@ func (m *Metrics) Info() []byte {
 	m.configInfo(j)
 	j.open(pool)
 	for _, f := range poolFields {
+		j.num(f.name, f.value(snap))
+	}
+	for _, f := range poolExtraFields {
 		j.num(f.name, f.value(snap))
 	}
 	j.open(dsName)

@@ -94,7 +94,7 @@ func New(reg prometheus.Registerer, dc, rack string) *Metrics {
 		m.peerDur[sc] = peerDur.WithLabelValues(proxy.PeerScope(sc).String())
 	}
 	wrapped.MustRegister(m.clientReqs, m.clientDur, m.clientReqBytes, m.clientReplyBytes, m.dsDur, peerDur,
-		&nodeCollector{m: m, descs: newNodeDescs()}, newConfigCollector(m),
+		&nodeCollector{m: m, descs: newNodeDescs()}, newConfigCollector(m), newHintCollector(m),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.resetMu.Lock()

@@ -29,7 +29,7 @@ func unstarted(t *testing.T, m *metrics.Metrics) *proxy.Server {
 	t.Helper()
 	s, err := proxy.New(proxy.Options{Pool: "dyn_o_mite", Proto: msg.Redis, Listen: "127.0.0.1:0",
 		Datastore: "127.0.0.1:1", DatastoreName: "127.0.0.1:1", DC: "dc1", Rack: "r1", DynListen: "127.0.0.1:2",
-		Tokens: []ring.Token{7}, Observer: m,
+		Tokens: []ring.Token{7}, Observer: m, HintsDir: t.TempDir(),
 		Peers: []proxy.Peer{
 			{Name: "127.0.0.1:3", Addr: "127.0.0.1:3", DC: "dc1", Rack: "r1", Tokens: []ring.Token{1 << 31}},
 			{Name: "127.0.0.1:4", Addr: "127.0.0.1:4", DC: "dc1", Rack: "r2", Tokens: []ring.Token{0}},
@@ -259,7 +259,8 @@ func TestInfoHasEveryUpstreamFieldInOrder(t *testing.T) {
 	}
 	walk(0)
 	require.Equal(t, append(top, "dyn_o_mite"), objects[0])
-	require.Equal(t, append(pool, "127.0.0.1:1"), objects[1])
+	require.Equal(t, append(append(pool, "hints_pending_records", "hints_pending_bytes", "hints_written", "hints_replayed",
+		"hints_dropped", "hints_superseded", "hint_replay_lag"), "127.0.0.1:1"), objects[1])
 	require.Equal(t, append(server, "requests", "responses"), objects[2])
 
 	var v map[string]any

@@ -245,6 +245,14 @@ type Request struct {
 	// RESP3 (HELLO 3): its reply is converted from the datastore's RESP2
 	// before the client gets it.
 	RESP3 bool
+	// Stamp is a write's version (proxy/hlc: the coordinator's timestamp
+	// and node order), given by its coordinator and carried to the replicas
+	// in the peer frame (proxy/dnode); zero Stamp means unstamped. Replay
+	// marks a copy the replica applies only when it is newer than the write
+	// it holds for the key: a hint being replayed (proxy/hints), or a copy
+	// for another datacenter (which may arrive late).
+	Stamp, StampNode uint64
+	Replay           bool
 
 	// CloseAfter makes the session close the client connection once this
 	// request's reply is written (QUIT, protocol errors).

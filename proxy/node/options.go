@@ -5,6 +5,7 @@ import (
 
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/config"
+	"github.com/dynomite-go/dynomite/proxy/hints"
 	"github.com/dynomite-go/dynomite/proxy/membership"
 )
 
@@ -51,7 +52,19 @@ func proxyOptions(cfg *config.Config, log *slog.Logger) proxy.Options {
 		ClientReadTimeout: cfg.ClientReadTimeout,
 		AdminToken:        cfg.StatsAdminToken,
 		AllowFlush:        cfg.AllowFlush,
+
+		HintsDir:       cfg.HintsDir,
+		HintsFsync:     hintsFsync(cfg.HintsFsync),
+		MaxHintWindow:  cfg.MaxHintWindow,
+		MaxHintsBytes:  int64(cfg.MaxHintsBytes),
+		HintReplayRate: int64(cfg.HintReplayRate),
 	}
+}
+
+// hintsFsync maps hints_fsync, which the configuration has checked.
+func hintsFsync(s string) hints.Fsync {
+	f, _ := hints.ParseFsync(s)
+	return f
 }
 
 // users converts client_users for the proxy.

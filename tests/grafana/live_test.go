@@ -21,6 +21,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/metrics/metricstest"
 )
 
@@ -61,7 +62,9 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 		t.Skip("starts a cluster and Prometheus for about 20s")
 	}
 	promBin := metricstest.NeedBinary(t, "prometheus", "prometheus")
-	c := metricstest.StartCluster(t, liveSpecs, nil)
+	// every node keeps hints (a directory of its own each), so the hinted
+	// handoff row has series
+	c := metricstest.StartCluster(t, liveSpecs, func(o *proxy.Options) { o.HintsDir = t.TempDir() })
 	prom := startPrometheus(t, promBin, c)
 	allNodes := len(c.Nodes)
 
