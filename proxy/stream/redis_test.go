@@ -125,7 +125,26 @@ func TestRedisCopiesOnlyTheRanges(t *testing.T) {
 
 	s, err := New(Endpoint{Addr: srcP.Addr}, Endpoint{Addr: dstP.Addr}, rs, Options{Topology: topo, ScanCount: 100})
 	require.NoError(t, err)
+	// Progress is read while the stream runs (checked by -race).
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				p := s.Progress()
+				if p.Copied+p.SkippedPresent > 3000 || p.Scanned > 3000 {
+					t.Errorf("progress beyond the source's 3000 keys: %+v", p.Counters)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+	})
 	require.NoError(t, s.Run(context.Background()))
+	close(stop)
+	wg.Wait()
 	in := checkCopied(t, f, src, dst, keys, keep)
 
 	p := s.Progress()
@@ -346,6 +365,7 @@ func TestRedisThrottleBoundsTheRate(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var samples []sample
+	var sawETA bool
 	var s *Stream
 	clock.onSleep = func(now time.Time) {
 		c := s.Progress().Copied
@@ -356,6 +376,9 @@ func TestRedisThrottleBoundsTheRate(t *testing.T) {
 		}
 		kps, _ := th.Limits()
 		samples = append(samples, sample{now, c, kps})
+		if p := s.Progress(); p.ETA > 0 && p.KeysPerSec > 0 {
+			sawETA = true
+		}
 	}
 	s, err := New(Endpoint{Addr: srcP.Addr}, Endpoint{Addr: dstP.Addr}, rs,
 		Options{Topology: topo, Throttle: th, Clock: clock, ScanCount: 100})
@@ -367,6 +390,7 @@ func TestRedisThrottleBoundsTheRate(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Greater(t, len(samples), 100)
+	require.True(t, sawETA, "Progress gave an ETA and a rate while running")
 	for i := 1; i < len(samples); i++ {
 		for j := i + 1; j < len(samples); j += 7 {
 			a, b := samples[i], samples[j]
