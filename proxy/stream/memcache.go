@@ -155,8 +155,8 @@ func (s *Stream) runMemcached(ctx context.Context) error {
 	}
 	s.total.Store(st["curr_items"])
 	// Expiry times in the dump are in the source's clock.
-	srcTime, at := st["time"], s.clock.Now()
-	srcNow := func() int64 { return srcTime + int64(s.clock.Now().Sub(at)/time.Second) }
+	srcTime, at := st["time"], time.Now()
+	srcNow := func() int64 { return srcTime + int64(time.Now().Sub(at)/time.Second) }
 	if s.resumed.Load() {
 		s.c.scanned.Store(0)
 		s.c.matched.Store(0)

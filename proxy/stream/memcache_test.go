@@ -139,3 +139,52 @@ func TestMemcachedCopiesRangesWithTTL(t *testing.T) {
 	require.Equal(t, int64(len(keep)), p.SkippedPresent)
 	require.Zero(t, p.Errors, p.LastError)
 }
+
+// memcached has no cursor: a resumed stream reads the whole dump again and
+// finds the items copied before on the target (counted as SkippedPresent).
+func TestMemcachedResume(t *testing.T) {
+	topo, rs := streamTopology(t)
+	f := &KeyFilter{Topo: topo, Ranges: rs}
+	srcP, dstP := proxytest.StartMemcached(t), proxytest.StartMemcached(t)
+	src, dst := dialMC(t, srcP.Addr), dialMC(t, dstP.Addr)
+	in := 0
+	for i := range 1500 {
+		k := fmt.Sprintf("r:%d", i)
+		src.set(k, "v", 0, 0)
+		if f.Match([]byte(k)) {
+			in++
+		}
+	}
+	ckpt := filepath.Join(t.TempDir(), "mc.ckpt")
+	clock := newFakeClock()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var s *Stream
+	clock.onSleep = func(time.Time) {
+		if s.Progress().Copied >= 200 {
+			cancel()
+		}
+	}
+	mc := func(addr string) Endpoint { return Endpoint{Addr: addr, Protocol: Memcached} }
+	opts := Options{Topology: topo, Checkpoint: ckpt, Clock: clock, Throttle: NewThrottle(500, 0, clock)}
+	s, err := New(mc(srcP.Addr), mc(dstP.Addr), rs, opts)
+	require.NoError(t, err)
+	require.ErrorIs(t, s.Run(ctx), context.Canceled)
+	first := s.Progress().Copied
+	require.GreaterOrEqual(t, first, int64(200))
+	require.Less(t, first, int64(in))
+
+	opts.Clock, opts.Throttle = nil, nil
+	s2, err := New(mc(srcP.Addr), mc(dstP.Addr), rs, opts)
+	require.NoError(t, err)
+	require.NoError(t, s2.Run(context.Background()))
+	p := s2.Progress()
+	require.True(t, p.Resumed)
+	require.Equal(t, int64(in), p.Copied)
+	require.Equal(t, first, p.SkippedPresent)
+	require.Equal(t, int64(in), p.Matched)
+	for i := range 1500 {
+		k := fmt.Sprintf("r:%d", i)
+		require.Equal(t, f.Match([]byte(k)), dst.get(k) != "", "key %q", k)
+	}
+}

@@ -99,10 +99,12 @@ type redisCopy struct {
 
 // keyState is what the source said about one key.
 type keyState struct {
-	key   []byte
-	size  int64
-	pttl  int64     // -1: no expiry
-	at    time.Time // when PTTL was answered
+	key  []byte
+	size int64
+	pttl int64 // -1: no expiry
+	// at is when PTTL answered, on the real clock (not Options.Clock, which
+	// paces the stream): TTLs run on the datastores' real time.
+	at    time.Time
 	dump  []byte
 	gone  bool
 	large bool
@@ -143,7 +145,7 @@ func (r *redisCopy) copyKeys(ctx context.Context, keys [][]byte) error {
 		if err := fatal(uerr, perr); err != nil {
 			return err
 		}
-		st[i].at = s.clock.Now()
+		st[i].at = time.Now()
 		switch {
 		case uerr != nil || perr != nil:
 			s.keyError(fmt.Errorf("MEMORY USAGE/PTTL %q on %s: %w", k, s.src.Addr, errors.Join(uerr, perr)))
@@ -215,7 +217,7 @@ func fatal(errs ...error) error {
 func (r *redisCopy) restore(ctx context.Context, keys []*keyState) error {
 	s := r.s
 	var sent []*keyState
-	now := s.clock.Now()
+	now := time.Now()
 	for _, k := range keys {
 		if k.gone || k.failed {
 			continue
@@ -251,7 +253,7 @@ func (r *redisCopy) restore(ctx context.Context, keys []*keyState) error {
 		if err != nil || !newer {
 			continue
 		}
-		ttl, ok := k.remaining(s.clock.Now())
+		ttl, ok := k.remaining(time.Now())
 		if !ok {
 			s.c.gone.Add(1)
 			continue

@@ -458,3 +458,48 @@ func TestRedisUnreachableSourceNamesIt(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorContains(t, s.Run(context.Background()), addr)
 }
+
+// An error reply for a key (here the target is out of memory) is counted
+// against the key, names it, and the stream goes on to the end.
+func TestRedisKeyErrorsAreCountedAndNamed(t *testing.T) {
+	topo, rs := streamTopology(t)
+	srcP, dstP := proxytest.StartRedis(t), proxytest.StartRedis(t)
+	src, dst := dialT(t, srcP.Addr), dialT(t, dstP.Addr)
+	fillSource(t, src, 300)
+	do(t, dst, "CONFIG", "SET", "maxmemory", "1")
+	s, err := New(Endpoint{Addr: srcP.Addr}, Endpoint{Addr: dstP.Addr}, rs, Options{Topology: topo})
+	require.NoError(t, err)
+	require.NoError(t, s.Run(context.Background()))
+	p := s.Progress()
+	require.Positive(t, p.Matched)
+	require.Equal(t, p.Matched, p.Errors)
+	require.Zero(t, p.Copied)
+	require.Contains(t, p.LastError, "RESTORE")
+	require.Contains(t, p.LastError, dstP.Addr)
+	require.Contains(t, p.LastError, "OOM")
+}
+
+// A target that dies mid-stream ends Run with an error naming it; the
+// checkpoint holds what was done.
+func TestRedisLostTargetEndsTheRun(t *testing.T) {
+	topo, rs := streamTopology(t)
+	srcP, dstP := proxytest.StartRedis(t), proxytest.StartRedis(t)
+	fillSource(t, dialT(t, srcP.Addr), 3000)
+	ckpt := filepath.Join(t.TempDir(), "ckpt")
+	clock := newFakeClock()
+	var s *Stream
+	clock.onSleep = func(time.Time) {
+		if s.Progress().Copied >= 200 {
+			dstP.Stop()
+		}
+	}
+	s, err := New(Endpoint{Addr: srcP.Addr}, Endpoint{Addr: dstP.Addr}, rs,
+		Options{Topology: topo, Clock: clock, Throttle: NewThrottle(1000, 0, clock), Checkpoint: ckpt, Timeout: 5 * time.Second})
+	require.NoError(t, err)
+	err = s.Run(context.Background())
+	require.ErrorContains(t, err, dstP.Addr)
+	b, rerr := os.ReadFile(ckpt)
+	require.NoError(t, rerr)
+	require.Contains(t, string(b), `"copied":`)
+	require.False(t, s.Progress().Done)
+}
