@@ -68,7 +68,10 @@
 // that batch already handled, and the counters. A new stream given the file
 // resumes at the cursor, skips those keys, and copies the rest; a file from
 // a finished stream makes Run return at once; a file for other endpoints or
-// ranges is refused. Memcached has no cursor: a resumed memcached stream
+// ranges is refused. A cancel that lands while a pipeline's RESTOREs are in
+// flight may leave up to 64 keys copied but not yet recorded; the resumed
+// stream finds them on the target and counts them as SkippedPresent.
+// Memcached has no cursor: a resumed memcached stream
 // reads the whole dump again, and the items the earlier run copied count as
 // SkippedPresent.
 //

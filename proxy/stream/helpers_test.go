@@ -108,3 +108,13 @@ func keyIn(f *KeyFilter, prefix string, in bool) string {
 		}
 	}
 }
+
+// whenCopied calls fn from the fake clock's sleeps once the stream has
+// copied at least n keys: a deterministic point to cancel or break it.
+func whenCopied(clock *fakeClock, s **Stream, n int64, fn func()) {
+	clock.onSleep = func(time.Time) {
+		if (*s).Progress().Copied >= n {
+			fn()
+		}
+	}
+}

@@ -160,11 +160,7 @@ func TestMemcachedResume(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var s *Stream
-	clock.onSleep = func(time.Time) {
-		if s.Progress().Copied >= 200 {
-			cancel()
-		}
-	}
+	whenCopied(clock, &s, 200, cancel)
 	mc := func(addr string) Endpoint { return Endpoint{Addr: addr, Protocol: Memcached} }
 	opts := Options{Topology: topo, Checkpoint: ckpt, Clock: clock, Throttle: NewThrottle(500, 0, clock)}
 	s, err := New(mc(srcP.Addr), mc(dstP.Addr), rs, opts)

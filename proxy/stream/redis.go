@@ -15,12 +15,12 @@ const pipelineDepth = 64
 
 // runRedis walks the source with SCAN and copies the keys in range.
 func (s *Stream) runRedis(ctx context.Context) error {
-	src, err := DialRedis(ctx, s.src.Addr, s.opts.Timeout)
+	src, err := s.dialRedis(ctx, s.src)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	dst, err := DialRedis(ctx, s.dst.Addr, s.opts.Timeout)
+	dst, err := s.dialRedis(ctx, s.dst)
 	if err != nil {
 		return err
 	}
@@ -72,6 +72,19 @@ func (s *Stream) runRedis(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// dialRedis connects to ep and authenticates when it has a password.
+func (s *Stream) dialRedis(ctx context.Context, ep Endpoint) (*Conn, error) {
+	c, err := DialRedis(ctx, ep.Addr, s.opts.Timeout)
+	if err != nil || ep.Password == "" {
+		return c, err
+	}
+	if _, err := c.DoS("AUTH", ep.Password); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("stream: AUTH on %s: %w", ep.Addr, s.ctxErr(ctx, err))
+	}
+	return c, nil
 }
 
 // ctxErr prefers the context's error: a cancel shows up as a closed

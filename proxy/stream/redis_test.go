@@ -298,11 +298,7 @@ func TestRedisResumesFromCheckpoint(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var s *Stream
-	clock.onSleep = func(time.Time) {
-		if s.Progress().Copied >= 700 {
-			cancel()
-		}
-	}
+	whenCopied(clock, &s, 700, cancel)
 	opts := Options{Topology: topo, ScanCount: 200, Checkpoint: ckpt, Clock: clock,
 		Throttle: NewThrottle(1000, 0, clock), CheckpointEvery: 100 * time.Millisecond}
 	s, err := New(Endpoint{Addr: srcP.Addr}, Endpoint{Addr: dstP.Addr}, rs, opts)
@@ -488,11 +484,7 @@ func TestRedisLostTargetEndsTheRun(t *testing.T) {
 	ckpt := filepath.Join(t.TempDir(), "ckpt")
 	clock := newFakeClock()
 	var s *Stream
-	clock.onSleep = func(time.Time) {
-		if s.Progress().Copied >= 200 {
-			dstP.Stop()
-		}
-	}
+	whenCopied(clock, &s, 200, dstP.Stop)
 	s, err := New(Endpoint{Addr: srcP.Addr}, Endpoint{Addr: dstP.Addr}, rs,
 		Options{Topology: topo, Clock: clock, Throttle: NewThrottle(1000, 0, clock), Checkpoint: ckpt, Timeout: 5 * time.Second})
 	require.NoError(t, err)
@@ -502,4 +494,23 @@ func TestRedisLostTargetEndsTheRun(t *testing.T) {
 	require.NoError(t, rerr)
 	require.Contains(t, string(b), `"copied":`)
 	require.False(t, s.Progress().Done)
+}
+
+func TestRedisAuthenticates(t *testing.T) {
+	topo, rs := streamTopology(t)
+	srcP, dstP := proxytest.StartRedis(t), proxytest.StartRedis(t)
+	src := dialT(t, srcP.Addr)
+	fillSource(t, src, 200)
+	do(t, src, "CONFIG", "SET", "requirepass", "s3cret")
+	s, err := New(Endpoint{Addr: srcP.Addr, Password: "wrong"}, Endpoint{Addr: dstP.Addr}, rs, Options{Topology: topo})
+	require.NoError(t, err)
+	err = s.Run(context.Background())
+	require.ErrorContains(t, err, "AUTH on "+srcP.Addr)
+	require.NotContains(t, err.Error(), "wrong", "the password is not echoed")
+
+	s, err = New(Endpoint{Addr: srcP.Addr, Password: "s3cret"}, Endpoint{Addr: dstP.Addr}, rs, Options{Topology: topo})
+	require.NoError(t, err)
+	require.NoError(t, s.Run(context.Background()))
+	require.Positive(t, s.Progress().Copied)
+	require.Equal(t, s.Progress().Copied, do(t, dialT(t, dstP.Addr), "DBSIZE").Int)
 }

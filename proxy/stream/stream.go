@@ -34,6 +34,9 @@ func (p Protocol) String() string {
 type Endpoint struct {
 	Addr     string
 	Protocol Protocol
+	// Password is sent with AUTH on connecting to a Redis (the node's
+	// datastore_password); empty sends none.
+	Password string
 }
 
 // Versioner decides, for a key that the target already holds, whether the
