@@ -24,7 +24,8 @@
 // amount of work per call. SCAN returns every key present for the whole scan
 // at least once (a key may come twice, and keys added or deleted meanwhile
 // may or may not come), which is what makes resuming from a saved cursor
-// safe. Memcached: `lru_crawler metadump all`, answered by the LRU crawler
+// safe. A key returned twice is counted twice in Scanned and Matched, and
+// the second time as SkippedPresent. Memcached: `lru_crawler metadump all`, answered by the LRU crawler
 // thread in the background, one line per item ([ParseMetaItem]).
 //
 // # Copying
