@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -161,9 +162,12 @@ func readValue(r *bufio.Reader, depth int) (Value, error) {
 		if n == -1 {
 			return Value{Null: true}, nil
 		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(r, buf); err != nil {
+		buf, err := readBulk(r, n+2)
+		if err != nil {
 			return Value{}, err
+		}
+		if buf[n] != '\r' || buf[n+1] != '\n' {
+			return Value{}, fmt.Errorf("%w: bulk string not ended by CRLF", errProtocol)
 		}
 		return Value{Str: buf[:n]}, nil
 	case '*':
@@ -174,15 +178,38 @@ func readValue(r *bufio.Reader, depth int) (Value, error) {
 		if n == -1 {
 			return Value{Null: true}, nil
 		}
-		v := Value{Array: make([]Value, n)}
-		for i := range v.Array {
-			if v.Array[i], err = readValue(r, depth+1); err != nil && !isRedisError(err) {
+		// Grown as elements arrive, so that a corrupt length costs nothing.
+		v := Value{Array: make([]Value, 0, min(n, 1024))}
+		for range n {
+			e, err := readValue(r, depth+1)
+			if err != nil && !isRedisError(err) {
 				return Value{}, err
 			}
+			v.Array = append(v.Array, e)
 		}
 		return v, nil
 	}
 	return Value{}, fmt.Errorf("%w: unexpected type byte %q", errProtocol, line[0])
+}
+
+// readBulk reads n bytes. Up to 1 MiB it allocates them at once; a larger
+// value grows with the data read, so that a corrupt length cannot make the
+// client allocate memory the peer never sends.
+func readBulk(r *bufio.Reader, n int64) ([]byte, error) {
+	if n <= 1<<20 {
+		buf := make([]byte, n)
+		_, err := io.ReadFull(r, buf)
+		return buf, err
+	}
+	var b bytes.Buffer
+	b.Grow(1 << 20)
+	if _, err := io.CopyN(&b, r, n); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // readLine returns a line without its CRLF. The slice is valid until the

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"time"
@@ -123,9 +122,12 @@ func (c *mcConn) get(keys []MetaItem) (map[string]mcValue, error) {
 		if err != nil || n < 0 || n > maxReplyBulk {
 			return nil, fmt.Errorf("stream: memcached %s: bad value length in %q", c.addr, l)
 		}
-		data := make([]byte, n+2)
-		if _, err := io.ReadFull(c.r, data); err != nil {
+		data, err := readBulk(c.r, int64(n)+2)
+		if err != nil {
 			return nil, fmt.Errorf("stream: reading from memcached %s: %w", c.addr, err)
+		}
+		if !bytes.HasSuffix(data, []byte("\r\n")) {
+			return nil, fmt.Errorf("stream: memcached %s: value of %q not ended by CRLF", c.addr, f[1])
 		}
 		out[string(f[1])] = mcValue{flags: append([]byte(nil), f[2]...), data: data[:n]}
 	}
