@@ -158,7 +158,7 @@ func (s *Stream) runMemcached(ctx context.Context) error {
 	s.total.Store(st["curr_items"])
 	// Expiry times in the dump are in the source's clock.
 	srcTime, at := st["time"], time.Now()
-	srcNow := func() int64 { return srcTime + int64(time.Now().Sub(at)/time.Second) }
+	srcNow := func() int64 { return srcTime + int64(time.Since(at)/time.Second) }
 	if s.resumed.Load() {
 		s.c.scanned.Store(0)
 		s.c.matched.Store(0)
