@@ -118,3 +118,17 @@ func whenCopied(clock *fakeClock, s **Stream, n int64, fn func()) {
 		}
 	}
 }
+
+// requireFinished checks the counters of a finished stream that scanned
+// total keys, in of them in range, and found the keep ones on the target.
+func requireFinished(t *testing.T, p Progress, total, in, keep int) {
+	t.Helper()
+	require.True(t, p.Done)
+	require.Equal(t, int64(total), p.Total)
+	require.Equal(t, int64(total), p.Scanned)
+	require.Equal(t, int64(in), p.Matched)
+	require.Equal(t, int64(in-keep), p.Copied)
+	require.Equal(t, int64(keep), p.SkippedPresent)
+	require.Zero(t, p.Errors, p.LastError)
+	require.Equal(t, time.Duration(0), p.ETA)
+}

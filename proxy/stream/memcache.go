@@ -71,14 +71,7 @@ func (c *mcConn) stats(names ...string) (map[string]int64, error) {
 		return nil, err
 	}
 	out := map[string]int64{}
-	for {
-		l, err := c.line(false)
-		if err != nil {
-			return nil, err
-		}
-		if string(l) == "END" {
-			return out, nil
-		}
+	err := c.untilEnd(func(l []byte) error {
 		f := bytes.Fields(l)
 		if len(f) == 3 && string(f[0]) == "STAT" {
 			for _, n := range names {
@@ -86,6 +79,24 @@ func (c *mcConn) stats(names ...string) (map[string]int64, error) {
 					out[n], _ = strconv.ParseInt(string(f[2]), 10, 64)
 				}
 			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// untilEnd hands each reply line to fn until the line "END".
+func (c *mcConn) untilEnd(fn func(l []byte) error) error {
+	for {
+		l, err := c.line(false)
+		if err != nil {
+			return err
+		}
+		if string(l) == "END" {
+			return nil
+		}
+		if err := fn(l); err != nil {
+			return err
 		}
 	}
 }
@@ -106,31 +117,27 @@ func (c *mcConn) get(keys []MetaItem) (map[string]mcValue, error) {
 		return nil, err
 	}
 	out := make(map[string]mcValue, len(keys))
-	for {
-		l, err := c.line(false)
-		if err != nil {
-			return nil, err
-		}
-		if string(l) == "END" {
-			return out, nil
-		}
+	err := c.untilEnd(func(l []byte) error {
 		f := bytes.Fields(l)
 		if len(f) < 4 || string(f[0]) != "VALUE" {
-			return nil, fmt.Errorf("stream: memcached %s answered get with %q", c.addr, l)
+			return fmt.Errorf("stream: memcached %s answered get with %q", c.addr, l)
 		}
 		n, err := strconv.Atoi(string(f[3]))
 		if err != nil || n < 0 || n > maxReplyBulk {
-			return nil, fmt.Errorf("stream: memcached %s: bad value length in %q", c.addr, l)
+			return fmt.Errorf("stream: memcached %s: bad value length in %q", c.addr, l)
 		}
+		key, flags := string(f[1]), append([]byte(nil), f[2]...) // l is overwritten by the next read
 		data, err := readBulk(c.r, int64(n)+2)
 		if err != nil {
-			return nil, fmt.Errorf("stream: reading from memcached %s: %w", c.addr, err)
+			return fmt.Errorf("stream: reading from memcached %s: %w", c.addr, err)
 		}
 		if !bytes.HasSuffix(data, []byte("\r\n")) {
-			return nil, fmt.Errorf("stream: memcached %s: value of %q not ended by CRLF", c.addr, f[1])
+			return fmt.Errorf("stream: memcached %s: value of %q not ended by CRLF", c.addr, key)
 		}
-		out[string(f[1])] = mcValue{flags: append([]byte(nil), f[2]...), data: data[:n]}
-	}
+		out[key] = mcValue{flags: flags, data: data[:n]}
+		return nil
+	})
+	return out, err
 }
 
 // runMemcached walks the source with `lru_crawler metadump all`, which the

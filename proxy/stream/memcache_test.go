@@ -130,14 +130,7 @@ func TestMemcachedCopiesRangesWithTTL(t *testing.T) {
 			require.InDelta(t, se, de, 3, "key %q expiry", k)
 		}
 	}
-	p := s.Progress()
-	require.True(t, p.Done)
-	require.Equal(t, int64(1500), p.Total)
-	require.Equal(t, int64(1500), p.Scanned)
-	require.Equal(t, int64(in), p.Matched)
-	require.Equal(t, int64(in-len(keep)), p.Copied)
-	require.Equal(t, int64(len(keep)), p.SkippedPresent)
-	require.Zero(t, p.Errors, p.LastError)
+	requireFinished(t, s.Progress(), 1500, in, len(keep))
 }
 
 // memcached has no cursor: a resumed stream reads the whole dump again and
