@@ -39,7 +39,8 @@
 // otherwise per key (the read-repair timestamps can implement it); it then
 // replaces the key with RESTORE ... REPLACE, or counts SkippedNewer.
 //
-// A key above Options.LargeKeyBytes is copied by type in chunks, so that no
+// A key above Options.LargeKeyBytes (or any key, when MEMORY USAGE is
+// refused, by an ACL say) is copied by type in chunks, so that no
 // single command holds either Redis for more than a few milliseconds (DUMP
 // of a 1-million-field hash takes the source hundreds of milliseconds):
 // strings with GETRANGE/APPEND in 512 KiB chunks, hashes HSCAN/HSET, sets

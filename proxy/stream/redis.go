@@ -159,15 +159,22 @@ func (r *redisCopy) copyKeys(ctx context.Context, keys [][]byte) error {
 			return err
 		}
 		st[i].at = time.Now()
-		switch {
-		case uerr != nil || perr != nil:
-			s.keyError(fmt.Errorf("MEMORY USAGE/PTTL %q on %s: %w", k, s.src.Addr, errors.Join(uerr, perr)))
-			st[i].failed = true
-		case usage.Null || pttl.Int == -2:
-			st[i].gone = true
-		}
 		st[i].size, st[i].pttl = usage.Int, pttl.Int
 		st[i].large = st[i].size > s.opts.LargeKeyBytes
+		switch {
+		case perr != nil:
+			s.keyError(fmt.Errorf("PTTL %q on %s: %w", k, s.src.Addr, perr))
+			st[i].failed = true
+		case pttl.Int == -2:
+			st[i].gone = true
+		case uerr != nil:
+			// MEMORY USAGE is refused (an ACL, a renamed command): the size
+			// is unknown, so the key takes the chunked path, which copies a
+			// value of any size without a long command.
+			st[i].large = true
+		case usage.Null:
+			st[i].gone = true
+		}
 	}
 	var small []*keyState
 	for i := range st {

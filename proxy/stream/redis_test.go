@@ -506,3 +506,20 @@ func TestRedisAuthenticates(t *testing.T) {
 	require.Positive(t, s.Progress().Copied)
 	require.Equal(t, s.Progress().Copied, do(t, dialT(t, dstP.Addr), "DBSIZE").Int)
 }
+
+// Without MEMORY USAGE (refused here by an ACL) every key is copied by the
+// chunked path, which needs no size.
+func TestRedisWithoutMemoryUsage(t *testing.T) {
+	topo, rs := streamTopology(t)
+	srcP, dstP := proxytest.StartRedis(t), proxytest.StartRedis(t)
+	src, dst := dialT(t, srcP.Addr), dialT(t, dstP.Addr)
+	keys := fillSource(t, src, 300)
+	do(t, src, "ACL", "SETUSER", "default", "-memory")
+	_, err := src.DoS("MEMORY", "USAGE", keys[0])
+	require.ErrorContains(t, err, "NOPERM")
+	s, err := New(Endpoint{Addr: srcP.Addr}, Endpoint{Addr: dstP.Addr}, rs, Options{Topology: topo})
+	require.NoError(t, err)
+	require.NoError(t, s.Run(context.Background()))
+	in := checkCopied(t, &KeyFilter{Topo: topo, Ranges: rs}, src, dst, keys, nil)
+	requireFinished(t, s.Progress(), 300, in, 0)
+}
