@@ -25,8 +25,13 @@
 // at least once (a key may come twice, and keys added or deleted meanwhile
 // may or may not come), which is what makes resuming from a saved cursor
 // safe. A key returned twice is counted twice in Scanned and Matched, and
-// the second time as SkippedPresent. Memcached: `lru_crawler metadump all`, answered by the LRU crawler
-// thread in the background, one line per item ([ParseMetaItem]).
+// the second time as SkippedPresent. Memcached: `lru_crawler metadump`, answered by the LRU crawler
+// thread in the background, one line per item ([ParseMetaItem]). The
+// stream asks for "metadump hash", which walks the hash table and visits
+// every item once (walking the LRUs, as "metadump all" does, can miss items
+// that move meanwhile, says memcached's doc/protocol.txt), and falls back to
+// "all" on a memcached without it; a crawler busy with another request is
+// asked again for about ten seconds.
 //
 // # Copying
 //

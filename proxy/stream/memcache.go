@@ -140,7 +140,7 @@ func (c *mcConn) get(keys []MetaItem) (map[string]mcValue, error) {
 	return out, err
 }
 
-// runMemcached walks the source with `lru_crawler metadump all`, which the
+// runMemcached walks the source with `lru_crawler metadump`, which the
 // LRU crawler thread answers in the background without holding the worker
 // threads, and copies each key in range with get and add. add stores only
 // where the target has no value, so a write that reached the target
@@ -171,12 +171,12 @@ func (s *Stream) runMemcached(ctx context.Context) error {
 		s.c.matched.Store(0)
 	}
 
-	if err := dump.write([]byte("lru_crawler metadump all\r\n")); err != nil {
+	l, err := s.startDump(ctx, dump)
+	if err != nil {
 		return s.ctxErr(ctx, err)
 	}
 	var batch []MetaItem
-	for {
-		l, err := dump.line(true)
+	for ; ; l, err = dump.line(true) {
 		if err != nil {
 			return s.ctxErr(ctx, err)
 		}
@@ -207,6 +207,43 @@ func (s *Stream) runMemcached(ctx context.Context) error {
 		}
 		if end {
 			return nil
+		}
+	}
+}
+
+// dumpRetries and dumpRetryWait bound the wait for memcached's LRU crawler
+// when it is busy with another request (its own background crawl, or
+// another dump): about ten seconds.
+const (
+	dumpRetries   = 100
+	dumpRetryWait = 100 * time.Millisecond
+)
+
+// startDump starts a metadump and returns its first line. It asks for
+// "metadump hash", which walks the hash table and so visits every item once,
+// where walking the LRUs can miss items that move while the crawler runs
+// (doc/protocol.txt); a memcached without it gets "metadump all". A busy
+// crawler ("BUSY ...") is asked again after a pause.
+func (s *Stream) startDump(ctx context.Context, dump *mcConn) ([]byte, error) {
+	mode := "hash"
+	for try := 0; ; try++ {
+		if err := dump.write([]byte("lru_crawler metadump " + mode + "\r\n")); err != nil {
+			return nil, err
+		}
+		l, err := dump.line(true)
+		switch {
+		case err != nil:
+			return nil, err
+		case bytes.HasPrefix(l, []byte("key=")) || string(l) == "END":
+			return l, nil
+		case bytes.HasPrefix(l, []byte("BUSY")) && try < dumpRetries:
+			if err := s.clock.Sleep(ctx, dumpRetryWait); err != nil {
+				return nil, err
+			}
+		case mode == "hash" && !bytes.HasPrefix(l, []byte("BUSY")):
+			mode = "all"
+		default:
+			return nil, fmt.Errorf("stream: lru_crawler metadump %s on memcached %s: %q", mode, s.src.Addr, l)
 		}
 	}
 }

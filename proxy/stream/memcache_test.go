@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -176,4 +177,85 @@ func TestMemcachedResume(t *testing.T) {
 		k := fmt.Sprintf("r:%d", i)
 		require.Equal(t, f.Match([]byte(k)), dst.get(k) != "", "key %q", k)
 	}
+}
+
+// scriptedMemcached answers the few commands a stream sends, with a crawler
+// that is busy for the first busy dump requests and knows no "hash" mode.
+func scriptedMemcached(t *testing.T, busy int) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	var mu sync.Mutex
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					l, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					var reply string
+					mu.Lock()
+					switch cmd := strings.TrimSpace(l); {
+					case cmd == "stats":
+						reply = "STAT pid 1\r\nSTAT time 100\r\nSTAT curr_items 1\r\nEND\r\n"
+					case strings.HasPrefix(cmd, "lru_crawler metadump") && busy > 0:
+						busy--
+						reply = "BUSY currently processing crawler request\r\n"
+					case cmd == "lru_crawler metadump hash":
+						reply = "CLIENT_ERROR bad command line format\r\n"
+					case cmd == "lru_crawler metadump all":
+						reply = "key=k%2F1 exp=-1 la=1 cas=1 fetch=no cls=1 size=60\nEND\r\n"
+					case cmd == "get k/1":
+						reply = "VALUE k/1 5 3\r\nabc\r\nEND\r\n"
+					default:
+						reply = "ERROR\r\n"
+					}
+					mu.Unlock()
+					if _, err := c.Write([]byte(reply)); err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	return ln.Addr().String()
+}
+
+// A busy crawler is asked again after a pause; a memcached without
+// "metadump hash" gets "metadump all"; a crawler busy for too long ends the
+// run with an error naming the server.
+func TestMemcachedBusyCrawlerAndDumpModes(t *testing.T) {
+	topo, _ := streamTopology(t)
+	whole := Ranges{{0, 0}}
+	mc := func(addr string) Endpoint { return Endpoint{Addr: addr, Protocol: Memcached} }
+
+	src, dstP := scriptedMemcached(t, 3), proxytest.StartMemcached(t)
+	clock := newFakeClock()
+	start := clock.Now()
+	s, err := New(mc(src), mc(dstP.Addr), whole, Options{Topology: topo, Clock: clock})
+	require.NoError(t, err)
+	require.NoError(t, s.Run(context.Background()))
+	require.Equal(t, 3*dumpRetryWait, clock.Now().Sub(start), "three pauses for BUSY")
+	p := s.Progress()
+	require.Equal(t, int64(1), p.Scanned)
+	require.Equal(t, int64(1), p.Copied, p.LastError)
+	require.Equal(t, "5:abc", dialMC(t, dstP.Addr).get("k/1"))
+
+	src = scriptedMemcached(t, dumpRetries+1)
+	s, err = New(mc(src), mc(dstP.Addr), whole, Options{Topology: topo, Clock: newFakeClock()})
+	require.NoError(t, err)
+	err = s.Run(context.Background())
+	require.ErrorContains(t, err, "BUSY")
+	require.ErrorContains(t, err, src)
 }
