@@ -24,7 +24,6 @@ func (s *Server) Fanouts() int64 { return s.fanouts.Load() }
 // Buffered is the bytes of client requests in flight (max_buffered_bytes).
 func (s *Server) Buffered() int64 { return s.buffered.Load() }
 
-
 // SetHintPoll makes the hint replayer look for targets every d; the
 // returned function restores the default.
 func SetHintPoll(d time.Duration) func() {
