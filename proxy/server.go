@@ -18,6 +18,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/drain"
 	"github.com/dynomite-go/dynomite/proxy/hlc"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/pubsub"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
@@ -116,6 +117,10 @@ type Options struct {
 	// SecureOption (secure_server_option) selects.
 	PeerTLSServer, PeerTLSClient *tls.Config
 	SecureOption                 string
+
+	// PubSubLimits bound what a Redis pub/sub subscriber may leave unread
+	// (pubsub_output_buffer_*; zero fields: Redis's defaults).
+	PubSubLimits PubSubLimits
 }
 
 // Server is one node: its client listener, its sessions and its datastore pool.
@@ -149,9 +154,14 @@ type Server struct {
 	// memcached's ASCII protocol has no AUTH command)
 	clientAuth bool
 
+	// pubsub holds this node's clients' subscriptions (Redis only)
+	pubsub       *pubsub.Registry
+	pubsubLimits PubSubLimits
+
 	// limit counters (NodeStats.Limits)
 	rejectedConns, rejectedBuffered, rejectedLarge atomic.Uint64
 	closedSlow, closedIdle                         atomic.Uint64
+	pubsubClosedHard, pubsubClosedSoft             atomic.Uint64
 
 	// counters for the stats listener
 	clientConns atomic.Int64
@@ -176,6 +186,8 @@ func New(opts Options) (*Server, error) {
 	case msg.Redis:
 		s.codec = newRedisCodec(opts.MaxRequestBytes)
 		s.clientAuth = true
+		s.pubsub = pubsub.New()
+		s.pubsubLimits = opts.PubSubLimits.withDefaults()
 	case msg.Memcache:
 		s.codec = newMemcacheCodec(opts.MaxRequestBytes)
 	default:

@@ -185,6 +185,10 @@ const (
 	// sends the request on to the key's owner in every rack of its own
 	// datacenter (upstream's DMSG_REQ_FORWARD).
 	PeerForward
+	// PeerPubSub: a PUBLISH, SPUBLISH or PUBSUB query for the peer's own
+	// pub/sub registry; the peer delivers it to its own subscribers and
+	// sends it nowhere else. Upstream has no pub/sub.
+	PeerPubSub
 )
 
 // Errors a backend completes a request with. The session maps them to

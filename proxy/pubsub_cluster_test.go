@@ -1,0 +1,197 @@
+package proxy_test
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	. "github.com/dynomite-go/dynomite/proxy"
+	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/proxytest"
+)
+
+// push is the RESP2 frame of a pub/sub message or confirmation.
+func push(elems ...string) string {
+	out := "*" + strconv.Itoa(len(elems)) + "\r\n"
+	for _, e := range elems {
+		if len(e) > 0 && e[0] == ':' {
+			out += e + "\r\n"
+			continue
+		}
+		out += bulk(e)
+	}
+	return out
+}
+
+func readFrame(t *testing.T, c *proxytest.Conn) string {
+	t.Helper()
+	b, err := c.Read(proxytest.RedisReply)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// Subscribers on nodes of two racks of two datacenters each get a message
+// published on any node once: the publishing node delivers to its own and
+// sends one copy to every other node, which delivers and sends it nowhere.
+// PUBLISH counts the deliveries of the whole cluster, and PUBSUB's counts
+// and lists are the cluster's.
+func TestPublishReachesEverySubscriberOfTheClusterOnce(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	c := realCluster(t, []string{"dc1/r1/0", "dc1/r2/0", "dc2/r1/0", "dc2/r2/0"}, nil)
+	defer c.Close()
+	subs := make([]*proxytest.Conn, len(c.Nodes))
+	for i := range c.Nodes {
+		subs[i] = proxytest.Dial(t, c.Nodes[i].Addr)
+		require.Equal(t, push("subscribe", "news", ":1"), subs[i].Do("SUBSCRIBE", "news"))
+	}
+	require.Equal(t, push("psubscribe", "n*", ":2"), subs[1].Do("PSUBSCRIBE", "n*"))
+	require.Equal(t, push("psubscribe", "n*", ":2"), subs[3].Do("PSUBSCRIBE", "n*"))
+	require.Equal(t, push("ssubscribe", "orders", ":1"), subs[2].Do("SSUBSCRIBE", "orders"))
+
+	pub := proxytest.Dial(t, c.Nodes[3].Addr) // dc2
+	require.Equal(t, ":6\r\n", pub.Do("PUBLISH", "news", "hello"), "4 channel and 2 pattern subscriptions")
+	require.Equal(t, ":1\r\n", proxytest.Dial(t, c.Nodes[0].Addr).Do("SPUBLISH", "orders", "o1"))
+	require.Equal(t, ":0\r\n", pub.Do("PUBLISH", "zzz", "x"))
+	require.Equal(t, ":2\r\n", pub.Do("PUBLISH", "nx", "p"), "the pattern subscriptions of both datacenters")
+	require.Equal(t, ":6\r\n", pub.Do("PUBLISH", "news", "end"))
+	for i, s := range subs {
+		want := []string{push("message", "news", "hello")}
+		if i == 1 || i == 3 {
+			want = append(want, push("pmessage", "n*", "news", "hello"))
+		}
+		if i == 2 {
+			want = append(want, push("smessage", "orders", "o1"))
+		}
+		if i == 1 || i == 3 {
+			want = append(want, push("pmessage", "n*", "nx", "p"))
+		}
+		// "end" follows at once: nothing was delivered twice
+		want = append(want, push("message", "news", "end"))
+		if i == 1 || i == 3 {
+			want = append(want, push("pmessage", "n*", "news", "end"))
+		}
+		var got []string
+		for range want {
+			got = append(got, readFrame(t, s))
+		}
+		require.Equal(t, want, got, "subscriber on node %d (%s/%s)", i, c.Nodes[i].DC, c.Nodes[i].Rack)
+	}
+
+	q := proxytest.Dial(t, c.Nodes[2].Addr)
+	require.Equal(t, "*4\r\n$4\r\nnews\r\n:4\r\n$4\r\nnone\r\n:0\r\n", q.Do("PUBSUB", "NUMSUB", "news", "none"))
+	require.Equal(t, ":1\r\n", q.Do("PUBSUB", "NUMPAT"), "one pattern, subscribed on two nodes")
+	require.Equal(t, "*1\r\n$4\r\nnews\r\n", q.Do("PUBSUB", "CHANNELS"))
+	require.Equal(t, "*0\r\n", q.Do("PUBSUB", "CHANNELS", "x*"))
+	require.Equal(t, "*1\r\n$6\r\norders\r\n", q.Do("PUBSUB", "SHARDCHANNELS"))
+	require.Equal(t, "*2\r\n$6\r\norders\r\n:1\r\n", q.Do("PUBSUB", "SHARDNUMSUB", "orders"))
+
+	// unsubscribing on one node shows in the others' counts
+	require.Equal(t, push("unsubscribe", "news", ":1"), subs[3].Do("UNSUBSCRIBE", "news"))
+	require.Equal(t, push("punsubscribe", "n*", ":0"), subs[3].Do("PUNSUBSCRIBE"))
+	require.Equal(t, "*2\r\n$4\r\nnews\r\n:3\r\n", q.Do("PUBSUB", "NUMSUB", "news"))
+	require.Equal(t, ":4\r\n", pub.Do("PUBLISH", "news", "again"))
+	require.Equal(t, push("message", "news", "again"), readFrame(t, subs[0]))
+
+	// a subscriber that leaves is forgotten
+	subs[0].Close()
+	proxytest.Eventually(t, 10*time.Second, func() bool {
+		return q.Do("PUBSUB", "NUMSUB", "news") == "*2\r\n$4\r\nnews\r\n:2\r\n"
+	}, "node 0 forgets its closed subscriber")
+	for _, s := range subs[1:] {
+		s.Close()
+	}
+	pub.Close()
+	q.Close()
+}
+
+// A subscriber that does not read is disconnected once its buffer passes
+// the hard limit (or stays above the soft limit too long), and counted;
+// the publisher and a subscriber that reads are never held up by it.
+func TestSlowSubscriberIsDisconnectedWithoutBlockingThePublisher(t *testing.T) {
+	tests := map[string]struct {
+		limits PubSubLimits
+		count  func(LimitStats) uint64
+	}{
+		"over the hard limit": {PubSubLimits{Hard: 256 << 10, Soft: -1}, func(l LimitStats) uint64 { return l.PubSubHard }},
+		"above the soft limit for its duration": {PubSubLimits{Hard: -1, Soft: 128 << 10, SoftFor: time.Millisecond},
+			func(l LimitStats) uint64 { return l.PubSubSoft }},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			rd := proxytest.StartRedis(t)
+			n := proxytest.StartNode(t, msg.Redis, rd.Addr, func(o *Options) { o.PubSubLimits = tt.limits })
+			defer n.Stop()
+
+			nc, err := net.Dial("tcp", n.Addr)
+			require.NoError(t, err)
+			defer nc.Close()
+			_ = nc.(*net.TCPConn).SetReadBuffer(4 << 10)
+			slow := proxytest.NewConn(t, nc)
+			require.Equal(t, push("subscribe", "feed", ":1"), slow.Do("SUBSCRIBE", "feed"))
+			// from here the slow subscriber reads nothing
+
+			fast := proxytest.Dial(t, n.Addr)
+			require.Equal(t, push("subscribe", "feed", ":1"), fast.Do("SUBSCRIBE", "feed"))
+			payload := strings.Repeat("x", 32<<10)
+			var wg sync.WaitGroup
+			var received int
+			var readErr error
+			wg.Go(func() {
+				for {
+					b, err := fast.Read(proxytest.RedisReply)
+					if err != nil {
+						readErr = err
+						return
+					}
+					if strings.HasSuffix(string(b), payload+"\r\n") {
+						received++
+					}
+					if strings.HasSuffix(string(b), "$4\r\ndone\r\n") {
+						return
+					}
+				}
+			})
+
+			// publish until the node closes the slow subscriber: every
+			// PUBLISH is answered meanwhile
+			pub := proxytest.Dial(t, n.Addr)
+			published := 0
+			for tt.count(n.Server.Stats().Limits) == 0 {
+				require.Less(t, published, 20000, "the slow subscriber is still connected")
+				reply := pub.Do("PUBLISH", "feed", payload)
+				require.Contains(t, []string{":2\r\n", ":1\r\n"}, reply, "publish %d", published)
+				published++
+			}
+			pub.Do("PUBLISH", "feed", "done")
+			wg.Wait()
+			require.NoError(t, readErr)
+			require.Equal(t, published, received, "the reading subscriber got every message")
+			require.Equal(t, uint64(1), tt.count(n.Server.Stats().Limits), "the slow subscriber is counted once")
+			// the slow subscriber finds its connection closed after what
+			// was already on its way
+			_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+			buf := make([]byte, 64<<10)
+			for {
+				if _, err := nc.Read(buf); err != nil {
+					var ne net.Error
+					require.False(t, errors.As(err, &ne) && ne.Timeout(), "the connection is closed, not idle: %v", err)
+					break
+				}
+			}
+			proxytest.Eventually(t, 10*time.Second, func() bool {
+				return pub.Do("PUBSUB", "NUMSUB", "feed") == "*2\r\n$4\r\nfeed\r\n:1\r\n"
+			}, "the slow subscriber's subscription is gone")
+			pub.Close()
+			fast.Close()
+			n.Stop()
+		})
+	}
+}

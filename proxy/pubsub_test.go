@@ -1,0 +1,80 @@
+package proxy_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/proxytest"
+)
+
+// psStep sends cmd on connection conn (nil cmd: send nothing) and reads
+// replies frames from it.
+type psStep struct {
+	conn    int
+	cmd     []string
+	replies int
+}
+
+// pubsubTranscript runs steps over three connections to addr and returns
+// every frame read, tagged with its connection.
+func pubsubTranscript(t *testing.T, addr string, steps []psStep) []string {
+	t.Helper()
+	conns := []*proxytest.Conn{proxytest.Dial(t, addr), proxytest.Dial(t, addr), proxytest.Dial(t, addr)}
+	var out []string
+	for _, st := range steps {
+		c := conns[st.conn]
+		if st.cmd != nil {
+			c.Send(proxytest.Cmd(st.cmd...))
+		}
+		for i := 0; i < st.replies; i++ {
+			b, err := c.Read(proxytest.RedisReply)
+			if err != nil {
+				out = append(out, "<closed>")
+				break
+			}
+			out = append(out, string(rune('A'+st.conn))+" "+strings.Join(st.cmd, " ")+" -> "+string(b))
+		}
+	}
+	return out
+}
+
+// The pub/sub replies a single node gives are Redis's, byte for byte:
+// confirmations and their counts, messages of the three kinds, PING and the
+// refusal of other commands in subscribed mode, PUBSUB's subcommands and
+// their errors. (Where Redis's order is its hash table's, one name is
+// subscribed at a time.)
+func TestPubSubRepliesMatchRedis(t *testing.T) {
+	const sub, pub, sub2 = 0, 1, 2
+	steps := []psStep{
+		{sub, []string{"UNSUBSCRIBE"}, 1}, {sub, []string{"PUNSUBSCRIBE"}, 1}, {sub, []string{"SUNSUBSCRIBE"}, 1},
+		{sub, []string{"SUBSCRIBE", "a", "b"}, 2}, {sub, []string{"subscribe", "a"}, 1}, {sub, []string{"PSUBSCRIBE", "p*"}, 1},
+		{sub, []string{"SSUBSCRIBE", "s1"}, 1},
+		{sub, []string{"GET", "x"}, 1}, {sub, []string{"PING"}, 1}, {sub, []string{"PING", "hi"}, 1}, {sub, []string{"PING", "a", "b"}, 1},
+		{sub, []string{"ECHO", "x"}, 1}, {sub, []string{"PUBSUB", "CHANNELS"}, 1}, {sub, []string{"PUBLISH", "a", "m"}, 1},
+		{sub, []string{"SUBSCRIBE"}, 1}, {sub, []string{"CONFIG", "GET", "maxmemory"}, 1},
+		{sub2, []string{"PSUBSCRIBE", "a"}, 1}, {sub2, []string{"SSUBSCRIBE", "s1"}, 1},
+		{pub, []string{"PUBLISH", "a", "hello"}, 1}, {pub, []string{"PUBLISH", "pa", "m"}, 1}, {pub, []string{"SPUBLISH", "s1", "x"}, 1},
+		{pub, []string{"PUBLISH", "nobody", "x"}, 1}, {pub, []string{"SPUBLISH", "a", "x"}, 1}, {pub, []string{"PUBLISH", "b", ""}, 1},
+		{sub, nil, 4}, {sub2, nil, 2},
+		{sub, []string{"UNSUBSCRIBE", "b"}, 1}, {sub2, []string{"PUNSUBSCRIBE"}, 1},
+		{pub, []string{"PUBSUB", "CHANNELS"}, 1}, {pub, []string{"PUBSUB", "channels", "a*"}, 1}, {pub, []string{"PUBSUB", "CHANNELS", "z*"}, 1},
+		{pub, []string{"PUBSUB", "NUMSUB", "a", "zz"}, 1}, {pub, []string{"PUBSUB", "NUMSUB"}, 1}, {pub, []string{"PUBSUB", "NUMPAT"}, 1},
+		{pub, []string{"PUBSUB", "SHARDCHANNELS"}, 1}, {pub, []string{"PUBSUB", "SHARDCHANNELS", "s?"}, 1},
+		{pub, []string{"PUBSUB", "SHARDNUMSUB", "s1", "x"}, 1}, {pub, []string{"PUBSUB", "SHARDNUMSUB"}, 1}, {pub, []string{"PUBSUB", "HELP"}, 1},
+		{pub, []string{"PUBSUB", "Foo"}, 1}, {pub, []string{"PUBSUB", "NUMPAT", "x"}, 1}, {pub, []string{"PUBSUB", "CHANNELS", "a", "b"}, 1},
+		{pub, []string{"PUBSUB", "help", "x"}, 1}, {pub, []string{"PUBLISH", "ch"}, 1}, {pub, []string{"PUBSUB"}, 1},
+		{sub, []string{"UNSUBSCRIBE", "a", "nope"}, 2}, {sub, []string{"PUNSUBSCRIBE"}, 1}, {sub, []string{"SUNSUBSCRIBE", "zz"}, 1},
+		{sub, []string{"GET", "x"}, 1}, {sub, []string{"SUNSUBSCRIBE"}, 1}, {sub, []string{"GET", "x"}, 1}, {sub, []string{"PING"}, 1},
+		{pub, []string{"PUBLISH", "a", "x"}, 1}, {pub, []string{"PUBSUB", "NUMPAT"}, 1}, {pub, []string{"PUBSUB", "SHARDCHANNELS"}, 1},
+		{sub2, []string{"QUIT"}, 1}, {pub, []string{"PUBSUB", "SHARDNUMSUB", "s1"}, 1},
+	}
+	direct := proxytest.StartRedis(t)
+	behind := proxytest.StartRedis(t)
+	n := proxytest.StartNode(t, msg.Redis, behind.Addr, nil)
+	want := pubsubTranscript(t, direct.Addr, steps)
+	got := pubsubTranscript(t, n.Addr, steps)
+	require.Equal(t, want, got)
+}
