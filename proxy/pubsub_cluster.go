@@ -57,6 +57,9 @@ type psQuery struct {
 	args [][]byte
 }
 
+// errNotQuery: a (un)subscription where a query was due (a peer's frame).
+const errNotQuery = "ERR Dynomite: a pub/sub frame must carry PUBLISH, SPUBLISH or PUBSUB"
+
 // parsePubSubQuery reads PUBLISH, SPUBLISH and PUBSUB <sub> ...; errText is
 // Redis's error for a bad call.
 func parsePubSubQuery(args [][]byte) (q psQuery, errText string) {
@@ -67,7 +70,7 @@ func parsePubSubQuery(args [][]byte) (q psQuery, errText string) {
 		return psQuery{op: qSPublish, args: args[1:]}, ""
 	case "pubsub":
 	default:
-		return q, "ERR unknown command '" + string(args[0]) + "'"
+		return q, errNotQuery
 	}
 	sub := strings.ToLower(string(args[1]))
 	rest := args[2:]
@@ -345,7 +348,7 @@ func (s *Server) servePubSubPeer(r *msg.Request, typ msg.PeerType) {
 		return
 	}
 	if !isPubSub(r) {
-		r.KeepReply(s.codec.errorLine(r.ReplyBuf(), "Dynomite: a pub/sub frame must carry PUBLISH, SPUBLISH or PUBSUB"))
+		r.KeepReply(resp.AppendError(r.ReplyBuf(), errNotQuery))
 		r.Done()
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	. "github.com/dynomite-go/dynomite/proxy"
+	"github.com/dynomite-go/dynomite/proxy/dnode"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
@@ -194,4 +195,45 @@ func TestSlowSubscriberIsDisconnectedWithoutBlockingThePublisher(t *testing.T) {
 			n.Stop()
 		})
 	}
+}
+
+// On the peer port, a pub/sub frame is delivered to the node's own
+// subscribers and answered from its registry; a pub/sub command in any
+// other frame, or another command in a pub/sub frame, is refused and the
+// link goes on.
+func TestPeerPubSubFrames(t *testing.T) {
+	c := realCluster(t, []string{"dc1/r1/0", "dc1/r2/0"}, nil)
+	sub := proxytest.Dial(t, c.Nodes[1].Addr)
+	require.Equal(t, push("subscribe", "ch", ":1"), sub.Do("SUBSCRIBE", "ch"))
+	require.Equal(t, push("psubscribe", "c*", ":2"), sub.Do("PSUBSCRIBE", "c*"))
+
+	peer := proxytest.Dial(t, c.Nodes[1].Server.PeerAddr().String())
+	hdr := func(id uint64) string {
+		return string(dnode.AppendHeader(nil, dnode.Header{ID: id, Type: dnode.TypeRes, Version: 1, SameDC: true}))
+	}
+	for _, tc := range []struct {
+		frame []byte
+		want  string
+	}{
+		{peerFrame(1, dnode.TypeReq, proxytest.Cmd("PUBLISH", "ch", "m")), "-ERR Dynomite: pub/sub commands travel between nodes as pub/sub frames only\r\n"},
+		{peerFrame(2, dnode.TypeReqForward, proxytest.Cmd("SUBSCRIBE", "ch")), "-ERR Dynomite: pub/sub commands travel between nodes as pub/sub frames only\r\n"},
+		{peerFrame(3, dnode.TypePubSub, proxytest.Cmd("SET", "k", "v")), "-ERR Dynomite: a pub/sub frame must carry PUBLISH, SPUBLISH or PUBSUB\r\n"},
+		{peerFrame(4, dnode.TypePubSub, proxytest.Cmd("SUBSCRIBE", "ch")), "-ERR Dynomite: a pub/sub frame must carry PUBLISH, SPUBLISH or PUBSUB\r\n"},
+		{peerFrame(5, dnode.TypePubSub, proxytest.Cmd("PUBLISH", "ch", "from-peer")), ":2\r\n"},
+		{peerFrame(6, dnode.TypePubSub, proxytest.Cmd("PUBSUB", "NUMPAT")), "*1\r\n$2\r\nc*\r\n"},
+		{peerFrame(7, dnode.TypePubSub, proxytest.Cmd("PUBSUB", "NUMSUB", "ch")), "*2\r\n$2\r\nch\r\n:1\r\n"},
+	} {
+		peer.Send(tc.frame)
+		b, err := peer.Read(peerReply)
+		require.NoError(t, err)
+		var h dnode.Header
+		_, err = dnode.ParseHeader(b, &h, nil)
+		require.NoError(t, err)
+		require.Equal(t, hdr(h.ID)+tc.want, string(b), "frame %q", tc.frame)
+	}
+	// the peer's publish reached the subscriber once, and only it
+	require.Equal(t, push("message", "ch", "from-peer"), readFrame(t, sub))
+	require.Equal(t, push("pmessage", "c*", "ch", "from-peer"), readFrame(t, sub))
+	require.Equal(t, ":2\r\n", proxytest.Dial(t, c.Nodes[0].Addr).Do("PUBLISH", "ch", "next"))
+	require.Equal(t, push("message", "ch", "next"), readFrame(t, sub))
 }

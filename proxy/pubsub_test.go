@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"net"
 	"strings"
 	"testing"
 
@@ -22,7 +23,12 @@ type psStep struct {
 // every frame read, tagged with its connection.
 func pubsubTranscript(t *testing.T, addr string, steps []psStep) []string {
 	t.Helper()
-	conns := []*proxytest.Conn{proxytest.Dial(t, addr), proxytest.Dial(t, addr), proxytest.Dial(t, addr)}
+	return pubsubSteps(t, []*proxytest.Conn{proxytest.Dial(t, addr), proxytest.Dial(t, addr), proxytest.Dial(t, addr)}, steps)
+}
+
+// pubsubSteps runs steps over conns.
+func pubsubSteps(t *testing.T, conns []*proxytest.Conn, steps []psStep) []string {
+	t.Helper()
 	var out []string
 	for _, st := range steps {
 		c := conns[st.conn]
@@ -77,4 +83,43 @@ func TestPubSubRepliesMatchRedis(t *testing.T) {
 	want := pubsubTranscript(t, direct.Addr, steps)
 	got := pubsubTranscript(t, n.Addr, steps)
 	require.Equal(t, want, got)
+}
+
+// A RESP3 session (the flag HELLO 3 sets) gets confirmations and messages
+// as push frames, null names as RESP3 nulls, and no subscribed-mode
+// restriction, as from Redis after HELLO 3. (Datastore replies in RESP3
+// are the RESP3 session's business, not this test's: SET's +OK is the same
+// in both.)
+func TestPubSubPushesToRESP3ClientsMatchRedis(t *testing.T) {
+	steps := []psStep{
+		{0, []string{"UNSUBSCRIBE"}, 1}, {0, []string{"SUBSCRIBE", "ch"}, 1}, {0, []string{"PSUBSCRIBE", "c*"}, 1},
+		{0, []string{"SSUBSCRIBE", "sh"}, 1}, {0, []string{"SET", "x", "1"}, 1}, {0, []string{"PING"}, 1},
+		{1, []string{"PUBLISH", "ch", "hello"}, 1}, {1, []string{"SPUBLISH", "sh", "v"}, 1},
+		{0, nil, 3}, {0, []string{"PUBSUB", "NUMPAT"}, 1},
+		{0, []string{"UNSUBSCRIBE", "ch", "zz"}, 2}, {0, []string{"PUNSUBSCRIBE"}, 1}, {0, []string{"SUNSUBSCRIBE"}, 1},
+	}
+	direct := proxytest.StartRedis(t)
+	rc := proxytest.Dial(t, direct.Addr)
+	require.Contains(t, rc.Do("HELLO", "3"), "proto")
+	want := pubsubSteps(t, []*proxytest.Conn{rc, proxytest.Dial(t, direct.Addr)}, steps)
+
+	behind := proxytest.StartRedis(t)
+	n := proxytest.StartNode(t, msg.Redis, behind.Addr, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		n.Server.ServeRESP3Client(nc)
+	}()
+	r3 := proxytest.Dial(t, ln.Addr().String())
+	got := pubsubSteps(t, []*proxytest.Conn{r3, proxytest.Dial(t, n.Addr)}, steps)
+	require.Equal(t, want, got)
+	r3.Close()
+	<-served
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/config"
@@ -51,7 +52,21 @@ func proxyOptions(cfg *config.Config, log *slog.Logger) proxy.Options {
 		ClientReadTimeout: cfg.ClientReadTimeout,
 		AdminToken:        cfg.StatsAdminToken,
 		AllowFlush:        cfg.AllowFlush,
+		PubSubLimits: proxy.PubSubLimits{
+			Hard:    offLimit(int64(cfg.PubSubOutputBufferHardLimit)),
+			Soft:    offLimit(int64(cfg.PubSubOutputBufferSoftLimit)),
+			SoftFor: time.Duration(offLimit(int64(cfg.PubSubOutputBufferSoftSeconds))) * time.Second,
+		},
 	}
+}
+
+// offLimit maps a limit key's 0 (off) onto the proxy's -1 (its 0 is "the
+// default").
+func offLimit(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // users converts client_users for the proxy.
