@@ -317,7 +317,7 @@ func (ss *session) writeLoop() {
 			failed := r.Err != nil || replyIsError(r.Reply)
 			obs.ClientRequest(r.Class, failed, time.Duration(msg.Now()-r.Start), len(r.Raw), len(r.Reply))
 		}
-		if !broken && !r.NoReply {
+		if !broken && !r.NoReply && !quietHidden(r) {
 			if bw == nil {
 				bw = bufio.NewWriterSize(ss.nc, sessionWriteBuf)
 			}
