@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -174,4 +175,26 @@ func TestMemcacheMetaWritesReplicateToEveryRack(t *testing.T) {
 	require.Equal(t, []string{"NF\r\n", "MN\r\n"}, got)
 	everywhere("mg mk v\r\n", "EN\r\n")
 	everywhere("mg q1 v\r\n", "VA 1\r\nx\r\n")
+}
+
+// A noreply write replicated to other racks leaves every connection in
+// step: no replica answers it, and no copy waits for an answer (a copy
+// that did took the next request's reply for its own).
+func TestMemcacheNoreplyWritesKeepConnectionsInStep(t *testing.T) {
+	c := proxytest.StartCluster(t, proxytest.Config{Proto: msg.Memcache, Datastore: proxytest.RealDatastore,
+		Nodes: proxytest.Placements(t, "dc1/r1/0", "dc1/r2/0", "dc1/r3/0")})
+	cl := proxytest.Dial(t, c.Nodes[0].Addr)
+	lim := memcache.DefaultLimits
+	for i := range 20 {
+		v := strings.Repeat("v", i+1)
+		cl.Send([]byte("set nr 0 0 " + strconv.Itoa(len(v)) + " noreply\r\n" + v + "\r\nget nr\r\n"))
+		b, err := cl.Read(func(b []byte) (int, error) { return memcache.ParseReply(b, true, &lim) })
+		require.NoError(t, err)
+		require.Equal(t, "VALUE nr 0 "+strconv.Itoa(len(v))+"\r\n"+v+"\r\nEND\r\n", string(b), "round %d", i)
+	}
+	for i := range c.Nodes {
+		d := proxytest.Dial(t, c.Nodes[i].DatastoreAddr)
+		require.Equal(t, "VA 20\r\n"+strings.Repeat("v", 20)+"\r\n", mcDo(t, d, "mg nr v\r\n"), "rack %d", i+1)
+		d.Close()
+	}
 }
