@@ -397,7 +397,7 @@ func (p *psConn) Deliver(kind pubsub.Kind, pattern string, channel, message []by
 // a message was added; it closes the connection and returns true when
 // they are exceeded.
 func (p *psConn) overLimit() bool {
-	lim := &p.s.pubsubLimits
+	lim := &p.s.live.Load().PubSubLimits
 	pending := int64(len(p.out) + p.writing)
 	which := ""
 	switch {

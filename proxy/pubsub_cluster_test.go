@@ -237,3 +237,26 @@ func TestPeerPubSubFrames(t *testing.T) {
 	require.Equal(t, ":2\r\n", proxytest.Dial(t, c.Nodes[0].Addr).Do("PUBLISH", "ch", "next"))
 	require.Equal(t, push("message", "ch", "next"), readFrame(t, sub))
 }
+
+// A node that is down counts 0 and does not hold the publish up beyond the
+// peer timeout; the subscribers of the nodes that are up get the message.
+func TestPublishWithANodeDownCountsTheOthers(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	c := realCluster(t, []string{"dc1/r1/0", "dc1/r2/0", "dc2/r1/0"}, nil)
+	defer c.Close()
+	sub := proxytest.Dial(t, c.Nodes[1].Addr)
+	require.Equal(t, push("subscribe", "ch", ":1"), sub.Do("SUBSCRIBE", "ch"))
+	down := proxytest.Dial(t, c.Nodes[2].Addr)
+	require.Equal(t, push("subscribe", "ch", ":1"), down.Do("SUBSCRIBE", "ch"))
+	pub := proxytest.Dial(t, c.Nodes[0].Addr)
+	require.Equal(t, ":2\r\n", pub.Do("PUBLISH", "ch", "both"))
+	require.Equal(t, push("message", "ch", "both"), readFrame(t, sub))
+
+	c.Stop(2)
+	require.Equal(t, ":1\r\n", pub.Do("PUBLISH", "ch", "one"), "the stopped node counts 0")
+	require.Equal(t, push("message", "ch", "one"), readFrame(t, sub))
+	require.Equal(t, "*2\r\n$2\r\nch\r\n:1\r\n", pub.Do("PUBSUB", "NUMSUB", "ch"))
+	sub.Close()
+	down.Close()
+	pub.Close()
+}

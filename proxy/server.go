@@ -155,8 +155,7 @@ type Server struct {
 	clientAuth bool
 
 	// pubsub holds this node's clients' subscriptions (Redis only)
-	pubsub       *pubsub.Registry
-	pubsubLimits PubSubLimits
+	pubsub *pubsub.Registry
 
 	// limit counters (NodeStats.Limits)
 	rejectedConns, rejectedBuffered, rejectedLarge atomic.Uint64
@@ -187,7 +186,6 @@ func New(opts Options) (*Server, error) {
 		s.codec = newRedisCodec(opts.MaxRequestBytes)
 		s.clientAuth = true
 		s.pubsub = pubsub.New()
-		s.pubsubLimits = opts.PubSubLimits.withDefaults()
 	case msg.Memcache:
 		s.codec = newMemcacheCodec(opts.MaxRequestBytes)
 	default:
