@@ -4,6 +4,7 @@ import (
 	"net"
 
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/resp"
 )
 
 // The tests of this directory are in package proxy_test, so that they can
@@ -40,4 +41,25 @@ func (s *Server) ServeRESP3Client(nc net.Conn) {
 	ss.readLoop()
 	<-done
 	ss.pubsubEnd()
+}
+
+// FlatReplyRoundTrip parses a node's answer to a pub/sub query as the
+// coordinator does and encodes what it read again.
+func FlatReplyRoundTrip(b []byte) ([]byte, bool) {
+	el, ok := flatReply(b)
+	if !ok {
+		return nil, false
+	}
+	if len(b) > 0 && b[0] == ':' {
+		return resp.AppendInt(nil, el[0].n), true
+	}
+	out := resp.AppendArrayHeader(nil, len(el))
+	for _, e := range el {
+		if e.isInt {
+			out = resp.AppendInt(out, e.n)
+		} else {
+			out = resp.AppendBulk(out, e.b)
+		}
+	}
+	return out, true
 }

@@ -220,8 +220,9 @@ func flatReply(b []byte) ([]flatElem, bool) {
 		return l, true
 	}
 	num := func(l []byte) (int64, bool) {
+		// canonical numbers only ("+1", "007" are not what a node writes)
 		n, err := strconv.ParseInt(string(l), 10, 64)
-		return n, err == nil
+		return n, err == nil && strconv.FormatInt(n, 10) == string(l)
 	}
 	head, ok := line()
 	if !ok {
