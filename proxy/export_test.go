@@ -1,9 +1,6 @@
 package proxy
 
 import (
-	"net"
-
-	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/resp"
 )
 
@@ -28,20 +25,6 @@ func (s *Server) Fanouts() int64 { return s.fanouts.Load() }
 
 // Buffered is the bytes of client requests in flight (max_buffered_bytes).
 func (s *Server) Buffered() int64 { return s.buffered.Load() }
-
-// ServeRESP3Client serves nc as serveClient does, as a session already
-// switched to RESP3 (the flag HELLO 3 sets), until the client goes.
-func (s *Server) ServeRESP3Client(nc net.Conn) {
-	ss := &session{s: s, nc: nc, id: uint(s.nextID.Add(1)), inflight: make(chan *msg.Request, inflightLen), resp3: true, authed: !s.authRequired()}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ss.writeLoop()
-	}()
-	ss.readLoop()
-	<-done
-	ss.pubsubEnd()
-}
 
 // FlatReplyRoundTrip parses a node's answer to a pub/sub query as the
 // coordinator does and encodes what it read again.

@@ -1,7 +1,6 @@
 package proxy_test
 
 import (
-	"net"
 	"strings"
 	"testing"
 
@@ -76,6 +75,8 @@ func TestPubSubRepliesMatchRedis(t *testing.T) {
 		{sub, []string{"GET", "x"}, 1}, {sub, []string{"SUNSUBSCRIBE"}, 1}, {sub, []string{"GET", "x"}, 1}, {sub, []string{"PING"}, 1},
 		{pub, []string{"PUBLISH", "a", "x"}, 1}, {pub, []string{"PUBSUB", "NUMPAT"}, 1}, {pub, []string{"PUBSUB", "SHARDCHANNELS"}, 1},
 		{sub2, []string{"QUIT"}, 1}, {pub, []string{"PUBSUB", "SHARDNUMSUB", "s1"}, 1},
+		{sub, []string{"SUBSCRIBE", "z"}, 1}, {sub, []string{"RESET"}, 1}, {pub, []string{"PUBLISH", "z", "x"}, 1},
+		{sub, []string{"GET", "x"}, 1},
 	}
 	direct := proxytest.StartRedis(t)
 	behind := proxytest.StartRedis(t)
@@ -85,41 +86,38 @@ func TestPubSubRepliesMatchRedis(t *testing.T) {
 	require.Equal(t, want, got)
 }
 
-// A RESP3 session (the flag HELLO 3 sets) gets confirmations and messages
-// as push frames, null names as RESP3 nulls, and no subscribed-mode
-// restriction, as from Redis after HELLO 3. (Datastore replies in RESP3
-// are the RESP3 session's business, not this test's: SET's +OK is the same
-// in both.)
+// A RESP3 client (HELLO 3) gets confirmations and messages as push
+// frames, null names as RESP3 nulls, and no subscribed-mode restriction,
+// as from Redis.
 func TestPubSubPushesToRESP3ClientsMatchRedis(t *testing.T) {
 	steps := []psStep{
 		{0, []string{"UNSUBSCRIBE"}, 1}, {0, []string{"SUBSCRIBE", "ch"}, 1}, {0, []string{"PSUBSCRIBE", "c*"}, 1},
-		{0, []string{"SSUBSCRIBE", "sh"}, 1}, {0, []string{"SET", "x", "1"}, 1}, {0, []string{"PING"}, 1},
+		{0, []string{"SSUBSCRIBE", "sh"}, 1}, {0, []string{"GET", "x"}, 1}, {0, []string{"PING"}, 1},
 		{1, []string{"PUBLISH", "ch", "hello"}, 1}, {1, []string{"SPUBLISH", "sh", "v"}, 1},
 		{0, nil, 3}, {0, []string{"PUBSUB", "NUMPAT"}, 1},
 		{0, []string{"UNSUBSCRIBE", "ch", "zz"}, 2}, {0, []string{"PUNSUBSCRIBE"}, 1}, {0, []string{"SUNSUBSCRIBE"}, 1},
+		{0, []string{"SUBSCRIBE", "again"}, 1}, {0, []string{"RESET"}, 1}, {1, []string{"PUBLISH", "again", "x"}, 1},
+	}
+	resp3Transcript := func(addr string) []string {
+		rc := proxytest.Dial(t, addr)
+		require.Contains(t, rc.Do("HELLO", "3"), "proto")
+		return pubsubSteps(t, []*proxytest.Conn{rc, proxytest.Dial(t, addr)}, steps)
 	}
 	direct := proxytest.StartRedis(t)
-	rc := proxytest.Dial(t, direct.Addr)
-	require.Contains(t, rc.Do("HELLO", "3"), "proto")
-	want := pubsubSteps(t, []*proxytest.Conn{rc, proxytest.Dial(t, direct.Addr)}, steps)
-
 	behind := proxytest.StartRedis(t)
 	n := proxytest.StartNode(t, msg.Redis, behind.Addr, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		n.Server.ServeRESP3Client(nc)
-	}()
-	r3 := proxytest.Dial(t, ln.Addr().String())
-	got := pubsubSteps(t, []*proxytest.Conn{r3, proxytest.Dial(t, n.Addr)}, steps)
-	require.Equal(t, want, got)
-	r3.Close()
-	<-served
+	require.Equal(t, resp3Transcript(direct.Addr), resp3Transcript(n.Addr))
+}
+
+// Inside MULTI a pub/sub command is refused and the transaction aborted
+// (Redis queues it; a transaction unit runs on the datastores, which hold
+// no subscriptions).
+func TestPubSubInsideMultiIsRefused(t *testing.T) {
+	rd := proxytest.StartRedis(t)
+	n := proxytest.StartNode(t, msg.Redis, rd.Addr, nil)
+	c := proxytest.Dial(t, n.Addr)
+	require.Equal(t, "+OK\r\n", c.Do("MULTI"))
+	require.Equal(t, "-ERR Dynomite: SUBSCRIBE inside MULTI is not supported\r\n", c.Do("SUBSCRIBE", "ch"))
+	require.True(t, strings.HasPrefix(c.Do("EXEC"), "-EXECABORT"))
+	require.Equal(t, ":0\r\n", c.Do("PUBLISH", "ch", "m"), "the connection is not subscribed")
 }

@@ -1,12 +1,3 @@
-//go:build clients_table
-
-// This file adds rows to the client table of this package (record,
-// startCluster, runScript, dynomiteBinary and check are table_test.go's,
-// cluster_test.go's and clients_test.go's, from the h/clients branch). It
-// builds only with -tags clients_table until that branch is merged: then
-// delete the build line above and rewrite docs/clients.md
-// (UPDATE_CLIENTS_DOC=1 go test ./clients/).
-
 package clients
 
 import (
