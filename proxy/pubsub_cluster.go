@@ -331,8 +331,8 @@ func (g *psGather) finish() {
 	r.Done()
 }
 
-// isPubSub reports whether r is a pub/sub command (the codec's
-// resp.AnswerPubSub).
+// isPubSub reports whether r, a Redis request, is a pub/sub command (the
+// codec's resp.AnswerPubSub).
 func isPubSub(r *msg.Request) bool {
 	cmd := resp.CommandByID(r.Cmd)
 	return cmd != nil && cmd.Answer == resp.AnswerPubSub
