@@ -180,8 +180,11 @@ func (ss *session) pubsubFilter(r *msg.Request, act action) action {
 	}
 	name := resp.CommandByID(r.Cmd).Name
 	if name == "reset" {
-		// RESET leaves every subscription (the session answers it)
-		ss.unsubscribeAll(p, r)
+		// RESET leaves every subscription (the session answers it; inside
+		// MULTI it refuses it, and the subscriptions stay)
+		if ss.rs.txn == nil {
+			ss.unsubscribeAll(p, r)
+		}
 		return act
 	}
 	if ss.resp3 || !p.subscribed() {
