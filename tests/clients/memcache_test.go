@@ -3,6 +3,7 @@ package clients
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,17 +39,18 @@ func startMemcacheCluster(t *testing.T) []string {
 	t.Helper()
 	bin := dynomiteBinary(t)
 	const racks = 3
-	var addrs, peers, stores []string
+	var addrs, peers, stats, stores []string
 	for range racks {
 		stores = append(stores, proxytest.StartMemcached(t).Addr)
 		addrs = append(addrs, proxytest.FreeAddr(t))
 		peers = append(peers, proxytest.FreeAddr(t))
+		stats = append(stats, proxytest.FreeAddr(t))
 	}
 	dir := t.TempDir()
 	for i := range racks {
 		lines := []string{
 			"dyn_o_mite:", "  datacenter: dc1", "  rack: rack" + strconv.Itoa(i+1),
-			"  listen: " + addrs[i], "  dyn_listen: " + peers[i], "  stats_listen: " + proxytest.FreeAddr(t),
+			"  listen: " + addrs[i], "  dyn_listen: " + peers[i], "  stats_listen: " + stats[i],
 			"  tokens: '101134286'", "  servers:", "  - " + stores[i] + ":1", "  data_store: 1", "  preconnect: true",
 			"  read_consistency: DC_QUORUM", "  write_consistency: DC_QUORUM", "  dyn_seeds:",
 		}
@@ -81,12 +83,19 @@ func startMemcacheCluster(t *testing.T) []string {
 			}
 		})
 	}
+	// every node has reached every peer (/ready) before the first write:
+	// each write then reaches every rack, so the racks' memcacheds count
+	// the same CAS uniques and gets/cas agrees across them
 	for i, a := range addrs {
 		proxytest.WaitListening(t, a, "dynomite memcached rack"+strconv.Itoa(i+1))
-		mc := memcache.New(a)
 		proxytest.Eventually(t, 20*time.Second, func() bool {
-			return mc.Set(&memcache.Item{Key: "clients:ready", Value: []byte{'1'}}) == nil
-		}, "dynomite memcached rack%d does not take quorum writes", i+1)
+			resp, err := http.Get("http://" + stats[i] + "/ready")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		}, "dynomite memcached rack%d is not ready", i+1)
 	}
 	return addrs
 }
