@@ -1,4 +1,4 @@
-"""What the client scripts of pubsub_test.go and memcache_test.go share:
+"""What the Python client scripts of this package share:
 one "RESULT<TAB>feature<TAB>ok" (or the error) line per feature."""
 
 
