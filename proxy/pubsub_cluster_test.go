@@ -278,3 +278,27 @@ func FuzzPubSubAnswer(f *testing.F) {
 		}
 	})
 }
+
+// A client's publishes reach a subscriber in another datacenter in the
+// order it sent them, pipelined or not: its copies to a peer share one
+// connection.
+func TestPublishesKeepTheirOrderAcrossDatacenters(t *testing.T) {
+	c := realCluster(t, []string{"dc1/r1/0", "dc2/r1/0"}, func(o *Options) { o.RemotePeerConns = 4 })
+	sub := proxytest.Dial(t, c.Nodes[1].Addr)
+	require.Equal(t, push("subscribe", "seq", ":1"), sub.Do("SUBSCRIBE", "seq"))
+	pub := proxytest.Dial(t, c.Nodes[0].Addr)
+	var pipeline []byte
+	const n = 200
+	for i := range n {
+		pipeline = append(pipeline, proxytest.Cmd("PUBLISH", "seq", strconv.Itoa(i))...)
+	}
+	pub.Send(pipeline)
+	for i := range n {
+		b, err := pub.Read(proxytest.RedisReply)
+		require.NoError(t, err)
+		require.Equal(t, ":1\r\n", string(b), "publish %d", i)
+	}
+	for i := range n {
+		require.Equal(t, push("message", "seq", strconv.Itoa(i)), readFrame(t, sub))
+	}
+}
