@@ -76,6 +76,13 @@ func BenchmarkMemcacheForwardSet(b *testing.B) {
 	benchRequestPath(b, newMemcacheCodec(0), []byte("set key:000000012345 0 0 3\r\nabc\r\n"), []byte("STORED\r\n"))
 }
 
+// BenchmarkMemcacheForwardMetaGetQuiet: a quiet meta get is sent on
+// without its q (into the request's own buffer) and its reply framed as a
+// meta reply.
+func BenchmarkMemcacheForwardMetaGetQuiet(b *testing.B) {
+	benchRequestPath(b, newMemcacheCodec(0), []byte("mg key:000000012345 v f q\r\n"), []byte("VA 3 f0\r\nabc\r\n"))
+}
+
 // cmd encodes a command as a RESP array (the tests of package proxy_test use
 // proxytest.Cmd; this package's own tests cannot import proxytest).
 func cmd(args ...string) []byte {

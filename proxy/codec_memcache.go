@@ -47,12 +47,17 @@ func (c *memcacheCodec) read(fr *msg.FrameReader, r *msg.Request) (action, int, 
 		}
 		return c.clientError(fr, r, err, n)
 	}
-	if n >= largeRequest {
+	if m.Quiet {
+		// sent on without q, so that memcached answers every outcome
+		// (proxy/memcache meta.go); the key precedes q and keeps its offset
+		r.KeepRaw(memcache.AppendWithoutQuiet(r.RawBuf(), buf[:n], m.QuietStart, m.QuietEnd))
+	} else if n >= largeRequest {
 		r.AdoptRaw(fr.Detach(n)) // keys already point into it
 		c.fill(r, m)
 		return c.classify(r, m)
+	} else {
+		r.SetRaw(buf[:n])
 	}
-	r.SetRaw(buf[:n])
 	keys := append(r.ArgsBuf(), m.Keys...)
 	rebase(r.Raw, buf, keys)
 	r.SetArgs(keys)
@@ -69,15 +74,33 @@ func (c *memcacheCodec) fill(r *msg.Request, m *memcache.Request) {
 	}
 	r.Cmd = uint16(m.Cmd)
 	r.Class = m.Class
-	r.Flags = m.Cmd.Flags()
+	r.Flags = m.Flags()
 	r.NoReply = m.NoReply
 	r.Retrieval = m.Retrieval
+	if m.Quiet {
+		r.Flags |= msg.FlagQuiet
+	}
 	if len(r.Args) > 0 {
 		r.Key = r.Args[0]
 	}
+	if m.DecodedKey != nil {
+		r.Key = m.DecodedKey
+	}
+}
+
+var mcReplyMN = []byte("MN\r\n")
+
+// quietHidden: r is a quiet meta command whose reply quiet mode hides.
+func quietHidden(r *msg.Request) bool {
+	return r.Flags.Has(msg.FlagQuiet) && r.Err == nil && memcache.QuietHides(memcache.Cmd(r.Cmd), r.Reply)
 }
 
 func (c *memcacheCodec) classify(r *msg.Request, m *memcache.Request) (action, int, error) {
+	if m.Cmd == memcache.CmdMetaNoop {
+		// MN follows every earlier reply: the session writes them in order
+		r.AdoptReply(mcReplyMN)
+		return actAnswered, 0, nil
+	}
 	if r.Class == msg.ClassProxy { // quit: memcached closes without a word
 		r.NoReply = true
 		r.CloseAfter = true
@@ -106,7 +129,15 @@ func (c *memcacheCodec) clientError(fr *msg.FrameReader, r *msg.Request, err err
 }
 
 func (c *memcacheCodec) parseReply(buf []byte, r *msg.Request) (int, int, bool, error) {
-	n, err := memcache.ParseReply(buf, r.Retrieval, &c.lim)
+	var (
+		n   int
+		err error
+	)
+	if memcache.Cmd(r.Cmd).Meta() {
+		n, err = memcache.ParseMetaReply(buf, &c.lim)
+	} else {
+		n, err = memcache.ParseReply(buf, r.Retrieval, &c.lim)
+	}
 	if err != nil {
 		if errors.Is(err, memcache.ErrIncomplete) {
 			return 0, n, false, nil

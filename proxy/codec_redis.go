@@ -157,6 +157,8 @@ func (c *redisCodec) answer(r *msg.Request, cmd *resp.Command) (action, int, err
 		}
 	case resp.AnswerConnConsistency:
 		return actConfig, 0, nil
+	case resp.AnswerPubSub:
+		return actPubSub, 0, nil
 	case resp.AnswerLocal:
 		r.Class = msg.ClassLocal
 		return actForward, 0, nil

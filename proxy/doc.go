@@ -63,6 +63,16 @@
 // sent by a coordinator in another datacenter, is fanned out to this
 // datacenter's racks as upstream's dyn_dnode_peer.c does.
 //
+// # Pub/sub
+//
+// Redis pub/sub never reaches a datastore. pubsub.go answers SUBSCRIBE and
+// its kin on the client's session, keeps the session's subscriptions in
+// the node's proxy/pubsub registry (changed by the session's writer, in
+// reply order) and bounds what a subscriber leaves unread;
+// pubsub_cluster.go sends PUBLISH, SPUBLISH and PUBSUB queries once to
+// every other node as msg.PeerPubSub copies, which those nodes answer from
+// their own registry without sending them on.
+//
 // # Cluster state
 //
 // cluster.go holds the ring and the peer pools as one immutable snapshot

@@ -1,6 +1,10 @@
 package proxy
 
-import "time"
+import (
+	"time"
+
+	"github.com/dynomite-go/dynomite/proxy/resp"
+)
 
 // The tests of this directory are in package proxy_test, so that they can
 // use proxytest (which imports proxy). These are the internals they check.
@@ -40,3 +44,24 @@ func (s *Server) LWWVersion(key string) (ts, node uint64, ok bool) {
 
 // NodeOrder is this node's tie-break order.
 func (s *Server) NodeOrder() uint64 { return s.cluster.order }
+
+// FlatReplyRoundTrip parses a node's answer to a pub/sub query as the
+// coordinator does and encodes what it read again.
+func FlatReplyRoundTrip(b []byte) ([]byte, bool) {
+	el, ok := flatReply(b)
+	if !ok {
+		return nil, false
+	}
+	if len(b) > 0 && b[0] == ':' {
+		return resp.AppendInt(nil, el[0].n), true
+	}
+	out := resp.AppendArrayHeader(nil, len(el))
+	for _, e := range el {
+		if e.isInt {
+			out = resp.AppendInt(out, e.n)
+		} else {
+			out = resp.AppendBulk(out, e.b)
+		}
+	}
+	return out, true
+}

@@ -264,6 +264,9 @@ func (f *fanout) add(n *ring.Node, role uint8, dc int, tok ring.Token, next []in
 	}
 	sub.Cmd, sub.Class, sub.Flags, sub.Retrieval, sub.Key = f.parent.Cmd, f.parent.Class, f.parent.Flags, f.parent.Retrieval, f.parent.Key
 	sub.Stamp, sub.StampNode, sub.Replay = f.parent.Stamp, f.parent.StampNode, f.parent.Replay
+	// a memcache noreply write is answered by no replica: its copies must
+	// not wait for a reply, or the next one is taken for theirs
+	sub.NoReply = f.parent.NoReply
 	sub.Notify = f
 	sub.Tag = int32(len(f.subs))
 	sub.PeerType = peerReq

@@ -742,7 +742,7 @@ func predictPeer(in []byte, maxRequest int) outcome {
 		}
 		in = in[n:]
 		switch h.Type {
-		case dnode.TypeReq, dnode.TypeReqForward:
+		case dnode.TypeReq, dnode.TypeReqForward, dnode.TypePubSub:
 		case dnode.TypeGossipSyn:
 			continue
 		default:

@@ -38,6 +38,7 @@ type Live struct {
 	MaxBufferedBytes                             int64
 	ClientIdleTimeout, ClientReadTimeout         time.Duration
 	AdminToken                                   string
+	PubSubLimits                                 PubSubLimits
 }
 
 // Live returns the live part of o.
@@ -49,7 +50,7 @@ func (o *Options) Live() Live {
 		RequirePass: o.RequirePass, Users: o.Users,
 		MaxClientConns: o.MaxClientConns, MaxRequestBytes: o.MaxRequestBytes, MaxInflight: o.MaxInflight,
 		MaxBufferedBytes: o.MaxBufferedBytes, ClientIdleTimeout: o.ClientIdleTimeout, ClientReadTimeout: o.ClientReadTimeout,
-		AdminToken: o.AdminToken,
+		AdminToken: o.AdminToken, PubSubLimits: o.PubSubLimits,
 	}
 }
 
@@ -70,6 +71,7 @@ func (l Live) withDefaults() Live {
 	if l.MaxBufferedBytes <= 0 {
 		l.MaxBufferedBytes = 1 << 30
 	}
+	l.PubSubLimits = l.PubSubLimits.withDefaults()
 	return l
 }
 

@@ -73,17 +73,29 @@ func memcacheCommandList() []mcStep {
 
 func mcTranscript(t *testing.T, addr string, steps []mcStep) []string {
 	t.Helper()
+	return stepTranscript(t, addr, steps, false, func(st mcStep) proxytest.Framer {
+		lim := memcache.DefaultLimits
+		return func(b []byte) (int, error) { return memcache.ParseReply(b, st.retrieval, &lim) }
+	})
+}
+
+// stepTranscript sends each step's request to addr and reads its replies,
+// each framed by frame(step); with label, each reply is prefixed with the
+// start of its request.
+func stepTranscript(t *testing.T, addr string, steps []mcStep, label bool, frame func(mcStep) proxytest.Framer) []string {
+	t.Helper()
 	rc := proxytest.Dial(t, addr)
 	var out []string
 	for _, st := range steps {
 		rc.Send([]byte(st.req))
 		for i := 0; i < st.replies; i++ {
-			lim := memcache.DefaultLimits
-			retrieval := st.retrieval
-			b, err := rc.Read(func(b []byte) (int, error) { return memcache.ParseReply(b, retrieval, &lim) })
+			b, err := rc.Read(frame(st))
 			if err != nil {
 				out = append(out, "<closed>")
 				return out
+			}
+			if label {
+				b = append([]byte(strings.TrimSpace(st.req[:min(len(st.req), 40)])+" -> "), b...)
 			}
 			out = append(out, string(b))
 		}

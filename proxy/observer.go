@@ -116,6 +116,10 @@ type LimitStats struct {
 	// ClientIdleTimeout: connections closed after client_idle_timeout
 	// without a request.
 	ClientIdleTimeout uint64
+	// PubSubHard and PubSubSoft: pub/sub subscribers closed for leaving
+	// more than pubsub_output_buffer_hard_limit unread, or more than
+	// pubsub_output_buffer_soft_limit for pubsub_output_buffer_soft_seconds.
+	PubSubHard, PubSubSoft uint64
 }
 
 // Stats returns the node's counters.
@@ -143,6 +147,8 @@ func (s *Server) Stats() NodeStats {
 			MaxBufferedBytes:     s.rejectedBuffered.Load(),
 			ClientReadTimeout:    s.closedSlow.Load(),
 			ClientIdleTimeout:    s.closedIdle.Load(),
+			PubSubHard:           s.pubsubClosedHard.Load(),
+			PubSubSoft:           s.pubsubClosedSoft.Load(),
 		},
 	}
 }

@@ -73,6 +73,10 @@ func (h peerHandler) ErrorReply(err error) []byte { return h.s.codec.errorReply(
 // rack of this datacenter, answering with this node's own reply (upstream's
 // remote coordinator, DC_ONE).
 func (s *Server) servePeerRequest(r *msg.Request, hint uint, typ msg.PeerType) {
+	if typ == msg.PeerPubSub || s.pubsub != nil && isPubSub(r) {
+		s.servePubSubPeer(r, typ)
+		return
+	}
 	s.cluster.observe(r)
 	if typ == msg.PeerForward && s.cluster != nil {
 		if st := s.cluster.state.Load(); !st.single && r.Key != nil {

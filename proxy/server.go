@@ -19,6 +19,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/hints"
 	"github.com/dynomite-go/dynomite/proxy/hlc"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/pubsub"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
@@ -128,6 +129,9 @@ type Options struct {
 	MaxHintWindow  time.Duration
 	MaxHintsBytes  int64
 	HintReplayRate int64
+	// PubSubLimits bound what a Redis pub/sub subscriber may leave unread
+	// (pubsub_output_buffer_*; zero fields: Redis's defaults).
+	PubSubLimits PubSubLimits
 }
 
 // Server is one node: its client listener, its sessions and its datastore pool.
@@ -161,9 +165,13 @@ type Server struct {
 	// memcached's ASCII protocol has no AUTH command)
 	clientAuth bool
 
+	// pubsub holds this node's clients' subscriptions (Redis only)
+	pubsub *pubsub.Registry
+
 	// limit counters (NodeStats.Limits)
 	rejectedConns, rejectedBuffered, rejectedLarge atomic.Uint64
 	closedSlow, closedIdle                         atomic.Uint64
+	pubsubClosedHard, pubsubClosedSoft             atomic.Uint64
 
 	// counters for the stats listener
 	clientConns atomic.Int64
@@ -188,6 +196,7 @@ func New(opts Options) (*Server, error) {
 	case msg.Redis:
 		s.codec = newRedisCodec(opts.MaxRequestBytes)
 		s.clientAuth = true
+		s.pubsub = pubsub.New()
 	case msg.Memcache:
 		s.codec = newMemcacheCodec(opts.MaxRequestBytes)
 	default:

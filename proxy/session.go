@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -122,6 +123,8 @@ type session struct {
 	// rs is a Redis client's connection state: name, transaction, WATCH
 	// (session_redis.go)
 	rs redisState
+	// ps: pub/sub state, made at the first pub/sub command (pubsub.go)
+	ps atomic.Pointer[psConn]
 }
 
 func (s *Server) serveClient(nc net.Conn, id uint) {
@@ -140,6 +143,7 @@ func (s *Server) serveClient(nc net.Conn, id uint) {
 	ss.readLoop()
 	wg.Wait()
 	ss.rs.close()
+	ss.pubsubEnd()
 }
 
 func (ss *session) readLoop() {
@@ -170,6 +174,11 @@ func (ss *session) readLoop() {
 			}
 			if act != actMore && act != actSkip && s.clientAuth {
 				act = ss.checkAuth(r, act)
+				// pub/sub first: a RESP2 subscriber may not change its
+				// session's state (pubsub.go)
+				if act == actPubSub || ss.ps.Load() != nil {
+					act = ss.pubsubFilter(r, act)
+				}
 				act = ss.redisSession(r, act)
 			}
 			live := s.live.Load()
@@ -193,6 +202,11 @@ func (ss *session) readLoop() {
 				if closeAfter {
 					return
 				}
+				continue
+			case actPending:
+				need = 0
+				ss.inflight <- r
+				r = nil
 				continue
 			case actConfig:
 				need = 0
@@ -295,7 +309,7 @@ func (ss *session) writeLoop() {
 	var bw *bufio.Writer
 	broken := false
 	obs := s.opts.Observer
-	for r := range ss.inflight {
+	for r := range ss.requests(&bw, &broken) {
 		r.Wait()
 		if r.Start != 0 {
 			s.inFlight.Add(-1)
@@ -303,7 +317,7 @@ func (ss *session) writeLoop() {
 			failed := r.Err != nil || replyIsError(r.Reply)
 			obs.ClientRequest(r.Class, failed, time.Duration(msg.Now()-r.Start), len(r.Raw), len(r.Reply))
 		}
-		if !broken && !r.NoReply {
+		if !broken && !r.NoReply && !quietHidden(r) {
 			if bw == nil {
 				bw = bufio.NewWriterSize(ss.nc, sessionWriteBuf)
 			}

@@ -22,7 +22,7 @@ check() { # pkg allowed-regex
   done < <(go list -f '{{join .Imports "\n"}}' "$pkg")
 }
 leaves='config|consistency|ring|tlsconf|drain'
-for leaf in consistency ring tlsconf drain msg; do check $mod/proxy/$leaf '^$'; done
+for leaf in consistency ring tlsconf drain msg pubsub; do check $mod/proxy/$leaf '^$'; done
 check $mod/proxy/config "^$mod/proxy/(consistency|msg)\$"
 for leaf in resp memcache; do check $mod/proxy/$leaf "^$mod/proxy/msg\$"; done
 check $mod/proxy/backend "^$mod/proxy/msg\$"
@@ -43,6 +43,7 @@ testonly=(
   github.com/hashicorp/terraform-config-inspect
   github.com/zclconf/go-cty
   github.com/redis/go-redis/v9
+  github.com/bradfitz/gomemcache
 )
 required=$(awk '/^require \($/ {b = 1; next} b && /^\)/ {b = 0; next} b {print $1} /^require [^(]/ {print $2}' go.mod)
 for m in "${testonly[@]}"; do

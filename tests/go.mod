@@ -3,6 +3,7 @@ module github.com/dynomite-go/dynomite/tests
 go 1.26.0
 
 require (
+	github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c
 	github.com/dynomite-go/dynomite v0.0.0
 	github.com/grafana/grafana-foundation-sdk/go v0.0.12
 	github.com/hashicorp/hcl/v2 v2.25.0

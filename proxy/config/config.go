@@ -125,6 +125,9 @@ type Config struct {
 	MaxClientConnections, MaxRequestBytes                int           `yaml:"-"`
 	MaxInflightRequests, MaxBufferedBytes                int           `yaml:"-"`
 	ClientIdleTimeout, ClientReadTimeout                 time.Duration `yaml:"-"`
+	PubSubOutputBufferHardLimit                          int           `yaml:"-"`
+	PubSubOutputBufferSoftLimit                          int           `yaml:"-"`
+	PubSubOutputBufferSoftSeconds                        int           `yaml:"-"`
 	StatsAdminToken                                      string        `yaml:"-"`
 	DNSSRVName, DNSSRVResolver                           string        `yaml:"-"`
 	DNSSRVTimeout                                        time.Duration `yaml:"-"`

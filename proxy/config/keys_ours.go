@@ -43,6 +43,13 @@ var ourKeys = []key{
 	{name: "max_buffered_bytes", def: "1073741824", val: func(c *Config) value { return optIntVal{p: &c.MaxBufferedBytes, min: 1 << 20, max: maxInt32} }},
 	{name: "client_idle_timeout", def: "0", val: func(c *Config) value { return optMsVal{p: &c.ClientIdleTimeout, zero: "none"} }},
 	{name: "client_read_timeout", def: "30000", val: func(c *Config) value { return optMsVal{p: &c.ClientReadTimeout, zero: "none"} }},
+	// A Redis pub/sub subscriber that leaves more than the hard limit of
+	// messages unread, or more than the soft limit for the soft seconds,
+	// is disconnected: Redis's client-output-buffer-limit pubsub, with its
+	// defaults (32mb 8mb 60). 0 turns a limit off, as in Redis.
+	{name: "pubsub_output_buffer_hard_limit", def: "33554432", val: func(c *Config) value { return offIntVal{p: &c.PubSubOutputBufferHardLimit, max: maxInt32} }},
+	{name: "pubsub_output_buffer_soft_limit", def: "8388608", val: func(c *Config) value { return offIntVal{p: &c.PubSubOutputBufferSoftLimit, max: maxInt32} }},
+	{name: "pubsub_output_buffer_soft_seconds", def: "60", val: func(c *Config) value { return offIntVal{p: &c.PubSubOutputBufferSoftSeconds, max: maxInt32} }},
 	// dns_srv_provider (seedprovider/dnssrv): the SRV record, the DNS server
 	// ("" = /etc/resolv.conf) and the timeout of one exchange.
 	{name: "dns_srv_name", val: func(c *Config) value { return strVal{&c.DNSSRVName, true} }},
@@ -199,6 +206,38 @@ func (v optIntVal) check() error {
 func (v optIntVal) String() string {
 	if *v.p == 0 && v.zero != "" {
 		return "0 (" + v.zero + ")"
+	}
+	return strconv.Itoa(*v.p)
+}
+
+// offIntVal is a number of 0..max where 0 is a value of its own: the
+// limit is off.
+type offIntVal struct {
+	p   *int
+	max int
+}
+
+func (v offIntVal) set(s string) error {
+	n, err := parseNumber(s)
+	if err != nil {
+		return err
+	}
+	*v.p = n
+	return v.check()
+}
+
+func (v offIntVal) unset(string) bool { return false }
+
+func (v offIntVal) check() error {
+	if *v.p < 0 || *v.p > v.max {
+		return fmt.Errorf("is out of range 0..%d (0: off)", v.max)
+	}
+	return nil
+}
+
+func (v offIntVal) String() string {
+	if *v.p == 0 {
+		return "0 (off)"
 	}
 	return strconv.Itoa(*v.p)
 }

@@ -26,6 +26,10 @@ const (
 	TypeGossipDigestAck  Type = 11
 	TypeGossipDigestAck2 Type = 12
 	TypeGossipShutdown   Type = 13
+	// TypePubSub is ours, beyond upstream's numbers: a pub/sub message or
+	// query (msg.PeerPubSub) for the receiver's own subscribers, which it
+	// must not send on.
+	TypePubSub Type = 14
 )
 
 var typeNames = [...]string{
@@ -43,6 +47,7 @@ var typeNames = [...]string{
 	TypeGossipDigestAck:  "GOSSIP_DIGEST_ACK",
 	TypeGossipDigestAck2: "GOSSIP_DIGEST_ACK2",
 	TypeGossipShutdown:   "GOSSIP_SHUTDOWN",
+	TypePubSub:           "PUBSUB",
 }
 
 // String returns the upstream name without its DMSG_ prefix ("REQ",
@@ -55,10 +60,14 @@ func (t Type) String() string {
 }
 
 // RequestType is the frame type a request is sent to a peer with:
-// TypeReqForward for msg.PeerForward, TypeReq otherwise.
+// TypeReqForward for msg.PeerForward, TypePubSub for msg.PeerPubSub,
+// TypeReq otherwise.
 func RequestType(p msg.PeerType) Type {
-	if p == msg.PeerForward {
+	switch p {
+	case msg.PeerForward:
 		return TypeReqForward
+	case msg.PeerPubSub:
+		return TypePubSub
 	}
 	return TypeReq
 }
@@ -71,6 +80,8 @@ func peerType(t Type) (p msg.PeerType, ok bool) {
 		return msg.PeerServe, true
 	case TypeReqForward:
 		return msg.PeerForward, true
+	case TypePubSub:
+		return msg.PeerPubSub, true
 	}
 	return 0, false
 }

@@ -39,7 +39,8 @@ func TestTypeStringNamesUpstreamTypes(t *testing.T) {
 		"responses are type 5":              {t: TypeRes, want: "RES"},
 		"gossip syn is type 7":              {t: TypeGossipSyn, want: "GOSSIP_SYN"},
 		"the last upstream type is 13":      {t: TypeGossipShutdown, want: "GOSSIP_SHUTDOWN"},
-		"a number upstream lacks is quoted": {t: 14, want: "Type(14)"},
+		"our pub/sub type follows them":     {t: TypePubSub, want: "PUBSUB"},
+		"a number nobody defines is quoted": {t: 15, want: "Type(15)"},
 		"the largest number is quoted":      {t: 255, want: "Type(255)"},
 	}
 	for name, tt := range tests {

@@ -73,3 +73,18 @@ func BenchmarkAppendCoalesced(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkParseRequestMetaGet(b *testing.B) { benchRequest(b, "mg key:1 v f t c k q\r\n") }
+
+func BenchmarkParseRequestMetaSet(b *testing.B) { benchRequest(b, "ms key:1 3 T0 F5 q\r\nabc\r\n") }
+
+func BenchmarkParseMetaReplyValue(b *testing.B) {
+	buf := []byte("VA 16 f5 c42 kkey:1\r\n0123456789abcdef\r\n")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		if _, err := ParseMetaReply(buf, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -25,6 +25,13 @@ const (
 	CmdDelete
 	CmdVersion
 	CmdQuit
+	// the meta commands (meta.go)
+	CmdMetaGet
+	CmdMetaSet
+	CmdMetaDelete
+	CmdMetaArith
+	CmdMetaNoop
+	CmdMetaDebug
 )
 
 // Command is one entry of the command table: how the proxy routes a
@@ -71,6 +78,14 @@ var table = [...]Command{
 	// the local memcached answers version; quit closes the connection
 	CmdVersion: {"version", msg.ClassLocal, keyless},
 	CmdQuit:    {"quit", msg.ClassProxy, keyless},
+	// meta commands: mg is a read (a write with N or T, see meta.go), me
+	// a read of the local rack only, mn answered by the proxy
+	CmdMetaGet:    {"mg", msg.ClassRead, read},
+	CmdMetaSet:    {"ms", msg.ClassWrite, write},
+	CmdMetaDelete: {"md", msg.ClassWrite, write | msg.FlagDelete},
+	CmdMetaArith:  {"ma", msg.ClassWrite, write},
+	CmdMetaNoop:   {"mn", msg.ClassProxy, keyless},
+	CmdMetaDebug:  {"me", msg.ClassRead, read | msg.FlagLocalRackOnly},
 }
 
 // Command returns c's table entry (CmdUnknown's for an unknown c).
@@ -90,6 +105,9 @@ func (c Cmd) String() string { return c.Command().Name }
 // Storage reports whether c is followed by a data block (set, add, replace,
 // append, prepend, cas).
 func (c Cmd) Storage() bool { return c >= CmdSet && c <= CmdCas }
+
+// Meta reports whether c is a meta command (mg, ms, md, ma, mn, me).
+func (c Cmd) Meta() bool { return c >= CmdMetaGet && c <= CmdMetaDebug }
 
 // Retrieval reports whether c is answered with VALUE blocks and END (get,
 // gets, gat, gats).

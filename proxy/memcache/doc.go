@@ -48,11 +48,15 @@
 // local memcached answers). quit is [msg.ClassProxy]: memcached closes the
 // connection without a reply, and so does the proxy.
 //
-// Other commands memcached knows (stats, flush_all, verbosity, the meta
-// commands mg/ms/md/ma/mn/me, lru_crawler...) are not supported, as upstream
-// Dynomite does not support them: they are answered ERROR, memcached's reply
-// to a command it does not know, and the connection stays open (upstream
-// closes it).
+// The meta commands mg, ms, md, ma, mn and me are routed by key like get
+// and set (ms, md, ma are writes; mg a read unless it touches or vivifies;
+// me reads the local rack); meta.go says what the proxy checks itself and
+// how quiet mode (q) is kept in step with the datastore connection.
+//
+// Other commands memcached knows (stats, flush_all, verbosity,
+// lru_crawler...) are not supported, as upstream Dynomite does not support
+// them: they are answered ERROR, memcached's reply to a command it does not
+// know, and the connection stays open (upstream closes it).
 //
 // # Malformed input and memcached 1.6's answers
 //

@@ -2,6 +2,7 @@ package memcache
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"testing"
 
@@ -24,6 +25,9 @@ func FuzzParseRequest(f *testing.F) {
 		"set k 0 0 3\r\nabc\r\n", "cas k 1 2 3 4 noreply\r\nabc\r\n", "append k 0 0 1\nx\r\n",
 		"incr k 1\r\n", "decr k 5 noreply\r\n", "touch k 10\r\n", "delete k 0 noreply\r\n",
 		"version\r\n", "quit\r\n", "get k\r\nget j\r\n", "set k 0 0 3\r\nabc\r\nget k\r\n",
+		"mg k v f t c s k O123\r\n", "mg k q v\r\nmn\r\n", "ms k 3 T0 F5 q\r\nabc\r\n", "ms Zm9v 2 b\r\nhi\r\n",
+		"md k q I T30\r\n", "ma k N0 J5 D2 MD v\r\n", "me k\r\n", "mn\r\n", "mg !!!! b\r\n", "ms k 2 q q\r\nhi\r\n",
+		"mg viv N30 v\r\n", "ms k -1\r\n", "ms k 2\r\nhiX\r\n",
 	} {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
@@ -48,8 +52,24 @@ func FuzzParseRequest(f *testing.F) {
 				require.LessOrEqual(t, len(k), MaxKeyLen)
 				require.True(t, within(data[:n], k), "key %q is not a slice of the request", k)
 			}
-			if req.Cmd.Storage() {
+			if req.Cmd.Storage() || req.Cmd == CmdMetaSet {
 				require.Equal(t, n, req.DataStart+req.DataLen+2)
+			}
+			if req.Quiet {
+				require.Equal(t, " q", string(data[req.QuietStart:req.QuietEnd]), "the q flag's place")
+				stripped := AppendWithoutQuiet(nil, data[:n], req.QuietStart, req.QuietEnd)
+				var plain Request
+				n3, err := ParseRequest(stripped, &plain, lim)
+				require.NoError(t, err, "%q without q", stripped)
+				require.Equal(t, len(stripped), n3)
+				require.False(t, plain.Quiet)
+				require.Equal(t, req.Cmd, plain.Cmd)
+				require.Equal(t, req.Class, plain.Class)
+				require.Equal(t, string(req.Keys[0]), string(plain.Keys[0]))
+				require.Equal(t, req.DataLen, plain.DataLen)
+			}
+			if req.DecodedKey != nil {
+				require.Equal(t, string(req.Keys[0]), base64.StdEncoding.EncodeToString(req.DecodedKey))
 			}
 			// The request alone parses the same.
 			var again Request
@@ -216,4 +236,35 @@ func checkSomeReplyPrefixes(t *testing.T, data []byte, retrieval bool, lim *Limi
 		require.Equal(t, n, pn, "prefix %d of %q", i, data)
 		require.Equal(t, err == nil, perr == nil, "prefix %d of %q: %v / %v", i, data, err, perr)
 	}
+}
+
+func FuzzParseMetaReply(f *testing.F) {
+	for _, s := range []string{
+		"HD\r\n", "HD c5 kfoo\r\n", "VA 3 f0 t-1\r\nbar\r\n", "VA 0\r\n\r\n", "EN\r\n", "NF\r\n", "NS\r\n", "EX\r\n", "MN\r\n",
+		"ME k exp=-1 la=0 cas=5 fetch=no cls=1 size=63\r\n", "CLIENT_ERROR bad data chunk\r\n", "VA 5\r\nab\r\n", "VA x\r\n", "XX\r\n",
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, small bool) {
+		lim := fuzzLimits(small)
+		n, err := ParseMetaReply(data, lim)
+		switch {
+		case err == nil:
+			require.Positive(t, n)
+			require.LessOrEqual(t, n, len(data))
+			n2, err := ParseMetaReply(data[:n], lim)
+			require.NoError(t, err)
+			require.Equal(t, n, n2)
+			for i := 0; i < n; i++ {
+				_, err := ParseMetaReply(data[:i], lim)
+				require.ErrorIs(t, err, ErrIncomplete, "prefix of %d bytes", i)
+			}
+		case errors.Is(err, ErrIncomplete):
+			require.True(t, n == 0 || n > len(data), "hint %d for %d bytes", n, len(data))
+		case errors.Is(err, ErrBadReply):
+		default:
+			t.Fatalf("unexpected error %v", err)
+		}
+	})
 }

@@ -143,6 +143,23 @@ type Request struct {
 	// buf, without its trailing CRLF.
 	DataStart int
 	DataLen   int
+	// Quiet: a meta command with the q flag, found at buf[QuietStart:QuietEnd]
+	// (with the space before it); see meta.go.
+	Quiet                bool
+	QuietStart, QuietEnd int
+	// DecodedKey is a meta command's key decoded from base64 (the b flag),
+	// what it is routed by; nil otherwise.
+	DecodedKey []byte
+}
+
+// Flags are the request's routing flags: its command's, but a meta get
+// that changes the item (N, T) is routed as a write.
+func (r *Request) Flags() msg.Flags {
+	f := r.Cmd.Flags()
+	if r.Cmd == CmdMetaGet && r.Class == msg.ClassWrite {
+		f = f&^msg.FlagRead | msg.FlagWrite
+	}
+	return f
 }
 
 func (r *Request) reset() {
@@ -223,9 +240,15 @@ func ParseRequest(buf []byte, req *Request, lim *Limits) (n int, err error) {
 	case "quit":
 		cmd = CmdQuit
 	default:
-		return n, clientError(ReplyError, false, 0)
+		var ok bool
+		if cmd, ok = metaCommand(line[s:pos]); !ok {
+			return n, clientError(ReplyError, false, 0)
+		}
 	}
 	req.Cmd, req.Class = cmd, cmd.Command().Class
+	if cmd.Meta() {
+		return parseMeta(buf, line, pos, n, req)
+	}
 	if cmd.Flags().Has(msg.FlagKeyless) { // version, quit: nothing to parse
 		return n, nil
 	}

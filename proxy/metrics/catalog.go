@@ -101,7 +101,8 @@ var peerLabels = []string{"peer", "peer_dc", "peer_rack"}
 
 // Limits are the values of the limit label of
 // dynomite_client_limit_rejections_total: the configuration keys.
-var Limits = []string{"max_client_connections", "max_request_bytes", "max_buffered_bytes", "client_read_timeout", "client_idle_timeout"}
+var Limits = []string{"max_client_connections", "max_request_bytes", "max_buffered_bytes", "client_read_timeout", "client_idle_timeout",
+	"pubsub_output_buffer_hard_limit", "pubsub_output_buffer_soft_limit"}
 
 // catalog is the single list of metrics: New builds them from it, Describe
 // prints it (-D), and a test checks README.md against it.
@@ -113,7 +114,7 @@ var catalog = []Info{
 	{mClientRequestBytes, Counter, []string{"proto"}, "Bytes of client requests, as received."},
 	{mClientResponseBytes, Counter, []string{"proto"}, "Bytes of replies sent to clients."},
 	{mClientDuration, Histogram, []string{"proto", "class"}, "Client-facing latency: from parsing a request to its reply being ready."},
-	{mClientLimits, Counter, []string{"limit"}, "Clients turned away by a limit, named by its key: connections refused (max_client_connections), requests refused (max_request_bytes, which also closes the connection; max_buffered_bytes), connections closed (client_read_timeout: a request not whole in time; client_idle_timeout: no request in time)."},
+	{mClientLimits, Counter, []string{"limit"}, "Clients turned away by a limit, named by its key: connections refused (max_client_connections), requests refused (max_request_bytes, which also closes the connection; max_buffered_bytes), connections closed (client_read_timeout: a request not whole in time; client_idle_timeout: no request in time; pubsub_output_buffer_hard_limit, pubsub_output_buffer_soft_limit: a pub/sub subscriber not reading its messages)."},
 
 	{mDatastoreUp, Gauge, nil, "1 when at least one connection to the local datastore is up and it is not ejected."},
 	{mDatastoreRequests, Counter, nil, "Requests sent to the local datastore (local clients and peers)."},

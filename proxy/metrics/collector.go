@@ -104,7 +104,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.clientConnsTotal, st.ClientConnectionsTotal)
 	gauge(d.inFlight, float64(st.InFlight))
 	lim := &st.Limits
-	for i, v := range [...]uint64{lim.MaxClientConnections, lim.MaxRequestBytes, lim.MaxBufferedBytes, lim.ClientReadTimeout, lim.ClientIdleTimeout} {
+	for i, v := range [...]uint64{lim.MaxClientConnections, lim.MaxRequestBytes, lim.MaxBufferedBytes, lim.ClientReadTimeout, lim.ClientIdleTimeout, lim.PubSubHard, lim.PubSubSoft} {
 		counter(d.clientLimits, v, Limits[i])
 	}
 

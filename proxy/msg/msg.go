@@ -113,6 +113,10 @@ const (
 	// FlagDelete: the command deletes keys; the only one admin mode 1 runs
 	// (upstream's admin_req_forward_local_datastore in dyn_client.c).
 	FlagDelete
+	// FlagQuiet: a memcached meta command sent with the q flag, which the
+	// codec removed; the client gets its reply only when quiet mode would
+	// have sent it (proxy/memcache QuietHides).
+	FlagQuiet
 )
 
 // Coalesce is how the replies of a multi-key command's fragments make the
@@ -147,7 +151,7 @@ func (f Flags) Coalesce() Coalesce { return Coalesce(f >> coalesceShift) }
 // Has reports whether every flag of g is set in f.
 func (f Flags) Has(g Flags) bool { return f&g == g }
 
-var flagNames = [...]string{"read", "write", "multikey", "script", "keyless", "localrack", "delete"}
+var flagNames = [...]string{"read", "write", "multikey", "script", "keyless", "localrack", "delete", "quiet"}
 
 var coalesceNames = [...]string{"", "array", "sum", "status"}
 
@@ -185,6 +189,10 @@ const (
 	// sends the request on to the key's owner in every rack of its own
 	// datacenter (upstream's DMSG_REQ_FORWARD).
 	PeerForward
+	// PeerPubSub: a PUBLISH, SPUBLISH or PUBSUB query for the peer's own
+	// pub/sub registry; the peer delivers it to its own subscribers and
+	// sends it nowhere else. Upstream has no pub/sub.
+	PeerPubSub
 )
 
 // Errors a backend completes a request with. The session maps them to

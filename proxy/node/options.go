@@ -2,6 +2,7 @@ package node
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/config"
@@ -58,6 +59,11 @@ func proxyOptions(cfg *config.Config, log *slog.Logger) proxy.Options {
 		MaxHintWindow:  cfg.MaxHintWindow,
 		MaxHintsBytes:  int64(cfg.MaxHintsBytes),
 		HintReplayRate: int64(cfg.HintReplayRate),
+		PubSubLimits: proxy.PubSubLimits{
+			Hard:    offLimit(int64(cfg.PubSubOutputBufferHardLimit)),
+			Soft:    offLimit(int64(cfg.PubSubOutputBufferSoftLimit)),
+			SoftFor: time.Duration(offLimit(int64(cfg.PubSubOutputBufferSoftSeconds))) * time.Second,
+		},
 	}
 }
 
@@ -65,6 +71,15 @@ func proxyOptions(cfg *config.Config, log *slog.Logger) proxy.Options {
 func hintsFsync(s string) hints.Fsync {
 	f, _ := hints.ParseFsync(s)
 	return f
+}
+
+// offLimit maps a limit key's 0 (off) onto the proxy's -1 (its 0 is "the
+// default").
+func offLimit(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // users converts client_users for the proxy.

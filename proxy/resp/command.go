@@ -63,6 +63,9 @@ const (
 	AnswerHello
 	// AnswerLocal: the local datastore answers.
 	AnswerLocal
+	// AnswerPubSub: the node's pub/sub (proxy/pubsub.go): SUBSCRIBE and
+	// its kin, PUBLISH, SPUBLISH, PUBSUB.
+	AnswerPubSub
 	// The answers below are the client session's (proxy/session_redis.go):
 	// connection state, transactions, COMMAND from this table, and the
 	// commands that see the keyspace of every node of the rack.

@@ -174,8 +174,10 @@ func TestEveryUpstreamCommandIsInTheTable(t *testing.T) {
 		"bitfield", "bitfield_ro", "bitpos", "client", "command", "dbsize", "discard", "echo", "eval_ro",
 		"evalsha_ro", "exec", "expiretime", "fcall", "fcall_ro", "flushall", "flushdb", "function",
 		"georadius_ro", "georadiusbymember_ro", "geosearch", "getdel", "getex", "hello", "hrandfield",
-		"lpos", "memory", "multi", "object", "pexpiretime", "randomkey", "reset", "select", "smismember",
-		"sort_ro", "substr", "unlink", "unwatch", "watch", "zmscore", "zpopmax", "zpopmin", "zrandmember",
+		"lpos", "memory", "multi", "object", "pexpiretime", "psubscribe", "publish", "pubsub",
+		"punsubscribe", "randomkey", "reset", "select", "smismember", "sort_ro", "spublish",
+		"ssubscribe", "subscribe", "substr", "sunsubscribe", "unlink", "unsubscribe", "unwatch", "watch",
+		"zmscore", "zpopmax", "zpopmin", "zrandmember",
 	}, extra, "commands beyond upstream are the ones table.go documents")
 }
 

@@ -38,10 +38,12 @@ import "github.com/dynomite-go/dynomite/proxy/msg"
 //	geo       GEOSEARCH, GEORADIUS_RO, GEORADIUSBYMEMBER_RO
 //	scripts   EVAL_RO, EVALSHA_RO
 //	proxy     ECHO, COMMAND, HELLO (RESP2 only)
+//	pub/sub   SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, their UNSUBSCRIBEs, PUBLISH,
+//	          SPUBLISH, PUBSUB (the node's own registry, proxy/pubsub.go)
 //
 // Commands with two unrelated keys that upstream did not support (RENAME,
 // LMOVE, COPY, BITOP, PFMERGE, ZRANGESTORE, SINTERCARD, ...) stay out, as do
-// AUTH, SELECT, transactions, pub/sub, blocking commands, streams, FLUSHALL,
+// AUTH, SELECT, transactions, blocking commands, streams, FLUSHALL,
 // FLUSHDB, DBSIZE, RANDOMKEY, MIGRATE, MOVE, OBJECT, CLIENT and the like.
 //
 // Stats follows upstream's req_redis_stats (dyn_client.c) for upstream
@@ -348,4 +350,16 @@ var table = [...]Command{
 	// ENCODING key...)
 	withCheck(def("memory", read, -3, keySpec{2, 2, 1, 0}, 0, "other"), checkMemory),
 	withCheck(def("object", read, -3, keySpec{2, 2, 1, 0}, 0, "other"), checkObject),
+
+	// pub/sub: every node keeps its clients' subscriptions and publishes
+	// reach every node (proxy/pubsub.go)
+	answeredAs(def("subscribe", proxy, -2, noKeys, 0, "other"), AnswerPubSub),
+	answeredAs(def("psubscribe", proxy, -2, noKeys, 0, "other"), AnswerPubSub),
+	answeredAs(def("ssubscribe", proxy, -2, noKeys, 0, "other"), AnswerPubSub),
+	answeredAs(def("unsubscribe", proxy, -1, noKeys, 0, "other"), AnswerPubSub),
+	answeredAs(def("punsubscribe", proxy, -1, noKeys, 0, "other"), AnswerPubSub),
+	answeredAs(def("sunsubscribe", proxy, -1, noKeys, 0, "other"), AnswerPubSub),
+	answeredAs(def("publish", proxy, 3, noKeys, 0, "other"), AnswerPubSub),
+	answeredAs(def("spublish", proxy, 3, noKeys, 0, "other"), AnswerPubSub),
+	answeredAs(def("pubsub", proxy, -2, noKeys, 0, "other"), AnswerPubSub),
 }

@@ -147,13 +147,14 @@ const docHead = `# Client compatibility
 
 Which features work with each client library, with the client's default
 settings, against a three-rack cluster of dynomite processes (one node per
-rack, each in front of its own redis-server). This file is written by the
+rack, each in front of its own redis-server; for the memcached clients'
+"memcached: ..." rows, memcached). This file is written by the
 compatibility suite and checked by it; do not edit it by hand:
 
     cd tests && UPDATE_CLIENTS_DOC=1 go test -count=1 ./clients/   # rewrite
     cd tests && go test -count=1 ./clients/                         # check
 
-"yes": the feature worked through the proxy as it does against Redis.
+"yes": the feature worked through the proxy as it does against the datastore.
 "no [n]": it failed; note n gives the client's error. A blank cell was not
 tried. How each feature is served is in [compatibility.md](compatibility.md).
 

@@ -1,24 +1,15 @@
 """redis-py (Debian's python3-redis) with its default settings against a
 dynomite node: prints one line per feature, "RESULT<TAB>feature<TAB>ok" or
 "RESULT<TAB>feature<TAB>error text". Run by clients_test.go."""
+import os
 import sys
 import redis
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rows import check, result  # noqa: E402
+
 host, port = sys.argv[1], int(sys.argv[2])
 p = "{py}:"
-
-
-def result(feature, fn):
-    try:
-        fn()
-        print("RESULT\t%s\tok" % feature, flush=True)
-    except Exception as e:  # the table records any failure
-        print("RESULT\t%s\t%s: %s" % (feature, type(e).__name__, str(e).replace("\n", " ")), flush=True)
-
-
-def check(got, want):
-    if got != want:
-        raise AssertionError("got %r, want %r" % (got, want))
 
 
 r = redis.Redis(host=host, port=port)
