@@ -131,6 +131,7 @@ func (s *Server) serveClient(nc net.Conn, id uint) {
 		// as in Redis, a connection made while no password was required
 		// stays authenticated when a reload sets requirepass
 		authed: !s.authRequired()}
+	ss.rs.push.ready = make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -140,6 +141,7 @@ func (s *Server) serveClient(nc net.Conn, id uint) {
 	ss.readLoop()
 	wg.Wait()
 	ss.rs.close()
+	ss.trackingOff()
 }
 
 func (ss *session) readLoop() {
@@ -295,7 +297,11 @@ func (ss *session) writeLoop() {
 	var bw *bufio.Writer
 	broken := false
 	obs := s.opts.Observer
-	for r := range ss.inflight {
+	for {
+		r, ok := ss.nextOut(&bw, &broken)
+		if !ok {
+			break
+		}
 		r.Wait()
 		if r.Start != 0 {
 			s.inFlight.Add(-1)
@@ -317,6 +323,7 @@ func (ss *session) writeLoop() {
 				broken = true
 			}
 		}
+		ss.wroteReply(bw, &broken)
 		closeAfter := r.CloseAfter
 		s.reqs.Put(r)
 		if !broken && bw != nil && (len(ss.inflight) == 0 || closeAfter) {

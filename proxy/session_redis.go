@@ -50,6 +50,10 @@ type redisState struct {
 	// conv is the writer's buffer for converted replies (used by the
 	// writer goroutine only)
 	conv []byte
+	// track: CLIENT TRACKING is on (tracking.go); push: the pushes
+	// waiting for the writer
+	track *trackClient
+	push  pushQueue
 }
 
 type txnState struct {
@@ -90,6 +94,10 @@ func (rs *redisState) close() {
 // MULTI and marks requests of RESP3 clients.
 func (ss *session) redisSession(r *msg.Request, act action) action {
 	rs := &ss.rs
+	rs.push.accepted.Add(1)
+	if rs.track != nil {
+		ss.trackRequest(r, act)
+	}
 	if act == actForward && rs.txn == nil {
 		r.RESP3 = ss.resp3
 		return act
@@ -131,6 +139,7 @@ func (ss *session) redisSession(r *msg.Request, act action) action {
 	case resp.AnswerReset:
 		rs.txn = nil
 		rs.close()
+		ss.trackingOff()
 		ss.resp3, rs.name = false, nil
 		r.AdoptReply(replyReset)
 	case resp.AnswerCommand:
@@ -295,8 +304,12 @@ func (ss *session) client(r *msg.Request) action {
 			return ss.answerError(r, "ERR syntax error")
 		}
 		r.AdoptReply(redisOK)
-	default: // tracking
-		return ss.answerError(r, "ERR Dynomite: CLIENT TRACKING (client-side caching) is not supported: the datastore connections are shared by every client; turn the client's cache off (rueidis, valkey-go: DisableCache)")
+	case "tracking":
+		return ss.clientTracking(r)
+	case "caching":
+		return ss.clientCaching(r)
+	case "trackinginfo", "getredir":
+		return ss.clientTrackingInfo(r, sub == "getredir")
 	}
 	return actAnswered
 }
