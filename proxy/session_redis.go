@@ -207,6 +207,9 @@ func (ss *session) hello(r *msg.Request) action {
 		rs.name = append(rs.name[:0], name...)
 	}
 	ss.resp3 = proto3
+	if !proto3 {
+		ss.trackingOff() // pushes need RESP3 (tracking.go)
+	}
 	proto := int64(2)
 	if proto3 {
 		proto = 3

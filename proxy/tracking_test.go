@@ -99,6 +99,35 @@ func TestClientTrackingThreeRacks(t *testing.T) {
 		require.Equal(t, invalidation("tx1"), next(t, s))
 	})
 
+	t.Run("OPTOUT tracks every read but those after CLIENT CACHING NO", func(t *testing.T) {
+		s := trackingSession(t, tc, 0, "OPTOUT")
+		defer s.Close()
+		require.Equal(t, "+OK\r\n", s.Do("CLIENT", "CACHING", "NO"))
+		require.Equal(t, "_\r\n", s.Do("GET", "outa"))
+		require.Equal(t, "_\r\n", s.Do("GET", "outb"))
+		set("outa", "1")
+		require.Equal(t, "+OK\r\n", writer.Do("SET", "outb", "1"))
+		require.Equal(t, invalidation("outb"), next(t, s))
+	})
+
+	t.Run("FLUSHALL on the datastore invalidates everything", func(t *testing.T) {
+		s := trackingSession(t, tc, 0)
+		defer s.Close()
+		require.Equal(t, "_\r\n", s.Do("GET", "fl1"))
+		require.Equal(t, "+OK\r\n", tc.Direct(0, "FLUSHALL"))
+		require.Equal(t, flushInvalidation, next(t, s))
+	})
+
+	// Redis keeps tracking on and sends a RESP2 connection nothing
+	// (docs/compatibility.md)
+	t.Run("HELLO 2 ends tracking: a RESP2 connection cannot take pushes", func(t *testing.T) {
+		s := trackingSession(t, tc, 0)
+		defer s.Close()
+		require.Equal(t, "_\r\n", s.Do("GET", "h2"))
+		require.True(t, strings.HasPrefix(s.Do("HELLO", "2"), "*14\r\n"))
+		require.Equal(t, ":-1\r\n", s.Do("CLIENT", "GETREDIR"))
+	})
+
 	t.Run("BCAST with a PREFIX gets the changes of matching keys without reading them", func(t *testing.T) {
 		s := trackingSession(t, tc, 0, "BCAST", "PREFIX", "user:")
 		defer s.Close()
@@ -221,7 +250,8 @@ func TestClientTrackingRepliesAreRedis(t *testing.T) {
 		"CLIENT TRACKING ON BCAST", "CLIENT TRACKINGINFO", "CLIENT TRACKING ON BCAST PREFIX x", "CLIENT TRACKING OFF",
 		"CLIENT TRACKING ON", "CLIENT TRACKING ON OPTIN", "CLIENT TRACKINGINFO", "CLIENT TRACKING OFF", "CLIENT TRACKINGINFO",
 		"CLIENT TRACKING", "CLIENT CACHING", "CLIENT TRACKINGINFO x", "CLIENT GETREDIR x",
-		"HELLO 2", "CLIENT TRACKINGINFO",
+		"CLIENT TRACKING ON OPTIN", "CLIENT CACHING YES", "RESET", "CLIENT TRACKINGINFO",
+		"HELLO 3", "CLIENT TRACKING ON BCAST PREFIX p NOLOOP", "CLIENT TRACKINGINFO", "RESET", "CLIENT TRACKINGINFO",
 	} {
 		reqs = append(reqs, proxytest.Cmd(strings.Fields(line)...))
 	}
