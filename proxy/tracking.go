@@ -26,9 +26,11 @@ import (
 // while at least one session tracks, the node keeps one connection of its
 // own to its datastore in RESP3 with CLIENT TRACKING ON BCAST (every key)
 // and turns the datastore's invalidations into invalidations for its
-// sessions. A rack of several nodes is refused: a key owned by another
-// node of the rack changes in that node's datastore, whose invalidations
-// never reach this one.
+// sessions. In a rack of several nodes, a key owned by another node of the
+// rack changes in that node's datastore, whose invalidations never reach
+// this one: a tracked read of such a key is followed at once by its
+// invalidation (the client does not keep it; only keys this node owns are
+// cached), and BCAST, which promises every change, is refused.
 //
 // Ordering: a read's key is remembered before the read is forwarded, so a
 // change that follows the read is always seen; and a push is written to
@@ -494,8 +496,18 @@ func (ss *session) trackRequest(r *msg.Request, act action) {
 	if act == actForward && !c.bcast && r.Flags&msg.FlagWrite == 0 &&
 		(r.Class == msg.ClassRead || r.Class == msg.ClassMultiKey) &&
 		!(c.optin && !c.caching) && !(c.optout && c.caching) {
+		cl := ss.s.cluster
+		st := cl.state.Load()
 		for _, k := range ss.s.codec.keys(r, nil) {
-			ss.s.trackRemember(c, k)
+			if cl.ownsLocally(st, k) {
+				ss.s.trackRemember(c, k)
+			} else {
+				// another node of the rack owns it: its changes land in
+				// that node's datastore, which this node does not hear,
+				// so the client is told at once, after the reply, not to
+				// keep it
+				c.q.add(invalidatePush(string(k)))
+			}
 		}
 	}
 	// as Redis's resetClient: the flag outlives CLIENT commands and a
@@ -583,11 +595,13 @@ func (ss *session) clientTracking(r *msg.Request) action {
 			return ss.answerError(r, err)
 		}
 	}
-	if st := ss.s.cluster.state.Load(); st != nil && st.topo != nil {
-		topo := st.topo
-		if n := len(topo.RackNodes(topo.LocalDC(), topo.LocalRack())); n > 1 {
-			return ss.answerError(r, "ERR Dynomite: CLIENT TRACKING needs this node to be the only node of its rack (rack "+
-				topo.RackName(topo.LocalDC(), topo.LocalRack())+" has "+strconv.Itoa(n)+"): keys owned by another node change in that node's datastore, whose invalidations do not reach this one")
+	if bcast {
+		if st := ss.s.cluster.state.Load(); st != nil && st.topo != nil {
+			topo := st.topo
+			if n := len(topo.RackNodes(topo.LocalDC(), topo.LocalRack())); n > 1 {
+				return ss.answerError(r, "ERR Dynomite: CLIENT TRACKING BCAST needs this node to be the only node of its rack (rack "+
+					topo.RackName(topo.LocalDC(), topo.LocalRack())+" has "+strconv.Itoa(n)+"): keys owned by another node change in that node's datastore, whose invalidations do not reach this one")
+			}
 		}
 	}
 	if c == nil {

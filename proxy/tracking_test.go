@@ -183,6 +183,25 @@ func TestClientTrackingThreeRacks(t *testing.T) {
 	})
 }
 
+// In a rack of two nodes, a key the other node owns changes in the other
+// node's datastore: its read is invalidated at once; a key this node owns
+// is tracked as with one node per rack.
+func TestClientTrackingTwoNodeRack(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	tc := proxytest.StartCluster(t, proxytest.Config{Nodes: proxytest.Grid(1, 1, 2), Proto: msg.Redis, Datastore: proxytest.RealDatastore})
+	defer tc.Close()
+	local, remote := tc.KeyOwnedBy(0, 0, "local"), tc.KeyOwnedBy(0, 1, "remote")
+	s := trackingSession(t, tc, 0)
+	defer s.Close()
+	writer := tc.Client(1, "")
+	require.Equal(t, "_\r\n", s.Do("GET", remote))
+	require.Equal(t, invalidation(remote), next(t, s), "the other node's key is not kept")
+	require.Equal(t, "_\r\n", s.Do("GET", local))
+	require.Equal(t, "+OK\r\n", writer.Do("SET", remote, "1"))
+	require.Equal(t, "+OK\r\n", writer.Do("SET", local, "1"))
+	require.Equal(t, invalidation(local), next(t, s))
+}
+
 // trackingConnID is the id of node i's datastore tracking connection, ""
 // when there is none.
 func trackingConnID(t *testing.T, tc *proxytest.Cluster, i int) string {
@@ -209,13 +228,13 @@ func killTrackingConn(t *testing.T, tc *proxytest.Cluster, i int) {
 
 func TestClientTrackingRefusals(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	t.Run("a rack of two nodes refuses tracking, naming the rack", func(t *testing.T) {
+	t.Run("a rack of two nodes refuses BCAST, naming the rack", func(t *testing.T) {
 		tc := proxytest.StartCluster(t, proxytest.Config{Nodes: proxytest.Grid(1, 1, 2), Proto: msg.Redis})
 		defer tc.Close()
 		c := tc.Client(0, "")
 		c.Do("HELLO", "3")
-		got := c.Do("CLIENT", "TRACKING", "ON")
-		require.True(t, strings.HasPrefix(got, "-ERR Dynomite: CLIENT TRACKING needs this node to be the only node of its rack (rack r1 has 2)"), got)
+		got := c.Do("CLIENT", "TRACKING", "ON", "BCAST")
+		require.True(t, strings.HasPrefix(got, "-ERR Dynomite: CLIENT TRACKING BCAST needs this node to be the only node of its rack (rack r1 has 2)"), got)
 		require.Equal(t, "+PONG\r\n", c.Do("PING"))
 	})
 	t.Run("RESP2 and REDIRECT are refused with errors naming them", func(t *testing.T) {
