@@ -157,7 +157,7 @@ type Server struct {
 	clientConns atomic.Int64
 	clientTotal atomic.Uint64
 
-	// track is the client-side caching table (tracking.go)
+	// tracking is the client-side caching table (tracking.go)
 	tracking tracker
 }
 
