@@ -41,3 +41,34 @@ func sizeOf(v value) int {
 	}
 	return n
 }
+
+// A client that does not read its pushes cannot hold more than
+// maxPendingPushBytes: beyond it they collapse into one null invalidation,
+// due after the latest request any of them waited for.
+func TestPushQueueCollapsesIntoOneFlush(t *testing.T) {
+	q := &pushQueue{ready: make(chan struct{}, 1)}
+	frame := invalidatePush(string(bytes.Repeat([]byte("k"), 1000)))
+	for i := 0; q.bytes <= maxPendingPushBytes-len(frame); i++ {
+		q.accepted.Add(1)
+		q.add(frame)
+	}
+	q.accepted.Add(1)
+	q.add(frame)
+	if len(q.items) != 1 || string(q.items[0].frame) != string(flushPush) || q.items[0].after != q.accepted.Load() {
+		t.Fatalf("want one flush due after request %d, got %d items (first due after %d)", q.accepted.Load(), len(q.items), q.items[0].after)
+	}
+	var out bytes.Buffer
+	w := bufio.NewWriter(&out)
+	q.written = q.accepted.Load() - 1
+	if err := q.writeDue(w); err != nil || w.Buffered() != 0 {
+		t.Fatalf("the flush waits for its request: wrote %d bytes, %v", w.Buffered(), err)
+	}
+	q.written++
+	if err := q.writeDue(w); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	if out.String() != string(flushPush) || q.bytes != 0 || q.n.Load() != 0 {
+		t.Fatalf("wrote %q, %d bytes and %d pushes left", out.String(), q.bytes, q.n.Load())
+	}
+}
