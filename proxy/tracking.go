@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/resp"
+	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
 // Client-side caching (CLIENT TRACKING), as Redis 7 does it for RESP3
@@ -501,6 +503,11 @@ func (ss *session) trackRequest(r *msg.Request, act action) {
 		for _, k := range ss.s.codec.keys(r, nil) {
 			if cl.ownsLocally(st, k) {
 				ss.s.trackRemember(c, k)
+				if cl.state.Load() != st {
+					// the ring changed meanwhile, and its flush
+					// (trackRingChanged) may have come first
+					c.q.add(invalidatePush(string(k)))
+				}
 			} else {
 				// another node of the rack owns it: its changes land in
 				// that node's datastore, which this node does not hear,
@@ -521,6 +528,29 @@ var (
 	clientCmd = func() uint16 { id, _ := resp.Lookup([]byte("client")); return id }()
 	multiCmd  = unitCmd
 )
+
+// trackRingChanged invalidates every session's cache when the nodes of
+// this node's rack changed: keys it owned may now change in another
+// node's datastore.
+func (s *Server) trackRingChanged(old, cur *ring.Topology) {
+	if !sameRack(old, cur) {
+		s.tracking.flushAll()
+	}
+}
+
+func sameRack(a, b *ring.Topology) bool {
+	an := a.RackNodes(a.LocalDC(), a.LocalRack())
+	bn := b.RackNodes(b.LocalDC(), b.LocalRack())
+	if len(an) != len(bn) {
+		return false
+	}
+	for i := range an {
+		if an[i].Name != bn[i].Name || !slices.Equal(an[i].Tokens, bn[i].Tokens) {
+			return false
+		}
+	}
+	return true
+}
 
 // trackingOff ends the session's tracking (CLIENT TRACKING OFF, RESET, the
 // connection's end).

@@ -12,6 +12,7 @@ import (
 	. "github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
+	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
 func invalidation(key string) string {
@@ -176,6 +177,24 @@ func TestClientTrackingThreeRacks(t *testing.T) {
 		require.Equal(t, "_\r\n", s.Do("GET", "lost2"))
 		require.Equal(t, "+OK\r\n", writer.Do("SET", "lost2", "1"))
 		require.Equal(t, invalidation("lost2"), next(t, s))
+	})
+
+	t.Run("a change of the rack's nodes invalidates everything", func(t *testing.T) {
+		s := trackingSession(t, tc, 0)
+		defer s.Close()
+		require.Equal(t, "_\r\n", s.Do("GET", "ring1"))
+		srv := tc.Nodes[0].Server
+		// a node joins rack r1 (nothing listens at its address: no
+		// request is sent to it here) and leaves again
+		joined := append(tc.PeersOf(0), Peer{Name: "joiner", Addr: proxytest.FreeAddr(t), DC: tc.Nodes[0].DC, Rack: tc.Nodes[0].Rack, Tokens: []ring.Token{1 << 31}})
+		require.NoError(t, srv.UpdatePeers(joined))
+		require.Equal(t, flushInvalidation, next(t, s))
+		require.NoError(t, srv.UpdatePeers(tc.PeersOf(0)))
+		require.Equal(t, flushInvalidation, next(t, s))
+		// a change elsewhere (another rack's peer list, unchanged here)
+		// does not
+		require.NoError(t, srv.UpdatePeers(tc.PeersOf(0)))
+		require.Equal(t, "+PONG\r\n", s.Do("PING"))
 	})
 
 	t.Run("the datastore tracking connection closes with the last tracking session", func(t *testing.T) {
