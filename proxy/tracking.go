@@ -621,6 +621,9 @@ func (ss *session) clientTracking(r *msg.Request) action {
 		return ss.answerError(r, "ERR PREFIX option requires BCAST mode to be enabled")
 	}
 	if bcast {
+		if c != nil && len(c.prefixes)+len(prefixes) > maxTrackPrefixes || len(prefixes) > maxTrackPrefixes {
+			return ss.answerError(r, "ERR Dynomite: at most "+strconv.Itoa(maxTrackPrefixes)+" BCAST prefixes per client")
+		}
 		if err := prefixCollision(c, prefixes); err != "" {
 			return ss.answerError(r, err)
 		}
@@ -652,6 +655,11 @@ func (ss *session) clientTracking(r *msg.Request) action {
 	r.AdoptReply(redisOK)
 	return actAnswered
 }
+
+// maxTrackPrefixes bounds a client's BCAST prefixes: every change is
+// matched against every prefix, and the overlap check (Redis's, kept for
+// its error messages) is quadratic.
+const maxTrackPrefixes = 1000
 
 // prefixCollision applies Redis's rule that one client's BCAST prefixes
 // must not overlap (tracking.c checkPrefixCollisionsOrReply).

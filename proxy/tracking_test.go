@@ -264,6 +264,11 @@ func TestClientTrackingRefusals(t *testing.T) {
 		require.Contains(t, c.Do("CLIENT", "TRACKING", "ON"), "needs RESP3 (HELLO 3)")
 		c.Do("HELLO", "3")
 		require.Contains(t, c.Do("CLIENT", "TRACKING", "ON", "REDIRECT", "7"), "CLIENT TRACKING REDIRECT is not supported")
+		many := []string{"CLIENT", "TRACKING", "ON", "BCAST"}
+		for i := 0; i <= 1000; i++ {
+			many = append(many, "PREFIX", "p"+strconv.Itoa(i)+":")
+		}
+		require.Equal(t, "-ERR Dynomite: at most 1000 BCAST prefixes per client\r\n", c.Do(many...))
 		require.Equal(t, "+PONG\r\n", c.Do("PING"))
 	})
 }
