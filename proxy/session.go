@@ -209,7 +209,8 @@ func (ss *session) readLoop() {
 				s.inFlight.Add(1)
 				s.buffered.Add(int64(len(r.Raw)))
 				ss.followLevels(live)
-				s.dispatch(r, ss.id, ss.rl, ss.wl)
+				rl, wl := ss.levels()
+				s.dispatch(r, ss.id, rl, wl)
 				ss.inflight <- r
 				r = nil
 				continue

@@ -54,6 +54,9 @@ type redisState struct {
 	// waiting for the writer
 	track *trackClient
 	push  pushQueue
+	// trackLocal: the request being read is a tracked read, dispatched
+	// at DC_ONE (tracking.go levels)
+	trackLocal bool
 }
 
 type txnState struct {

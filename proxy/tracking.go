@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/resp"
 	"github.com/dynomite-go/dynomite/proxy/ring"
@@ -160,6 +161,10 @@ type trackClient struct {
 	bcast, optin, optout, noloop bool
 	prefixes                     []string
 	caching                      bool // CLIENT CACHING YES (OPTIN) or NO (OPTOUT) for the next command
+	// the tracked keys read in the open transaction, and whether it
+	// writes (reader only)
+	txnKeys   []string
+	txnWrites bool
 }
 
 func (c *trackClient) wants(key string) bool {
@@ -495,12 +500,37 @@ func ioReadFull(br *bufio.Reader, b []byte) (int, error) {
 // is forwarded, and ends a CLIENT CACHING's effect after its command.
 func (ss *session) trackRequest(r *msg.Request, act action) {
 	c := ss.rs.track
+	ss.rs.trackLocal = false
+	txn := ss.rs.txn
+	if txn == nil {
+		c.txnKeys, c.txnWrites = c.txnKeys[:0], false
+	}
+	if act == actForward && txn != nil && r.Flags&msg.FlagWrite != 0 {
+		c.txnWrites = true
+	}
+	if act == actSession && txn != nil && r.Cmd == execCmd && len(c.txnKeys) > 0 {
+		if c.txnWrites {
+			// the unit goes at the write consistency, whose reply may
+			// be another replica's: its reads are not kept
+			for _, k := range c.txnKeys {
+				c.q.add(invalidatePush(k))
+			}
+		} else {
+			ss.rs.trackLocal = true
+		}
+	}
 	if act == actForward && !c.bcast && r.Flags&msg.FlagWrite == 0 &&
 		(r.Class == msg.ClassRead || r.Class == msg.ClassMultiKey) &&
 		!(c.optin && !c.caching) && !(c.optout && c.caching) {
+		if txn == nil {
+			ss.rs.trackLocal = true
+		}
 		cl := ss.s.cluster
 		st := cl.state.Load()
 		for _, k := range ss.s.codec.keys(r, nil) {
+			if txn != nil {
+				c.txnKeys = append(c.txnKeys, string(k))
+			}
 			if cl.ownsLocally(st, k) {
 				ss.s.trackRemember(c, k)
 				if cl.state.Load() != st {
@@ -526,8 +556,22 @@ func (ss *session) trackRequest(r *msg.Request, act action) {
 
 var (
 	clientCmd = func() uint16 { id, _ := resp.Lookup([]byte("client")); return id }()
+	execCmd   = func() uint16 { id, _ := resp.Lookup([]byte("exec")); return id }()
 	multiCmd  = unitCmd
 )
+
+// levels are the consistency levels r is dispatched at: DC_ONE for a
+// tracked read (and a read-only transaction with tracked reads), whose
+// value must be the local datastore's, the one whose changes the node
+// hears: a quorum could answer another replica's older value while the
+// local copy already changed, and no later change would invalidate it.
+func (ss *session) levels() (rl, wl consistency.Level) {
+	if ss.rs.trackLocal {
+		ss.rs.trackLocal = false
+		return consistency.DCOne, consistency.DCOne
+	}
+	return ss.rl, ss.wl
+}
 
 // trackRingChanged invalidates every session's cache when the nodes of
 // this node's rack changed: keys it owned may now change in another

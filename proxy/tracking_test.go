@@ -100,6 +100,31 @@ func TestClientTrackingThreeRacks(t *testing.T) {
 		require.Equal(t, invalidation("tx1"), next(t, s))
 	})
 
+	t.Run("at DC_QUORUM a tracked read is the local datastore's, whose changes the node hears", func(t *testing.T) {
+		s := tc.Client(0, "DC_QUORUM")
+		defer s.Close()
+		s.Do("HELLO", "3")
+		// the local copy is ahead of the other racks': a quorum would
+		// answer old, and no later change here would invalidate it
+		for i := range tc.Nodes {
+			require.Equal(t, "+OK\r\n", tc.Direct(i, "SET", "q1", "old"))
+		}
+		require.Equal(t, "+OK\r\n", tc.Direct(0, "SET", "q1", "new"))
+		require.Equal(t, "$3\r\nold\r\n", s.Do("GET", "q1"), "untracked, the read is a quorum's")
+		require.Equal(t, "+OK\r\n", s.Do("CLIENT", "TRACKING", "ON"))
+		require.Equal(t, "$3\r\nnew\r\n", s.Do("GET", "q1"))
+		require.Equal(t, "+OK\r\n", s.Do("MULTI"))
+		require.Equal(t, "+QUEUED\r\n", s.Do("GET", "q1"))
+		require.Equal(t, "*1\r\n$3\r\nnew\r\n", s.Do("EXEC"), "a read-only transaction too")
+		// a transaction that writes goes at the write consistency: its
+		// reads are invalidated at once, after its reply
+		require.Equal(t, "+OK\r\n", s.Do("MULTI"))
+		require.Equal(t, "+QUEUED\r\n", s.Do("GET", "q1"))
+		require.Equal(t, "+QUEUED\r\n", s.Do("SET", "q1x", "1"))
+		require.Contains(t, []string{"*2\r\n$3\r\nnew\r\n+OK\r\n", "*2\r\n$3\r\nold\r\n+OK\r\n"}, s.Do("EXEC"))
+		require.Equal(t, invalidation("q1"), next(t, s))
+	})
+
 	t.Run("OPTOUT tracks every read but those after CLIENT CACHING NO", func(t *testing.T) {
 		s := trackingSession(t, tc, 0, "OPTOUT")
 		defer s.Close()
