@@ -180,6 +180,7 @@ func (c *trackClient) wants(key string) bool {
 type tracker struct {
 	mu      sync.Mutex
 	clients map[*trackClient]struct{}
+	bcast   map[*trackClient]struct{} // the BCAST ones among clients
 	keys    map[string]map[*trackClient]struct{}
 	maxKeys int // 0: trackingMaxKeys
 	ds      *trackConn
@@ -215,6 +216,7 @@ func (s *Server) trackJoin(c *trackClient) error {
 	}
 	if t.clients == nil {
 		t.clients = make(map[*trackClient]struct{})
+		t.bcast = make(map[*trackClient]struct{})
 		t.keys = make(map[string]map[*trackClient]struct{})
 	}
 	t.clients[c] = struct{}{}
@@ -226,6 +228,7 @@ func (s *Server) trackLeave(c *trackClient) {
 	t := &s.tracking
 	t.mu.Lock()
 	delete(t.clients, c)
+	delete(t.bcast, c)
 	var ds *trackConn
 	if len(t.clients) == 0 && t.ds != nil {
 		ds, t.ds = t.ds, nil
@@ -250,7 +253,7 @@ func (s *Server) trackRemember(c *trackClient, key []byte) {
 			if len(t.keys) < t.limit() {
 				break
 			}
-			t.invalidateLocked(k) // map order: a random key, as Redis evicts
+			t.evictLocked(k) // map order: a random key, as Redis evicts
 		}
 		set = make(map[*trackClient]struct{}, 1)
 		t.keys[string(key)] = set
@@ -258,27 +261,34 @@ func (s *Server) trackRemember(c *trackClient, key []byte) {
 	set[c] = struct{}{}
 }
 
-// invalidateLocked sends key's invalidation to its readers and to the
-// BCAST sessions whose prefixes match it.
+// invalidateLocked sends a changed key's invalidation to its readers and
+// to the BCAST sessions whose prefixes match it.
 func (t *tracker) invalidateLocked(key string) {
-	var frame []byte
-	send := func(c *trackClient) {
-		if frame == nil {
-			frame = invalidatePush(key)
+	frame := t.evictLocked(key)
+	for c := range t.bcast {
+		if c.wants(key) {
+			if frame == nil {
+				frame = invalidatePush(key)
+			}
+			c.q.add(frame)
 		}
-		c.q.add(frame)
 	}
+}
+
+// evictLocked forgets key and sends its invalidation to its readers; it
+// returns the frame it made, if any.
+func (t *tracker) evictLocked(key string) []byte {
+	var frame []byte
 	for c := range t.keys[key] {
 		if _, ok := t.clients[c]; ok && !c.bcast {
-			send(c)
+			if frame == nil {
+				frame = invalidatePush(key)
+			}
+			c.q.add(frame)
 		}
 	}
 	delete(t.keys, key)
-	for c := range t.clients {
-		if c.bcast && c.wants(key) {
-			send(c)
-		}
-	}
+	return frame
 }
 
 // flushAll invalidates every session's whole cache.
@@ -693,6 +703,9 @@ func (ss *session) clientTracking(r *msg.Request) action {
 		prefixes = []string{""}
 	}
 	c.bcast, c.noloop = bcast, noloop
+	if bcast {
+		ss.s.tracking.bcast[c] = struct{}{}
+	}
 	c.optin, c.optout = optin, optout
 	c.prefixes = append(c.prefixes, prefixes...)
 	ss.s.tracking.mu.Unlock()
