@@ -184,6 +184,23 @@ type tracker struct {
 	keys    map[string]map[*trackClient]struct{}
 	maxKeys int // 0: trackingMaxKeys
 	ds      *trackConn
+	// beat is how long the datastore tracking connection may stay
+	// silent before a PING, and then before it is taken for lost (0:
+	// trackingHeartbeat)
+	beat time.Duration
+}
+
+const trackingHeartbeat = 5 * time.Second
+
+var pingRaw = resp.AppendCommand(nil, [][]byte{[]byte("PING")})
+
+func (t *tracker) heartbeat() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.beat > 0 {
+		return t.beat
+	}
+	return trackingHeartbeat
 }
 
 type trackConn struct {
@@ -400,7 +417,26 @@ func (s *Server) readInvalidations(nc net.Conn) error {
 	} else {
 		r = bufio.NewReader(nc)
 	}
+	beat := s.tracking.heartbeat()
+	pinged := false
 	for {
+		// an idle connection is pinged: one that died silently (a host
+		// gone, a half-open TCP connection) must not be taken for a
+		// datastore where nothing changes
+		_ = nc.SetReadDeadline(time.Now().Add(beat))
+		if _, err := r.Peek(1); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && !pinged {
+				if _, err := nc.Write(pingRaw); err != nil {
+					return err
+				}
+				pinged = true
+				continue
+			}
+			return err
+		}
+		pinged = false
+		_ = nc.SetReadDeadline(time.Now().Add(max(beat, s.opts.Timeout)))
 		v, err := readValue(r, 0)
 		if err != nil {
 			return err

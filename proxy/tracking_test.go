@@ -246,6 +246,24 @@ func TestClientTrackingTwoNodeRack(t *testing.T) {
 	require.Equal(t, invalidation(local), next(t, s))
 }
 
+// A datastore that stops answering (its host gone, a half-open
+// connection) is noticed by the idle tracking connection's PING: every
+// cache is invalidated.
+func TestClientTrackingSilentDatastore(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	tc := realCluster(t, []string{"dc1/r1/0"}, func(o *Options) { o.Timeout = time.Second })
+	defer tc.Close()
+	SetTrackingHeartbeat(tc.Nodes[0].Server, time.Second)
+	s := trackingSession(t, tc, 0)
+	defer s.Close()
+	require.Equal(t, "_\r\n", s.Do("GET", "silent1"))
+	// the connection works (and has been pinged while idle)
+	require.Equal(t, "+OK\r\n", tc.Direct(0, "SET", "silent1", "1"))
+	require.Equal(t, invalidation("silent1"), next(t, s))
+	require.Equal(t, "+OK\r\n", tc.Direct(0, "CLIENT", "PAUSE", "3000", "ALL"))
+	require.Equal(t, flushInvalidation, next(t, s))
+}
+
 // trackingConnID is the id of node i's datastore tracking connection, ""
 // when there is none.
 func trackingConnID(t *testing.T, tc *proxytest.Cluster, i int) string {
