@@ -229,6 +229,7 @@ func (s *Server) UpdatePeers(peers []Peer) error {
 	}
 	c.state.Store(st)
 	c.keys = keys
+	s.trackRingChanged(old.topo, topo)
 	for j, p := range old.pools {
 		if p == nil || reused[j] {
 			continue

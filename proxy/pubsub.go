@@ -457,23 +457,29 @@ func (ss *session) requests(bw **bufio.Writer, broken *bool) iter.Seq[*msg.Reque
 	return func(yield func(*msg.Request) bool) {
 		for {
 			var (
-				r  *msg.Request
-				ok bool
+				r    *msg.Request
+				ok   bool
+				wake chan struct{} // nil (never ready) while not subscribed
 			)
-			if p := ss.ps.Load(); p == nil {
-				r, ok = <-ss.inflight
-			} else {
-				select {
-				case r, ok = <-ss.inflight:
-				case <-p.wake:
-					ss.writeMessages(p, bw, broken)
-					if !*broken && *bw != nil && len(ss.inflight) == 0 {
-						if err := (*bw).Flush(); err != nil {
-							*broken = true
-						}
+			p := ss.ps.Load()
+			if p != nil {
+				wake = p.wake
+			}
+			// push.ready: client-side caching's invalidations became
+			// due (tracking.go)
+			select {
+			case r, ok = <-ss.inflight:
+			case <-wake:
+				ss.writeMessages(p, bw, broken)
+				if !*broken && *bw != nil && len(ss.inflight) == 0 {
+					if err := (*bw).Flush(); err != nil {
+						*broken = true
 					}
-					continue
 				}
+				continue
+			case <-ss.rs.push.ready:
+				ss.writePushes(bw, broken)
+				continue
 			}
 			if !ok {
 				return

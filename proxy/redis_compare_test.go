@@ -131,7 +131,7 @@ func TestRedisProxyDocumentedDifferences(t *testing.T) {
 			append(proxytest.Cmd("CONFIG", "SET", "maxmemory", "1"), proxytest.Cmd("PING")...), nil},
 		{"FLUSHDB is refused unless allow_flush is on",
 			append(proxytest.Cmd("FLUSHDB"), proxytest.Cmd("PING")...), nil},
-		{"client-side caching is refused: the datastore connections are shared",
+		{"client-side caching needs RESP3: CLIENT TRACKING on a RESP2 connection is refused (tracking.go)",
 			append(proxytest.Cmd("CLIENT", "TRACKING", "ON", "OPTIN"), proxytest.Cmd("PING")...), nil},
 		{"COMMAND COUNT counts the proxy's command table",
 			proxytest.Cmd("COMMAND", "COUNT"), []string{":" + strconv.Itoa(len(resp.Commands())) + "\r\n"}},

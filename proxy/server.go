@@ -176,6 +176,9 @@ type Server struct {
 	// counters for the stats listener
 	clientConns atomic.Int64
 	clientTotal atomic.Uint64
+
+	// tracking is the client-side caching table (tracking.go)
+	tracking tracker
 }
 
 // New builds a node from opts. Nothing is opened until Listen/Serve.

@@ -134,6 +134,7 @@ func (s *Server) serveClient(nc net.Conn, id uint) {
 		// as in Redis, a connection made while no password was required
 		// stays authenticated when a reload sets requirepass
 		authed: !s.authRequired()}
+	ss.rs.push.ready = make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -144,6 +145,7 @@ func (s *Server) serveClient(nc net.Conn, id uint) {
 	wg.Wait()
 	ss.rs.close()
 	ss.pubsubEnd()
+	ss.trackingOff()
 }
 
 func (ss *session) readLoop() {
@@ -221,7 +223,8 @@ func (ss *session) readLoop() {
 				s.inFlight.Add(1)
 				s.buffered.Add(int64(len(r.Raw)))
 				ss.followLevels(live)
-				s.dispatch(r, ss.id, ss.rl, ss.wl)
+				rl, wl := ss.levels()
+				s.dispatch(r, ss.id, rl, wl)
 				ss.inflight <- r
 				r = nil
 				continue
@@ -331,6 +334,7 @@ func (ss *session) writeLoop() {
 				broken = true
 			}
 		}
+		ss.wroteReply(bw, &broken)
 		closeAfter := r.CloseAfter
 		s.reqs.Put(r)
 		if !broken && bw != nil && (len(ss.inflight) == 0 || closeAfter) {

@@ -50,6 +50,13 @@ type redisState struct {
 	// conv is the writer's buffer for converted replies (used by the
 	// writer goroutine only)
 	conv []byte
+	// track: CLIENT TRACKING is on (tracking.go); push: the pushes
+	// waiting for the writer
+	track *trackClient
+	push  pushQueue
+	// trackLocal: the request being read is a tracked read, dispatched
+	// at DC_ONE (tracking.go levels)
+	trackLocal bool
 }
 
 type txnState struct {
@@ -90,6 +97,10 @@ func (rs *redisState) close() {
 // MULTI and marks requests of RESP3 clients.
 func (ss *session) redisSession(r *msg.Request, act action) action {
 	rs := &ss.rs
+	rs.push.accepted.Add(1)
+	if rs.track != nil {
+		ss.trackRequest(r, act)
+	}
 	if act == actForward && rs.txn == nil {
 		r.RESP3 = ss.resp3
 		return act
@@ -131,6 +142,7 @@ func (ss *session) redisSession(r *msg.Request, act action) action {
 	case resp.AnswerReset:
 		rs.txn = nil
 		rs.close()
+		ss.trackingOff()
 		ss.resp3, rs.name = false, nil
 		r.AdoptReply(replyReset)
 	case resp.AnswerCommand:
@@ -198,6 +210,9 @@ func (ss *session) hello(r *msg.Request) action {
 		rs.name = append(rs.name[:0], name...)
 	}
 	ss.resp3 = proto3
+	if !proto3 {
+		ss.trackingOff() // pushes need RESP3 (tracking.go)
+	}
 	proto := int64(2)
 	if proto3 {
 		proto = 3
@@ -295,8 +310,12 @@ func (ss *session) client(r *msg.Request) action {
 			return ss.answerError(r, "ERR syntax error")
 		}
 		r.AdoptReply(redisOK)
-	default: // tracking
-		return ss.answerError(r, "ERR Dynomite: CLIENT TRACKING (client-side caching) is not supported: the datastore connections are shared by every client; turn the client's cache off (rueidis, valkey-go: DisableCache)")
+	case "tracking":
+		return ss.clientTracking(r)
+	case "caching":
+		return ss.clientCaching(r)
+	case "trackinginfo", "getredir":
+		return ss.clientTrackingInfo(r, sub == "getredir")
 	}
 	return actAnswered
 }

@@ -373,7 +373,7 @@ func checkFunction(c *Command, args [][]byte) error {
 // connection, which the session answers.
 func checkClient(c *Command, args [][]byte) error {
 	return subcommands(c, args, map[string]int{"setname": 3, "getname": 2, "setinfo": 4, "id": 2, "info": 2,
-		"no-evict": 3, "no-touch": 3, "tracking": -3})
+		"no-evict": 3, "no-touch": 3, "tracking": -3, "caching": 3, "trackinginfo": 2, "getredir": 2})
 }
 
 // checkMemory allows MEMORY USAGE key [SAMPLES n], routed by its key.

@@ -28,8 +28,8 @@ func TestClients(t *testing.T) {
 	c := startCluster(t, clusterConfig{})
 	addr := c.Addrs[0]
 	t.Run("go-redis", func(t *testing.T) { goRedis(t, addr) })
-	t.Run("rueidis", func(t *testing.T) { rueidisClient(t, addr) })
-	t.Run("valkey-go", func(t *testing.T) { valkeyClient(t, addr) })
+	t.Run("rueidis", func(t *testing.T) { rueidisClient(t, addr, c.Addrs[1]) })
+	t.Run("valkey-go", func(t *testing.T) { valkeyClient(t, addr, c.Addrs[1]) })
 	host, port, _ := net.SplitHostPort(addr)
 	t.Run("redis-py", func(t *testing.T) {
 		// Debian's python3-redis is for Debian's python3
@@ -276,14 +276,13 @@ func goRedis(t *testing.T, addr string) {
 }
 
 // rueidisClient: rueidis and valkey-go share a design (RESP3 only,
-// auto-pipelining, client-side caching on by default). With its defaults
-// the connection needs CLIENT TRACKING, which the proxy refuses; the
-// features are then tried with the cache off.
-func rueidisClient(t *testing.T, addr string) {
-	_, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}})
+// auto-pipelining, client-side caching on by default: CLIENT TRACKING ON
+// OPTIN on every connection). With their defaults they connect to node
+// addr; a value they cache is invalidated by a write through another rack
+// (other, a node of another rack).
+func rueidisClient(t *testing.T, addr, other string) {
+	cl, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}})
 	record(t, "rueidis", "connection: connect with defaults", err)
-	cl, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
-	record(t, "rueidis", "connection: connect with DisableCache", err)
 	if err != nil {
 		return
 	}
@@ -292,6 +291,56 @@ func rueidisClient(t *testing.T, addr string) {
 	resp3Features(t, "rueidis", "{ru}:", do, multi, func(fn func(doFunc, multiFunc) error) error {
 		return cl.Dedicated(func(d rueidis.DedicatedClient) error { do, multi := rueidisDo(d); return fn(do, multi) })
 	})
+	ctx := context.Background()
+	record(t, "rueidis", "client-side caching: DoCache sees another node's SET", cachedGet(t, other, "{ru}:cached",
+		func(key string) (string, bool, error) {
+			r := cl.DoCache(ctx, cl.B().Get().Key(key).Cache(), time.Minute)
+			v, err := r.ToString()
+			return v, r.IsCacheHit(), err
+		}))
+}
+
+// cachedGet checks a client's cached GET: it caches key's value (a second
+// read is a cache hit), and sees the new value after a SET through other.
+func cachedGet(t *testing.T, other, key string, get func(key string) (v string, hit bool, err error)) error {
+	ctx := context.Background()
+	w := redis.NewClient(&redis.Options{Addr: other})
+	defer w.Close()
+	if err := w.Set(ctx, key, "v1", 0).Err(); err != nil {
+		return err
+	}
+	// the copy reaching this node's rack after the first read
+	// invalidates it once: wait for a cache hit
+	if err := within(10*time.Second, func() error {
+		v, hit, err := get(key)
+		if err != nil || v != "v1" || !hit {
+			return fmt.Errorf("cached GET: %q (cache hit %v), %v; want v1 from the cache", v, hit, err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := w.Set(ctx, key, "v2", 0).Err(); err != nil {
+		return err
+	}
+	return within(10*time.Second, func() error {
+		if v, _, err := get(key); err != nil || v != "v2" {
+			return fmt.Errorf("the cached GET answers %q (%v) after another client's SET: no invalidation", v, err)
+		}
+		return nil
+	})
+}
+
+// within retries f until it succeeds, returning its last error after d.
+func within(d time.Duration, f func() error) error {
+	deadline := time.Now().Add(d)
+	for {
+		err := f()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // doFunc sends one command; multiFunc several in one pipeline (DoMulti).
@@ -313,11 +362,9 @@ func rueidisDo(cl rueidis.CoreClient) (doFunc, multiFunc) {
 		}
 }
 
-func valkeyClient(t *testing.T, addr string) {
-	_, err := valkey.NewClient(valkey.ClientOption{InitAddress: []string{addr}})
+func valkeyClient(t *testing.T, addr, other string) {
+	cl, err := valkey.NewClient(valkey.ClientOption{InitAddress: []string{addr}})
 	record(t, "valkey-go", "connection: connect with defaults", err)
-	cl, err := valkey.NewClient(valkey.ClientOption{InitAddress: []string{addr}, DisableCache: true})
-	record(t, "valkey-go", "connection: connect with DisableCache", err)
 	if err != nil {
 		return
 	}
@@ -326,6 +373,13 @@ func valkeyClient(t *testing.T, addr string) {
 	resp3Features(t, "valkey-go", "{vk}:", do, multi, func(fn func(doFunc, multiFunc) error) error {
 		return cl.Dedicated(func(d valkey.DedicatedClient) error { do, multi := valkeyDo(d); return fn(do, multi) })
 	})
+	ctx := context.Background()
+	record(t, "valkey-go", "client-side caching: DoCache sees another node's SET", cachedGet(t, other, "{vk}:cached",
+		func(key string) (string, bool, error) {
+			r := cl.DoCache(ctx, cl.B().Get().Key(key).Cache(), time.Minute)
+			v, err := r.ToString()
+			return v, r.IsCacheHit(), err
+		}))
 }
 
 func valkeyDo(cl valkey.CoreClient) (doFunc, multiFunc) {
