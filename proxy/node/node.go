@@ -115,7 +115,7 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, info env.Info, po 
 	if n.membership, err = membership.New(ctx, cfg, info, srv, s.log); err != nil {
 		return err
 	}
-	admin.RegisterOps(n.stats, srv.Ops(), readiness{srv, n.membership, po.Preconnect && n.adminMode == 0}, n.advertisedHost)
+	admin.RegisterOps(n.stats, srv.Ops(), readiness{srv, n.membership, po.Preconnect && n.adminMode == 0, uint64(max(cfg.ServerFailureLimit, 1))}, n.advertisedHost)
 	if name := n.membership.Provider(); name != "" {
 		registerSeedMetrics(n.metrics, name, n.membership.SeedMetrics())
 	}

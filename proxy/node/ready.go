@@ -10,18 +10,24 @@ import (
 
 // readiness answers /ready: the node is ready once its datastore is
 // connected and every peer its seed provider lists (dyn_seeds under
-// simple_provider) is in its ring and has been connected at least once, or
-// is marked down (/peer/down, or dead in gossip): its ring is then
-// complete as far as the provider says. A peer that dies later does not
-// make every other node unready (the peer's state is what `dynomite
-// status` shows); a peer that never answered keeps the node not ready
-// until it does or an operator marks it down. With preconnect off (or an
-// admin operation mode) peers are dialled on first use, so being in the
-// ring is enough.
+// simple_provider) is in its ring and its state is known: it has been
+// connected at least once, or it is marked down (/peer/down, dead in
+// gossip), or the node failed to connect to it server_failure_limit times
+// (the count after which upstream, too, takes a server for down:
+// src/dyn_server.c, server_failure). Its ring is then complete as far as
+// the provider says. A peer that dies later does not make every other node
+// unready (the peer's state is what `dynomite status` shows), and a node
+// restarted while a peer is down becomes ready once it has found the peer
+// unreachable, rather than never. With preconnect off (or an admin
+// operation mode) peers are dialled on first use, so being in the ring is
+// enough.
 type readiness struct {
 	srv     *proxy.Server
 	m       *membership.Membership
 	connect bool
+	// failures is server_failure_limit: connection failures to a peer that
+	// was never connected after which it counts as known down
+	failures uint64
 }
 
 func (r readiness) Missing() []string {
@@ -45,7 +51,7 @@ func (r readiness) Missing() []string {
 			waiting = append(waiting, e.Name+" (address only: its place comes from gossip)")
 		case !in:
 			waiting = append(waiting, e.DC+"/"+e.Rack+" "+e.Name+" (not in the ring)")
-		case p.AdminDown || p.Pool.Connects > 0 || !r.connect:
+		case p.AdminDown || p.Pool.Connects > 0 || !r.connect || p.Pool.ConnectFailures >= r.failures:
 		default:
 			waiting = append(waiting, p.DC+"/"+p.Rack+" "+p.Name)
 		}

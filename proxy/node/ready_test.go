@@ -52,7 +52,10 @@ func TestReadyFollowsTheSeedProvider(t *testing.T) {
 	conf := func(i int, dynListen string) string {
 		a := addrs[i]
 		return fmt.Sprintf("dyn_o_mite:\n  datacenter: dc1\n  rack: rack%d\n  listen: %s\n  dyn_listen: %s\n  stats_listen: %s\n"+
-			"  tokens: '0'\n  servers:\n  - %s:1\n  dyn_seed_provider: florida_provider\n  gos_interval: 100\n",
+			"  tokens: '0'\n  servers:\n  - %s:1\n  dyn_seed_provider: florida_provider\n  gos_interval: 100\n"+
+			// a peer that refuses this many connections counts as down
+			// (TestReadyTakesAnUnreachablePeerForDown); here it never does
+			"  server_failure_limit: 1000000\n",
 			i+1, a.Listen, dynListen, a.Stats, a.Redis)
 	}
 	// node 1 listens on every address: peers know it by 127.0.0.1
@@ -91,4 +94,29 @@ func TestReadyFollowsTheSeedProvider(t *testing.T) {
 	require.Equal(t, "ready\n", body)
 	code, _ = get(t, "http://"+addrs[0].Stats+"/health")
 	require.Equal(t, http.StatusOK, code, "/health stays the liveness check")
+}
+
+// TestReadyTakesAnUnreachablePeerForDown: a node started while a peer its
+// provider lists is down becomes ready once it failed to connect to that
+// peer server_failure_limit times.
+func TestReadyTakesAnUnreachablePeerForDown(t *testing.T) {
+	addrs := nodetest.GossipNodes(t, 2)
+	a := addrs[0]
+	yml := fmt.Sprintf("dyn_o_mite:\n  datacenter: dc1\n  rack: rack1\n  listen: %s\n  dyn_listen: %s\n  stats_listen: %s\n"+
+		"  tokens: '0'\n  servers:\n  - %s:1\n  server_failure_limit: 3\n  dyn_seeds:\n  - %s:rack2:dc1:0\n",
+		a.Listen, a.Dyn, a.Stats, a.Redis, addrs[1].Dyn) // nothing listens on node 2's address
+	log, _ := testLog(t, slog.LevelInfo)
+	n, _ := runNode(t, yml, log)
+	ready := "http://" + a.Stats + "/ready"
+	var code int
+	var body string
+	proxytest.Eventually(t, 30*time.Second, func() bool {
+		code, body = get(t, ready)
+		return code == http.StatusOK
+	}, "never ready with a peer that refuses connections; last %d %q", code, body)
+	require.Equal(t, "ready\n", body)
+	for _, p := range n.Server().PeerStats() {
+		require.Zero(t, p.Pool.Connects, "%s never answered", p.Name)
+		require.GreaterOrEqual(t, p.Pool.ConnectFailures, uint64(3), "%s: ready before the failure limit", p.Name)
+	}
 }

@@ -69,7 +69,9 @@ func (c *cluster) conf(i int) string {
 	}
 	a := c.addrs[i]
 	return fmt.Sprintf("dyn_o_mite:\n  datacenter: dc1\n  rack: %s\n  listen: %s\n  dyn_listen: %s\n  stats_listen: %s\n"+
-		"  tokens: '%d'\n  hash_tag: '{}'\n  servers:\n  - %s:1\n  dyn_seeds:\n%s\n",
+		// server_failure_limit: a peer not started stays "waiting" (it
+		// would count as down after that many refused connections)
+		"  tokens: '%d'\n  hash_tag: '{}'\n  servers:\n  - %s:1\n  server_failure_limit: 1000000\n  dyn_seeds:\n%s\n",
 		c.nodes[i].rack, a.Listen, a.Dyn, a.Stats, c.nodes[i].token, a.Redis, strings.Join(seeds, "\n"))
 }
 
@@ -282,7 +284,7 @@ func TestReadyWithoutTheDatastoreNorItsPeer(t *testing.T) {
 	a := nodetest.GossipNodes(t, 1)[0]
 	dead, peer := proxytest.FreeAddr(t), proxytest.FreeAddr(t)
 	runNode(t, fmt.Sprintf("dyn_o_mite:\n  datacenter: dc1\n  rack: rack1\n  listen: %s\n  dyn_listen: %s\n  stats_listen: %s\n"+
-		"  tokens: '0'\n  servers:\n  - %s:1\n  dyn_seeds:\n  - %s:rack2:dc1:0\n", a.Listen, a.Dyn, a.Stats, dead, peer))
+		"  tokens: '0'\n  servers:\n  - %s:1\n  server_failure_limit: 1000000\n  dyn_seeds:\n  - %s:rack2:dc1:0\n", a.Listen, a.Dyn, a.Stats, dead, peer))
 
 	_, errOut, code := run("ready", "--addr", a.Stats)
 	require.Equal(t, 1, code)
