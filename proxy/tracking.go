@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"errors"
+	"io"
 	"net"
 	"slices"
 	"strconv"
@@ -486,7 +487,7 @@ func readValue(br *bufio.Reader, depth int) (value, error) {
 			return v, nil
 		}
 		v.str = make([]byte, n+2)
-		if _, err := ioReadFull(br, v.str); err != nil {
+		if _, err := io.ReadFull(br, v.str); err != nil {
 			return value{}, err
 		}
 		if v.str[n] != '\r' || v.str[n+1] != '\n' {
@@ -519,18 +520,6 @@ func readValue(br *bufio.Reader, depth int) (value, error) {
 		return value{}, errTrackProtocol
 	}
 	return v, nil
-}
-
-func ioReadFull(br *bufio.Reader, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := br.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // trackRequest runs on the reader for every request of a tracking
