@@ -512,13 +512,16 @@ start_baselines() { # section backend-port backend-pid data_store -> BL_TARGETS 
 if [ "$SKIP_REDIS" != 1 ]; then
   log "redis: starting redis-server, nutcracker, dynomite$BL_DESC (CPU $SERVER_CPU)"
   start_redis redis; start_twemproxy twemproxy-redis "$REDIS_PORT" true; start_dynomite dynomite-redis "$REDIS_PORT" 0
-  stack=("$DYN_PID" "$TW_PID" "$REDIS_PID"); OUR_STATS=$DYN_STATS
+  stack=("$DYN_PID" "$TW_PID" "$REDIS_PID")
+  # ours, before start_baselines starts each baseline with start_dynomite,
+  # which sets DYN_PORT, DYN_PID and DYN_STATS again
+  OUR_PORT=$DYN_PORT; OUR_PID=$DYN_PID; OUR_STATS=$DYN_STATS
   start_baselines redis "$REDIS_PORT" "$REDIS_PID" 0
   run_child "${PB[@]}" "${PB_ARGS[@]}" -m redis -P "$PIPELINES" -t "$TESTS" -o "$RESULTS/redis" \
     -F "dynomite=$OUR_STATS=$DYNOMITE" \
     "redis=127.0.0.1:$REDIS_PORT@$REDIS_PID" \
     "twemproxy=127.0.0.1:$TW_PORT@$TW_PID,$REDIS_PID" \
-    "dynomite=127.0.0.1:$DYN_PORT@$DYN_PID,$REDIS_PID" \
+    "dynomite=127.0.0.1:$OUR_PORT@$OUR_PID,$REDIS_PID" \
     ${BL_TARGETS[@]+"${BL_TARGETS[@]}"}
   rc=$?
   stop_pids "${stack[@]}"
@@ -534,12 +537,15 @@ fi
 if [ "$SKIP_MEMCACHE" != 1 ]; then
   log "memcache: starting memcached, nutcracker, dynomite$BL_DESC (CPU $SERVER_CPU)"
   start_memcached; start_twemproxy twemproxy-memcache "$MC_PORT" false; start_dynomite dynomite-memcache "$MC_PORT" 1
-  stack=("$DYN_PID" "$TW_PID" "$MC_PID"); OUR_STATS=$DYN_STATS
+  stack=("$DYN_PID" "$TW_PID" "$MC_PID")
+  # ours, before start_baselines starts each baseline with start_dynomite,
+  # which sets DYN_PORT, DYN_PID and DYN_STATS again
+  OUR_PORT=$DYN_PORT; OUR_PID=$DYN_PID; OUR_STATS=$DYN_STATS
   start_baselines memcache "$MC_PORT" "$MC_PID" 1
   run_child "${PB[@]}" "${PB_ARGS[@]}" -m memcache -o "$RESULTS/memcache" -F "dynomite=$OUR_STATS=$DYNOMITE" \
     "memcached=127.0.0.1:$MC_PORT@$MC_PID" \
     "twemproxy=127.0.0.1:$TW_PORT@$TW_PID,$MC_PID" \
-    "dynomite=127.0.0.1:$DYN_PORT@$DYN_PID,$MC_PID" \
+    "dynomite=127.0.0.1:$OUR_PORT@$OUR_PID,$MC_PID" \
     ${BL_TARGETS[@]+"${BL_TARGETS[@]}"}
   rc=$?
   stop_pids "${stack[@]}"
