@@ -154,7 +154,13 @@ func TestSRVTargetsWithoutTXTAreCompletedByGossip(t *testing.T) {
 	}
 	require.Contains(t, logs.String(), "completed_by_gossip=2")
 
-	// a DC_QUORUM write through node 1 reaches every rack
+	// a DC_QUORUM write through node 1 reaches every rack. It is sent once
+	// node 1 is ready: a peer just added to the ring may still be dialling,
+	// and without hints_dir a copy it refuses meanwhile is not kept.
+	require.Eventually(t, func() bool {
+		code, _ := get(t, "http://"+nodes[0].stats+"/ready")
+		return code == 200
+	}, 10*time.Second, 20*time.Millisecond, "node 1 never ready")
 	require.Eventually(t, func() bool {
 		return redisDo(t, nodes[0].listen, "SET", "srv-gossip", "v") == "+OK\r\n"
 	}, 10*time.Second, 100*time.Millisecond)
