@@ -291,7 +291,7 @@ func (c *cluster) newPeerPool(n *ring.Node, sameDC bool, scope PeerScope) *backe
 		Observe: func(d time.Duration, failed bool) { obs.Peer(scope, d, failed) },
 		Header: func(dst []byte, r *msg.Request, id uint64) []byte {
 			return dnode.AppendHeader(dst, dnode.Header{ID: id, Type: dnode.RequestType(r.PeerType), Version: 1, SameDC: sameDC,
-				Stamp: dnode.Stamp{TS: r.Stamp, Node: r.StampNode, Replay: r.Replay}})
+				Stamp: dnode.Stamp{TS: r.Stamp, Node: r.StampNode, Replay: r.Replay, CrossDC: r.CrossDC}})
 		},
 		Parse: func(buf []byte, r *msg.Request) (int, int, bool, error) {
 			var h dnode.Header
@@ -351,6 +351,7 @@ func (c *cluster) close() {
 	if c.hints != nil {
 		_ = c.hints.store.Close()
 	}
+	c.lww.stop()
 	c.started = false
 	for p, t := range c.retired {
 		t.Stop()

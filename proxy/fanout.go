@@ -263,7 +263,7 @@ func (f *fanout) add(n *ring.Node, role uint8, dc int, tok ring.Token, next []in
 		sub.AdoptRaw(f.parent.Raw)
 	}
 	sub.Cmd, sub.Class, sub.Flags, sub.Retrieval, sub.Key = f.parent.Cmd, f.parent.Class, f.parent.Flags, f.parent.Retrieval, f.parent.Key
-	sub.Stamp, sub.StampNode, sub.Replay = f.parent.Stamp, f.parent.StampNode, f.parent.Replay
+	sub.Stamp, sub.StampNode, sub.Replay, sub.CrossDC = f.parent.Stamp, f.parent.StampNode, f.parent.Replay, f.parent.CrossDC
 	// a memcache noreply write is answered by no replica: its copies must
 	// not wait for a reply, or the next one is taken for theirs
 	sub.NoReply = f.parent.NoReply
@@ -272,10 +272,10 @@ func (f *fanout) add(n *ring.Node, role uint8, dc int, tok ring.Token, next []in
 	sub.PeerType = peerReq
 	if role == roleSwallow && f.strategy.Level != consistency.DCEachSafeQuorum {
 		sub.PeerType = peerForward
-		// a copy for another datacenter is applied there only when newer
-		// than what its replicas hold (lww.go): it can arrive late, after a
-		// newer write made there, when the link between them came back
-		sub.Replay = sub.Stamp != 0
+		// a copy for another datacenter that arrives late is applied there
+		// only when newer than what its replicas hold (lww.go): a cut link
+		// can hold it back until after a newer write made there
+		sub.CrossDC = sub.Stamp != 0
 	}
 	f.subs = append(f.subs, subInfo{req: sub, node: n, role: role, dc: dc, next: next, tok: tok})
 	f.set.Replicas = append(f.set.Replicas, consistency.Replica{DC: dc, Counted: role == roleCounted})

@@ -1,13 +1,19 @@
 package proxy_test
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
 	. "github.com/dynomite-go/dynomite/proxy"
+	"github.com/dynomite-go/dynomite/proxy/dnode"
 	"github.com/dynomite-go/dynomite/proxy/hints"
+	"github.com/dynomite-go/dynomite/proxy/hlc"
+	"github.com/dynomite-go/dynomite/proxy/resp"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 	"github.com/stretchr/testify/require"
 )
@@ -182,4 +188,37 @@ func TestTheCoordinatorsOwnDatastoreGetsTheWriteOnceItIsBack(t *testing.T) {
 	c.Nodes[0].Process.Start()
 	waitValues(t, c, 0, want)
 	proxytest.Eventually(t, 10*time.Second, func() bool { return pending(c, 0, 0) == 0 }, "hints left after the replay")
+}
+
+// A copy from another datacenter's coordinator is applied as it comes when
+// it arrives on time; one that arrives late (a cut link held it back) loses
+// to the newer write the receiver applied meanwhile.
+func TestALateCopyFromAnotherDatacenterDoesNotUndoANewerWrite(t *testing.T) {
+	c, _ := hintedCluster(t, "dc1/r1/0", "dc2/r1/0")
+	b := c.Nodes[1]
+	require.Equal(t, "+OK\r\n", c.Client(1, "").Do("SET", "k", "newer"))
+	conn, err := net.Dial("tcp", b.DynAddr)
+	require.NoError(t, err)
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	send := func(id uint64, stamped time.Time, value string) {
+		t.Helper()
+		frame := dnode.AppendHeader(nil, dnode.Header{ID: id, Type: dnode.TypeReqForward, Version: 1,
+			Stamp: dnode.Stamp{TS: uint64(hlc.Make(stamped.UnixMilli(), 0)), Node: 7, CrossDC: true}})
+		frame = resp.AppendCommand(frame, [][]byte{[]byte("SET"), []byte("k"), []byte(value)})
+		require.NoError(t, conn.SetDeadline(time.Now().Add(30*time.Second)))
+		_, err := conn.Write(frame)
+		require.NoError(t, err)
+		line, err := br.ReadString('\n') // the response frame's header
+		require.NoError(t, err)
+		require.Contains(t, line, "$2014$ "+strconv.FormatUint(id, 10)+" 5 ")
+		_, err = br.ReadString('\n') // its payload, one line
+		require.NoError(t, err)
+	}
+	before := b.Server.Stats().HintsSuperseded
+	send(1, time.Now().Add(-10*time.Second), "late")
+	require.Equal(t, "$5\r\nnewer\r\n", c.Direct(1, "GET", "k"), "the late copy undid the newer write")
+	require.Equal(t, before+1, b.Server.Stats().HintsSuperseded)
+	send(2, time.Now(), "ontime")
+	require.Equal(t, "$6\r\nontime\r\n", c.Direct(1, "GET", "k"))
 }

@@ -78,6 +78,12 @@ func (s *Server) servePeerRequest(r *msg.Request, hint uint, typ msg.PeerType) {
 		return
 	}
 	s.cluster.observe(r)
+	if r.CrossDC {
+		// this node coordinates the copy in its datacenter: decided here,
+		// for its own datastore and the copies it makes (lww.go)
+		r.Replay = r.Replay || s.cluster.lateCopy(r)
+		r.CrossDC = false
+	}
 	if typ == msg.PeerForward && s.cluster != nil {
 		if st := s.cluster.state.Load(); !st.single && r.Key != nil {
 			if _, ok := st.topo.KeyToken(r.Key); ok {
@@ -104,7 +110,8 @@ func (c *cluster) forwardLocalDC(st *clusterState, r *msg.Request, hint uint) {
 			continue
 		}
 		f.add(topo.Owner(topo.LocalDC(), rk, t), roleSwallow, topo.LocalDC(), t, nil)
-		f.subs[len(f.subs)-1].req.PeerType = peerReq
+		sub := f.subs[len(f.subs)-1].req
+		sub.PeerType, sub.CrossDC = peerReq, false // within this datacenter
 	}
 	f.start()
 }

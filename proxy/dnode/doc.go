@@ -73,13 +73,16 @@
 //	"s" timestamp ":" node      a write's copy
 //	"h" timestamp ":" node      a copy to apply only when newer than the
 //	                            receiver's last write of the key: a hint
-//	                            being replayed, or a copy for another
-//	                            datacenter (which may arrive late)
+//	                            being replayed
+//	"f" timestamp ":" node      a copy from another datacenter's
+//	                            coordinator: applied as it comes when it
+//	                            arrives on time, as "h" when late (a cut
+//	                            link held it back)
 //
 // timestamp is the hlc.Timestamp as one decimal number (non-zero) and node
 // the coordinator's node order (hlc.Version.Node), for example
 // "   $2014$ 7 3 0 1 1 *20 s7334567890123456:42 *0\r\n". A data field that
-// starts with "s" or "h" but is not of this form is a [*FrameError]. Stamps
+// starts with "s", "h" or "f" but is not of this form is a [*FrameError]. Stamps
 // are only sent unencrypted: this implementation secures links with TLS
 // and never writes upstream's encrypted frames, whose data field is the
 // key.

@@ -288,7 +288,7 @@ func (s *Server) readLoop(nc net.Conn, id uint, inflight chan<- *msg.Request) {
 				continue
 			}
 			r.PeerID = h.ID
-			r.Stamp, r.StampNode, r.Replay = h.Stamp.TS, h.Stamp.Node, h.Stamp.Replay
+			r.Stamp, r.StampNode, r.Replay, r.CrossDC = h.Stamp.TS, h.Stamp.Node, h.Stamp.Replay, h.Stamp.CrossDC
 			if p == PayloadRequest {
 				s.h.Serve(r, typ, id)
 			} else {

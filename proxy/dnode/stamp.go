@@ -6,20 +6,22 @@ import "strconv"
 // the hybrid logical clock stamp its coordinator gave it (proxy/hlc's
 // Timestamp, as a number), the coordinator's node order (hlc.Version.Node)
 // and whether the receiver is to apply it only when newer than its last
-// write of the key (Replay: a replayed hint, proxy/hints, or a copy for
-// another datacenter). The zero Stamp means
-// "not stamped": the data field is then upstream's "d".
+// write of the key: always (Replay: a replayed hint, proxy/hints), or when
+// it arrives late (CrossDC: a copy from another datacenter's coordinator).
+// The zero Stamp means "not stamped": the data field is then upstream's "d".
 type Stamp struct {
-	TS     uint64
-	Node   uint64
-	Replay bool
+	TS      uint64
+	Node    uint64
+	Replay  bool
+	CrossDC bool
 }
 
 // Data field prefixes of a stamped request (see the package documentation,
 // "Write stamps").
 const (
-	stampCopy   = 's'
-	stampReplay = 'h'
+	stampCopy    = 's'
+	stampReplay  = 'h'
+	stampCrossDC = 'f'
 )
 
 // maxStampData is the longest stamped data field: a prefix, two 20-digit
@@ -29,8 +31,11 @@ const maxStampData = 1 + 20 + 1 + 20
 // appendStampData appends the data field that carries s.
 func appendStampData(dst []byte, s Stamp) []byte {
 	p := byte(stampCopy)
-	if s.Replay {
+	switch {
+	case s.Replay:
 		p = stampReplay
+	case s.CrossDC:
+		p = stampCrossDC
 	}
 	dst = append(dst, p)
 	dst = strconv.AppendUint(dst, s.TS, 10)
@@ -42,10 +47,10 @@ func appendStampData(dst []byte, s Stamp) []byte {
 // data is not a stamp at all (upstream's "d", say); err is set when it
 // starts like one but is malformed.
 func parseStamp(data []byte) (s Stamp, ok bool, reason string) {
-	if len(data) == 0 || (data[0] != stampCopy && data[0] != stampReplay) {
+	if len(data) == 0 || (data[0] != stampCopy && data[0] != stampReplay && data[0] != stampCrossDC) {
 		return Stamp{}, false, ""
 	}
-	s.Replay = data[0] == stampReplay
+	s.Replay, s.CrossDC = data[0] == stampReplay, data[0] == stampCrossDC
 	if len(data) > maxStampData {
 		return Stamp{}, true, "stamp in the data field longer than " + strconv.Itoa(maxStampData) + " bytes"
 	}

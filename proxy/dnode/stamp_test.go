@@ -20,6 +20,10 @@ func TestStampedHeaderRoundTripsAndUnstampedStaysUpstreamsD(t *testing.T) {
 			stamp: Stamp{TS: 1, Node: 18446744073709551615, Replay: true},
 			want:  "   $2014$ 7 3 0 1 1 *23 h1:18446744073709551615 *0\r\n",
 		},
+		"a copy from another datacenter carries f": {
+			stamp: Stamp{TS: 12, Node: 3, CrossDC: true},
+			want:  "   $2014$ 7 3 0 1 1 *5 f12:3 *0\r\n",
+		},
 		"no stamp writes upstream's d": {
 			want: "   $2014$ 7 3 0 1 1 *1 d *0\r\n",
 		},

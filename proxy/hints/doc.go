@@ -70,15 +70,18 @@
 // elsewhere meanwhile (a partition in which both sides wrote it). A replayed
 // copy is marked as such in its peer frame (proxy/dnode, "h" stamp), and the
 // replica applies it only when its version is newer than the version of the
-// last write it applied for that key (proxy/lww.go: a bounded in-memory
-// table of key hash to version, 2^18 entries in 4-way buckets of one cache line
-// that keep the newest versions, which every write the datastore applied through the
-// proxy updates); otherwise it answers without touching its datastore. The
+// last write it applied for that key (proxy/lww.go: every write the
+// datastore applied through the proxy appends its key hash and version to
+// an in-memory log of the last 2^18 writes, which the first guarded request
+// of an episode folds into a table of 4-way buckets that keep the newest
+// versions); otherwise it answers without touching its datastore. The
 // same check makes a hint harmless when its copy had arrived after all (a
 // timeout after the write was applied): equal versions are not newer. Live
-// copies for another datacenter are checked the same way, since a copy held
-// in a connection while the link was cut can arrive after newer writes
-// there.
+// copies for another datacenter ("f" stamp) are checked the same way when
+// they arrive stamped more than a second behind the receiver's clock, since
+// a copy held in a connection while the link was cut can arrive after newer
+// writes there; one timed out there is hinted after the cross-datacenter
+// peer timeout (over 5 s), so its replay is always checked.
 //
 // The table is in memory and bounded: after the replica restarts, or when
 // the key's entry was evicted by another key, the replica does not know

@@ -140,8 +140,12 @@ func (e *ErrTooFarAhead) Error() string {
 
 // Observe merges a stamp received from another node, so that the next Now is
 // after it. A stamp more than MaxAhead ahead of the wall clock does not move
-// the clock and is reported as *ErrTooFarAhead.
+// the clock and is reported as *ErrTooFarAhead (a stamp the clock is
+// already past is not checked: it moves nothing).
 func (c *Clock) Observe(remote Timestamp) error {
+	if uint64(remote) <= c.last.Load() {
+		return nil // the common case, decided without reading the wall clock
+	}
 	wall := c.wall()
 	if ahead := time.Duration(remote.Millis()-wall) * time.Millisecond; c.MaxAhead > 0 && ahead > c.MaxAhead {
 		return &ErrTooFarAhead{Stamp: remote, Ahead: ahead}

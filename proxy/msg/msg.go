@@ -257,10 +257,11 @@ type Request struct {
 	// and node order), given by its coordinator and carried to the replicas
 	// in the peer frame (proxy/dnode); zero Stamp means unstamped. Replay
 	// marks a copy the replica applies only when it is newer than the write
-	// it holds for the key: a hint being replayed (proxy/hints), or a copy
-	// for another datacenter (which may arrive late).
+	// it holds for the key: a hint being replayed (proxy/hints). CrossDC
+	// marks a copy for another datacenter, which its receiver guards the
+	// same way only when it arrives late (proxy/lww.go, lateCopy).
 	Stamp, StampNode uint64
-	Replay           bool
+	Replay, CrossDC  bool
 
 	// CloseAfter makes the session close the client connection once this
 	// request's reply is written (QUIT, protocol errors).
