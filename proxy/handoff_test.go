@@ -13,8 +13,8 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/dnode"
 	"github.com/dynomite-go/dynomite/proxy/hints"
 	"github.com/dynomite-go/dynomite/proxy/hlc"
-	"github.com/dynomite-go/dynomite/proxy/resp"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
+	"github.com/dynomite-go/dynomite/proxy/resp"
 	"github.com/stretchr/testify/require"
 )
 
