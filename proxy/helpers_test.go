@@ -48,6 +48,8 @@ func transcript(t testing.TB, addr string, reqs [][]byte, parse proxytest.Framer
 		for i := 0; i < n; i++ {
 			b, err := rc.Read(parse)
 			if err != nil {
+				// logged: a count mismatch then shows what ended it
+				t.Logf("transcript with %s ended after %d replies: %v", addr, len(out), err)
 				out = append(out, "<closed>")
 				return out
 			}

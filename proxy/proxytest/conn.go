@@ -42,9 +42,15 @@ func Cmd(args ...string) []byte {
 	return resp.AppendCommand(nil, bs)
 }
 
-// ioTimeout bounds every read and write of a Conn, so a test that waits for a
-// reply that never comes fails instead of hanging the run.
+// ioTimeout bounds how long a Conn waits without progress, so a test that
+// waits for a reply that never comes fails instead of hanging the run. It
+// is the time without a byte moving, not the time a whole transfer takes:
+// a 24 MiB value through a node under -race on a loaded machine takes
+// longer than any fixed limit that still catches a hang quickly.
 const ioTimeout = 10 * time.Second
+
+// ioChunk is how much a write sends under one deadline.
+const ioChunk = 256 << 10
 
 // Conn is a raw client connection: it sends bytes as they are and reads
 // whole replies framed by the repository's own parsers.
@@ -98,9 +104,13 @@ func (c *Conn) Send(b []byte) {
 }
 
 func (c *Conn) send(b []byte) error {
-	_ = c.nc.SetWriteDeadline(time.Now().Add(ioTimeout))
-	if _, err := c.nc.Write(b); err != nil {
-		return fmt.Errorf("writing to %s: %w", c.nc.RemoteAddr(), err)
+	for len(b) > 0 {
+		n := min(len(b), ioChunk)
+		_ = c.nc.SetWriteDeadline(time.Now().Add(ioTimeout))
+		if _, err := c.nc.Write(b[:n]); err != nil {
+			return fmt.Errorf("writing to %s: %w", c.nc.RemoteAddr(), err)
+		}
+		b = b[n:]
 	}
 	return nil
 }
@@ -108,7 +118,6 @@ func (c *Conn) send(b []byte) error {
 // Read returns one reply framed by frame, or the error that ended the
 // stream (io.EOF when the server closed the connection).
 func (c *Conn) Read(frame Framer) ([]byte, error) {
-	_ = c.nc.SetReadDeadline(time.Now().Add(ioTimeout))
 	tmp := make([]byte, 64<<10)
 	for {
 		if len(c.buf) > 0 {
@@ -122,6 +131,7 @@ func (c *Conn) Read(frame Framer) ([]byte, error) {
 				return nil, err
 			}
 		}
+		_ = c.nc.SetReadDeadline(time.Now().Add(ioTimeout))
 		k, err := c.nc.Read(tmp)
 		c.buf = append(c.buf, tmp[:k]...)
 		if err != nil && k == 0 {
