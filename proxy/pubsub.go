@@ -449,7 +449,8 @@ func abort(nc net.Conn) {
 }
 
 // requests is the writer's loop over the connection's requests, in order.
-// Until the connection subscribes it is a plain receive; then it also
+// Until the connection subscribes or tracks keys it is a plain receive;
+// then it also
 // writes delivered messages as they come, and applies the registry
 // changes of (un)subscriptions when their replies are next (see Order
 // above). bw and broken are the writer's.
@@ -462,24 +463,32 @@ func (ss *session) requests(bw **bufio.Writer, broken *bool) iter.Seq[*msg.Reque
 				wake chan struct{} // nil (never ready) while not subscribed
 			)
 			p := ss.ps.Load()
-			if p != nil {
-				wake = p.wake
-			}
-			// push.ready: client-side caching's invalidations became
-			// due (tracking.go)
-			select {
-			case r, ok = <-ss.inflight:
-			case <-wake:
-				ss.writeMessages(p, bw, broken)
-				if !*broken && *bw != nil && len(ss.inflight) == 0 {
-					if err := (*bw).Flush(); err != nil {
-						*broken = true
-					}
+			if p == nil && !ss.rs.push.on.Load() {
+				// neither subscribed nor tracking: nothing but requests
+				// can wake the writer, and a receive from one channel
+				// costs a fraction of a select over three (runtime
+				// chanrecv against selectgo, which locks every channel)
+				r, ok = <-ss.inflight
+			} else {
+				if p != nil {
+					wake = p.wake
 				}
-				continue
-			case <-ss.rs.push.ready:
-				ss.writePushes(bw, broken)
-				continue
+				// push.ready: client-side caching's invalidations became
+				// due (tracking.go)
+				select {
+				case r, ok = <-ss.inflight:
+				case <-wake:
+					ss.writeMessages(p, bw, broken)
+					if !*broken && *bw != nil && len(ss.inflight) == 0 {
+						if err := (*bw).Flush(); err != nil {
+							*broken = true
+						}
+					}
+					continue
+				case <-ss.rs.push.ready:
+					ss.writePushes(bw, broken)
+					continue
+				}
 			}
 			if !ok {
 				return

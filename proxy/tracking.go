@@ -69,7 +69,14 @@ func invalidatePush(key string) []byte {
 // due once the writer has written the replies of the requests the session
 // had accepted when the push was made.
 type pushQueue struct {
-	ready    chan struct{} // signalled when a push is added
+	ready chan struct{} // signalled when a push is added
+	// on: the session has tracked keys, so pushes may come; until then
+	// the writer waits for requests alone (session.requests). Set by
+	// the reader before the tracking request's reply is queued, never
+	// cleared: a push made later is due only after that reply, so a
+	// writer blocked in the plain receive wakes for the reply first and
+	// then sees on.
+	on       atomic.Bool
 	accepted atomic.Uint64 // requests the reader took in (redisSession)
 	written  uint64        // replies the writer wrote (writer only)
 	n        atomic.Int32  // len(items), read without the lock
@@ -710,6 +717,7 @@ func (ss *session) clientTracking(r *msg.Request) action {
 	}
 	if c == nil {
 		c = &trackClient{q: &ss.rs.push}
+		ss.rs.push.on.Store(true)
 		if err := ss.s.trackJoin(c); err != nil {
 			return ss.answerError(r, "ERR Storage: CLIENT TRACKING could not open the datastore tracking connection ("+err.Error()+")")
 		}

@@ -503,7 +503,7 @@ start_baselines() { # section backend-port backend-pid data_store -> BL_TARGETS 
   for ((i = 0; i < ${#BL_LABEL[@]}; i++)); do
     start_dynomite "${BL_LABEL[i]}-$1" "$2" "$4" "${BL_BIN[i]}"
     stack+=("$DYN_PID")
-    BL_TARGETS+=("${BL_LABEL[i]}=127.0.0.1:$DYN_PORT@$DYN_PID,$3")
+    BL_TARGETS+=("${BL_LABEL[i]}=127.0.0.1:$DYN_PORT@$DYN_PID/$3")
     BL_PAIRS+=("${BL_LABEL[i]}=dynomite")
   done
 }
@@ -518,10 +518,10 @@ if [ "$SKIP_REDIS" != 1 ]; then
   OUR_PORT=$DYN_PORT; OUR_PID=$DYN_PID; OUR_STATS=$DYN_STATS
   start_baselines redis "$REDIS_PORT" "$REDIS_PID" 0
   run_child "${PB[@]}" "${PB_ARGS[@]}" -m redis -P "$PIPELINES" -t "$TESTS" -o "$RESULTS/redis" \
-    -F "dynomite=$OUR_STATS=$DYNOMITE" \
+    -G proxy,datastore -F "dynomite=$OUR_STATS=$DYNOMITE" \
     "redis=127.0.0.1:$REDIS_PORT@$REDIS_PID" \
-    "twemproxy=127.0.0.1:$TW_PORT@$TW_PID,$REDIS_PID" \
-    "dynomite=127.0.0.1:$OUR_PORT@$OUR_PID,$REDIS_PID" \
+    "twemproxy=127.0.0.1:$TW_PORT@$TW_PID/$REDIS_PID" \
+    "dynomite=127.0.0.1:$OUR_PORT@$OUR_PID/$REDIS_PID" \
     ${BL_TARGETS[@]+"${BL_TARGETS[@]}"}
   rc=$?
   stop_pids "${stack[@]}"
@@ -543,9 +543,10 @@ if [ "$SKIP_MEMCACHE" != 1 ]; then
   OUR_PORT=$DYN_PORT; OUR_PID=$DYN_PID; OUR_STATS=$DYN_STATS
   start_baselines memcache "$MC_PORT" "$MC_PID" 1
   run_child "${PB[@]}" "${PB_ARGS[@]}" -m memcache -o "$RESULTS/memcache" -F "dynomite=$OUR_STATS=$DYNOMITE" \
+    -G proxy,datastore \
     "memcached=127.0.0.1:$MC_PORT@$MC_PID" \
-    "twemproxy=127.0.0.1:$TW_PORT@$TW_PID,$MC_PID" \
-    "dynomite=127.0.0.1:$OUR_PORT@$OUR_PID,$MC_PID" \
+    "twemproxy=127.0.0.1:$TW_PORT@$TW_PID/$MC_PID" \
+    "dynomite=127.0.0.1:$OUR_PORT@$OUR_PID/$MC_PID" \
     ${BL_TARGETS[@]+"${BL_TARGETS[@]}"}
   rc=$?
   stop_pids "${stack[@]}"

@@ -393,11 +393,19 @@ func (c *conn) send(r *msg.Request, hint uint) {
 		return
 	}
 	c.queued.Add(1)
+	// A send that cannot block (a select with a default) is a plain
+	// channel operation; a select over two channels locks both. Only a
+	// full queue waits on dead too. A request queued after dead closed is
+	// failed by serve's drainQueued, which runs once mu is released.
 	select {
 	case c.in <- r:
-	case <-c.dead:
-		c.queued.Add(-1)
-		r.Fail(msg.ErrDatastoreClosed)
+	default:
+		select {
+		case c.in <- r:
+		case <-c.dead:
+			c.queued.Add(-1)
+			r.Fail(msg.ErrDatastoreClosed)
+		}
 	}
 	c.mu.RUnlock()
 }
@@ -560,10 +568,24 @@ func (c *conn) writeLoop(nc net.Conn, dead chan struct{}, kill func(error)) {
 	)
 	for {
 		var r *msg.Request
+		// the queue first, without a select over two channels (see
+		// send); then whether the connection died, which a receive that
+		// cannot block checks without taking dead's lock
 		select {
 		case r = <-c.in:
-		case <-dead:
-			return
+			select {
+			case <-dead:
+				c.queued.Add(-1)
+				c.orphan = r // serve fails it with the cause
+				return
+			default:
+			}
+		default:
+			select {
+			case r = <-c.in:
+			case <-dead:
+				return
+			}
 		}
 		r.Sent = msg.Now()
 		if c.p.opts.Header != nil {
@@ -594,9 +616,13 @@ func (c *conn) writeLoop(nc net.Conn, dead chan struct{}, kill func(error)) {
 			c.queued.Add(-1)
 			select {
 			case c.pending <- r:
-			case <-dead:
-				c.orphan = r // serve fails it with the cause
-				return
+			default:
+				select {
+				case c.pending <- r:
+				case <-dead:
+					c.orphan = r // serve fails it with the cause
+					return
+				}
 			}
 			if err := c.writeRaw(bw, r.Raw); err != nil {
 				kill(err)
