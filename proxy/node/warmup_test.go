@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -237,5 +238,112 @@ func TestWarmUpFillsAWipedRackBeforeItServesReads(t *testing.T) {
 	require.GreaterOrEqual(t, s.KeysCopied+s.KeysSkipped, int64(old))
 	require.Contains(t, s.Name, "from dc1/rack1")
 	code, _ = get(t, "http://"+c.addrs[2].Stats+"/ready")
+	require.Equal(t, http.StatusOK, code)
+}
+
+// post sends POST url and returns the status and body.
+func post(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Post(url, "", nil)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res.StatusCode, string(b)
+}
+
+// streamsOf is GET /streams of the node whose stats listener is at addr.
+func streamsOf(t *testing.T, addr string) []jobs.Snapshot {
+	t.Helper()
+	code, body := get(t, "http://"+addr+"/streams")
+	require.Equal(t, http.StatusOK, code)
+	var list []jobs.Snapshot
+	require.NoError(t, json.Unmarshal([]byte(body), &list))
+	return list
+}
+
+// A warm-up started on a running node (POST /warmup) whose source cannot
+// be reached retries, is reported, and keeps the node warming; once the
+// source answers it completes.
+func TestWarmUpRetriesUntilItCompletes(t *testing.T) {
+	node.SetWarmupTiming(t.Cleanup, 50*time.Millisecond, 500*time.Millisecond)
+	log, _ := testLog(t, slog.LevelInfo)
+	addrs := nodetest.GossipNodes(t, 2)
+	var broken atomic.Bool
+	stats := map[string]string{addrs[0].Dyn: addrs[0].Stats, addrs[1].Dyn: addrs[1].Stats}
+	lookup := func(peer string) string {
+		if broken.Load() {
+			return "127.0.0.1:1" // nothing listens there
+		}
+		return stats[peer]
+	}
+	c := &warmCluster{t: t, addrs: addrs, log: log}
+	var ns [2]*node.Node
+	for i := range 2 {
+		cfg, err := config.Parse([]byte(c.conf(i, "")), "node.yml")
+		require.NoError(t, err)
+		ns[i], err = node.New(context.Background(), cfg, node.WithLogger(log.With("node", i+1)), node.WithPeerStatsAddr(lookup))
+		require.NoError(t, err)
+		require.NoError(t, ns[i].Listen())
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- ns[i].Run(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			require.NoError(t, <-done)
+		})
+	}
+	for i := range 2 {
+		proxytest.Eventually(t, 30*time.Second, func() bool {
+			code, _ := get(t, "http://"+addrs[i].Stats+"/ready")
+			return code == http.StatusOK
+		}, "node %d never ready", i+1)
+	}
+	code, body := get(t, "http://"+addrs[0].Stats+"/datastore")
+	require.Equal(t, http.StatusOK, code)
+	require.JSONEq(t, `{"addr":"`+addrs[0].Redis+`","protocol":"redis","reachable":true}`, body)
+
+	w := proxytest.Dial(t, addrs[0].Listen)
+	for i := range 500 {
+		require.Equal(t, "+OK\r\n", w.Do("SET", "k"+strconv.Itoa(i), "v"))
+	}
+	r2 := proxytest.Dial(t, addrs[1].Redis)
+	proxytest.Eventually(t, 30*time.Second, func() bool { return r2.Do("DBSIZE") == ":500\r\n" }, "rack2 never got every write")
+	require.Equal(t, "+OK\r\n", r2.Do("FLUSHALL"))
+
+	broken.Store(true)
+	code, body = post(t, "http://"+addrs[1].Stats+"/warmup")
+	require.Equal(t, http.StatusAccepted, code, body)
+	require.JSONEq(t, `{"started":true,"id":1}`, body)
+	require.True(t, ns[1].Server().Warming())
+	code, body = post(t, "http://"+addrs[1].Stats+"/warmup")
+	require.Equal(t, http.StatusConflict, code)
+	require.JSONEq(t, `{"started":false,"error":"a warm-up is already running (stream 1)"}`, body)
+
+	proxytest.Eventually(t, 30*time.Second, func() bool {
+		l := streamsOf(t, addrs[1].Stats)
+		return len(l) == 1 && l[0].FailedAttempts >= 2
+	}, "the failing warm-up was never retried")
+	s := streamsOf(t, addrs[1].Stats)[0]
+	require.Equal(t, jobs.Running, s.State)
+	require.Contains(t, s.LastError, "asking its stats listener for its datastore")
+	require.True(t, ns[1].Server().Warming(), "a failed warm-up never turns the node normal")
+	_, body = get(t, "http://"+addrs[1].Stats+"/ready")
+	require.Contains(t, body, "not ready: warming up")
+	r1 := proxytest.Dial(t, addrs[1].Listen)
+	require.Equal(t, "$1\r\nv\r\n", r1.Do("GET", "k7"), "reads through the warming node go to rack 1")
+	var info map[string]any
+	_, body = get(t, "http://"+addrs[1].Stats+"/info")
+	require.NoError(t, json.Unmarshal([]byte(body), &info))
+	require.Equal(t, 1.0, info["warming_up"])
+	require.GreaterOrEqual(t, info["streams_failed_attempts"], 2.0)
+
+	broken.Store(false)
+	proxytest.Eventually(t, 30*time.Second, func() bool { return !ns[1].Server().Warming() }, "the warm-up never completed")
+	s = streamsOf(t, addrs[1].Stats)[0]
+	require.Equal(t, jobs.Done, s.State)
+	require.Equal(t, int64(500), s.KeysCopied)
+	require.Equal(t, ":500\r\n", r2.Do("DBSIZE"))
+	code, _ = get(t, "http://"+addrs[1].Stats+"/ready")
 	require.Equal(t, http.StatusOK, code)
 }
