@@ -25,7 +25,7 @@ import (
 
 // warmCluster is three racks of one node each (DC_ONE), without gossip.
 type warmCluster struct {
-	t     *testing.T
+	t     testing.TB
 	addrs []nodetest.GossipNode
 	log   *slog.Logger
 }
