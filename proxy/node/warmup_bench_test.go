@@ -64,6 +64,17 @@ func fill(b *testing.B, addr string, n, size int) string {
 	require.NoError(b, err)
 	defer nc.Close()
 	w, r := bufio.NewWriter(nc), bufio.NewReader(nc)
+	for { // a Redis just started may answer LOADING for a moment
+		_, err := w.WriteString("*1\r\n$4\r\nPING\r\n")
+		require.NoError(b, err)
+		require.NoError(b, w.Flush())
+		line, err := r.ReadString('\n')
+		require.NoError(b, err)
+		if line == "+PONG\r\n" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	val := make([]byte, size)
 	for i := range val {
 		val[i] = 'a' + byte(i%26)
