@@ -22,7 +22,7 @@ import (
 // proxy/node/warmup.go for what that means and why it is left so.
 
 // errWarmingUp fails the local copy of a read while the node warms up.
-var errWarmingUp = errors.New("Dynomite: node is warming up: its datastore does not serve reads yet")
+var errWarmingUp = errors.New("node is warming up: its datastore does not serve reads yet")
 
 // SetWarming switches the read routing of a warming node on or off.
 func (s *Server) SetWarming(on bool) { s.warming.Store(on) }
@@ -41,7 +41,7 @@ func (c *cluster) routeWarming(r *msg.Request, hint uint, level consistency.Leve
 	}
 	switch {
 	case r.Class == msg.ClassMultiKey && !r.Flags.Has(msg.FlagWrite):
-		c.fail(r, errWarmingUp.Error()+" (multi-key reads are refused until then; read the keys one by one)")
+		c.fail(r, "Dynomite: "+errWarmingUp.Error()+" (multi-key reads are refused until then; read the keys one by one)")
 		return true
 	case r.Class != msg.ClassRead:
 		return false
