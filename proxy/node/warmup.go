@@ -114,7 +114,7 @@ type warmer struct {
 func newWarmer(n *Node, cfg *config.Config, peerStats func(string) string) *warmer {
 	w := &warmer{n: n, log: n.log.With("component", "warmup"), reg: n.metrics.Jobs(),
 		throttle:  stream.NewThrottle(int64(cfg.StreamKeysPerSec), int64(cfg.StreamBytesPerSec), nil),
-		peerStats: peerStats, http: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}},
+		peerStats: peerStats, http: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}},
 		password: cfg.DatastorePassword, port: cfg.PeerStatsPort, atStart: cfg.WarmUp, startc: make(chan *jobs.Job, 1)}
 	if cfg.DataStore == msg.Memcache {
 		w.proto = stream.Memcached
