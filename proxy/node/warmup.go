@@ -69,7 +69,9 @@ import (
 // when it shares this node's rack (several nodes per rack, DC_ONE): a
 // peer link has no way yet to refuse a read so that the coordinator fails
 // over. Multi-key reads coordinated here are refused while warming (see
-// proxy/warming.go). A key deleted while its copy is in flight (between
+// proxy/warming.go); rack-wide commands (SCAN, KEYS, DBSIZE, RANDOMKEY) and
+// keys with nothing to hash (an empty hash tag) still use this node's
+// datastore, as they always use the receiving node's rack or node. A key deleted while its copy is in flight (between
 // DUMP on the source and RESTORE here) comes back on this node only, until
 // read repair or anti-entropy settles it.
 
