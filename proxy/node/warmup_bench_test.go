@@ -33,6 +33,12 @@ func BenchmarkWarmUpVersusReplication(b *testing.B) {
 	}
 	src := fill(b, c.addrs[0].Redis, n, size)
 	dst := proxytest.Dial(b, c.addrs[1].Redis)
+	// by default a replica saves the master's snapshot as dump.rdb in its
+	// directory, which is the package's, and every Redis a later test
+	// starts there would load it: the snapshot is loaded from the socket
+	// instead, and the master sends it without writing one either
+	require.Equal(b, "+OK\r\n", dst.Do("CONFIG", "SET", "repl-diskless-load", "on-empty-db"))
+	require.Equal(b, "+OK\r\n", proxytest.Dial(b, src).Do("CONFIG", "SET", "repl-diskless-sync", "yes"))
 	stats := c.addrs[1].Stats
 	waitStatus(b, "http://"+stats+"/ready", http.StatusOK, http.MethodGet)
 	b.ResetTimer()
