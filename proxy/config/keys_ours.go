@@ -96,6 +96,24 @@ var ourKeys = []key{
 	{name: "max_hint_window", def: "10800000", val: func(c *Config) value { return optMsVal{p: &c.MaxHintWindow, zero: "no limit"} }},
 	{name: "max_hints_bytes", def: "1073741824", val: func(c *Config) value { return optIntVal{p: &c.MaxHintsBytes, min: 1 << 20, max: maxInt32} }},
 	{name: "hint_replay_rate", def: "4194304", val: func(c *Config) value { return optIntVal{p: &c.HintReplayRate, min: 1024, max: maxInt32} }},
+	// Warm-up (proxy/node/warmup.go): a node started with warm_up fills its
+	// datastore with its token ranges from a replica in another rack
+	// before it serves reads (POST /warmup starts one on a running node).
+	// stream_keys_per_sec and stream_bytes_per_sec bound every data
+	// movement of the node together (warm-up, repair), 0: no limit.
+	// peer_stats_port is the port of the other nodes' stats listeners, at
+	// their dyn_listen host, which a warming node asks for their datastore's
+	// address (GET /datastore); 0: this node's stats_listen port.
+	{name: "warm_up", def: "false", val: func(c *Config) value { return boolVal{&c.WarmUp} }},
+	{name: "stream_keys_per_sec", val: func(c *Config) value {
+		return optIntVal{p: &c.StreamKeysPerSec, min: 1, max: maxInt32, zero: "no limit"}
+	}},
+	{name: "stream_bytes_per_sec", val: func(c *Config) value {
+		return optIntVal{p: &c.StreamBytesPerSec, min: 1024, max: maxInt32, zero: "no limit"}
+	}},
+	{name: "peer_stats_port", val: func(c *Config) value {
+		return optIntVal{p: &c.PeerStatsPort, min: 1, max: 65535, zero: "this node's stats_listen port"}
+	}},
 }
 
 // secretVal is a string Describe does not print.

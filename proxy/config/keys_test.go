@@ -240,7 +240,7 @@ func keyCases() []keyCase {
 		)
 	}
 
-	for _, key := range []string{"read_repairs_enabled", "preconnect", "auto_eject_hosts", "enable_gossip", "allow_flush"} {
+	for _, key := range []string{"read_repairs_enabled", "preconnect", "auto_eject_hosts", "enable_gossip", "allow_flush", "warm_up"} {
 		warn := ""
 		if key == "read_repairs_enabled" {
 			warn = "has no effect unless read_consistency and write_consistency are both above DC_ONE"
@@ -382,6 +382,13 @@ func ourKeyCases() []keyCase {
 		keyCase{name: "max_hints_bytes rejects a tiny cap", key: "max_hints_bytes", value: "1000", err: "is out of range"},
 		keyCase{name: "hint_replay_rate takes bytes a second", key: "hint_replay_rate", value: "1048576", want: "1048576"},
 		keyCase{name: "hint_replay_rate rejects a tiny rate", key: "hint_replay_rate", value: "10", err: "is out of range"},
+		keyCase{name: "stream_keys_per_sec takes a rate", key: "stream_keys_per_sec", value: "5000", want: "5000"},
+		keyCase{name: "stream_keys_per_sec 0 means no limit", key: "stream_keys_per_sec", value: "0", want: "0 (no limit)"},
+		keyCase{name: "stream_keys_per_sec rejects a negative rate", key: "stream_keys_per_sec", value: "-1", err: "is not a number"},
+		keyCase{name: "stream_bytes_per_sec takes a rate", key: "stream_bytes_per_sec", value: "10485760", want: "10485760"},
+		keyCase{name: "stream_bytes_per_sec rejects a tiny rate", key: "stream_bytes_per_sec", value: "100", err: "is out of range"},
+		keyCase{name: "peer_stats_port takes a port", key: "peer_stats_port", value: "22222", want: "22222"},
+		keyCase{name: "peer_stats_port rejects a port out of range", key: "peer_stats_port", value: "70000", err: "is out of range"},
 	)
 	for _, key := range []string{"dns_srv_name", "dns_srv_resolver", "ec2_cluster_tag_value", "ec2_cluster_tag_key", "ec2_regions", "ec2_endpoint"} {
 		cs = append(cs,

@@ -12,8 +12,10 @@ import (
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/admin"
 	"github.com/dynomite-go/dynomite/proxy/config"
+	"github.com/dynomite-go/dynomite/proxy/jobs"
 	"github.com/dynomite-go/dynomite/proxy/membership"
 	"github.com/dynomite-go/dynomite/proxy/metrics"
+	"github.com/dynomite-go/dynomite/proxy/stream"
 )
 
 // Option adjusts what New builds.
@@ -26,6 +28,7 @@ type settings struct {
 	adminMode int
 	tune      func(*proxy.Options)
 	confFile  string
+	peerStats func(peer string) string // warmup.go
 }
 
 // WithLogger sets the logger of every component (default: discard).
@@ -60,6 +63,7 @@ type Node struct {
 	membership *membership.Membership
 	listening  bool
 	reload     reloader // reload.go
+	warm       *warmer  // warmup.go
 }
 
 // Validate checks what New checks beyond config.Parse without any network
@@ -115,6 +119,8 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, info env.Info, po 
 	if n.membership, err = membership.New(ctx, cfg, info, srv, s.log); err != nil {
 		return err
 	}
+	n.warm = newWarmer(n, cfg, s.peerStats)
+	admin.RegisterWarmup(n.stats, srv.Admin(), n.warm.start, n.datastore)
 	admin.RegisterOps(n.stats, srv.Ops(), readiness{srv, n.membership, po.Preconnect && n.adminMode == 0, uint64(max(cfg.ServerFailureLimit, 1))}, n.advertisedHost)
 	if name := n.membership.Provider(); name != "" {
 		registerSeedMetrics(n.metrics, name, n.membership.SeedMetrics())
@@ -145,7 +151,7 @@ func (n *Node) Listen() error {
 // Run serves until ctx ends or a component fails, then stops every
 // component and returns the first error (nil on a clean stop). The
 // components (the proxy, the stats listener, the membership: seed
-// provider and gossip) run in one errgroup; any of them returning, even
+// provider and gossip, the warm-ups) run in one errgroup; any of them returning, even
 // without an error, stops the others. Run may be called once.
 func (n *Node) Run(ctx context.Context) error {
 	defer n.metrics.Close()
@@ -158,7 +164,7 @@ func (n *Node) Run(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	g, gctx := errgroup.WithContext(ctx)
-	for _, run := range []func(context.Context) error{n.stats.Serve, n.srv.Serve, n.membership.Run} {
+	for _, run := range []func(context.Context) error{n.stats.Serve, n.srv.Serve, n.membership.Run, n.warm.run} {
 		g.Go(func() error {
 			defer stop()
 			return run(gctx)
@@ -194,6 +200,13 @@ func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
 
 // Registry is the node's Prometheus registry.
 func (n *Node) Registry() *prometheus.Registry { return n.reg }
+
+// StreamThrottle is the throttle every data movement of the node shares
+// (stream_keys_per_sec, stream_bytes_per_sec; a reload changes it).
+func (n *Node) StreamThrottle() *stream.Throttle { return n.warm.throttle }
+
+// Jobs is the node's registry of data-movement jobs (GET /streams).
+func (n *Node) Jobs() *jobs.Registry { return n.metrics.Jobs() }
 
 // Membership is the node's seed provider and gossip.
 func (n *Node) Membership() *membership.Membership { return n.membership }
