@@ -179,9 +179,13 @@ func (ss *session) pubsubFilter(r *msg.Request, act action) action {
 		return act
 	}
 	name := resp.CommandByID(r.Cmd).Name
-	if name == "reset" {
+	if name == "reset" || name == "quit" {
 		// RESET leaves every subscription (the session answers it; inside
-		// MULTI it refuses it, and the subscriptions stay)
+		// MULTI it refuses it, and the subscriptions stay). QUIT too,
+		// before its reply is written: Redis frees a client that quit
+		// before it reads another client's next command (networking.c,
+		// CLIENT_CLOSE_AFTER_REPLY), so PUBSUB NUMSUB sent after the OK
+		// never counts it
 		if ss.rs.txn == nil {
 			ss.unsubscribeAll(p, r)
 		}
@@ -191,8 +195,6 @@ func (ss *session) pubsubFilter(r *msg.Request, act action) action {
 		return act
 	}
 	switch name {
-	case "quit":
-		return act
 	case "ping":
 		if len(r.Args) > 2 {
 			r.KeepReply(resp.AppendError(r.ReplyBuf(), "ERR wrong number of arguments for 'ping' command"))

@@ -121,3 +121,22 @@ func TestPubSubInsideMultiIsRefused(t *testing.T) {
 	require.True(t, strings.HasPrefix(c.Do("EXEC"), "-EXECABORT"))
 	require.Equal(t, ":0\r\n", c.Do("PUBLISH", "ch", "m"), "the connection is not subscribed")
 }
+
+// A subscriber's QUIT leaves its channels before the OK is written, as in
+// Redis: a PUBSUB NUMSUB sent after the OK never counts it.
+func TestQuitLeavesChannelsBeforeItsReply(t *testing.T) {
+	behind := proxytest.StartRedis(t)
+	n := proxytest.StartNode(t, msg.Redis, behind.Addr, nil)
+	pub := proxytest.Dial(t, n.Addr)
+	for i := range 50 {
+		sub := proxytest.Dial(t, n.Addr)
+		sub.Send(proxytest.Cmd("SUBSCRIBE", "q"))
+		_, err := sub.Read(proxytest.RedisReply)
+		require.NoError(t, err)
+		sub.Send(proxytest.Cmd("QUIT"))
+		b, err := sub.Read(proxytest.RedisReply)
+		require.NoError(t, err)
+		require.Equal(t, "+OK\r\n", string(b))
+		require.Equal(t, "*2\r\n$1\r\nq\r\n:0\r\n", pub.Do("PUBSUB", "NUMSUB", "q"), "round %d", i)
+	}
+}
