@@ -307,6 +307,9 @@ func (f *fanout) SubDone(sub *msg.Request) {
 	f.mu.Lock()
 	resend := -1
 	si := &f.subs[i]
+	if sub.Err == nil && !si.node.Local && peerWarming(sub) {
+		sub.Err = errPeerWarming // fail over, or count it as failed (warming.go)
+	}
 	switch {
 	case si.role == roleSwallow && sub.Err != nil && len(si.next) > 0:
 		// remote datacenter: fail over to its next rack
@@ -413,12 +416,16 @@ func peerErrorText(err error, local bool) string {
 			return "Storage: Datastore timed out"
 		case errors.Is(err, msg.ErrShutdown):
 			return "Dynomite: node is shutting down"
+		case errors.Is(err, errWarmingUp):
+			return "Dynomite: " + errWarmingUp.Error()
 		}
 		return "Storage: Datastore refused connection"
 	}
 	switch {
 	case errors.Is(err, msg.ErrDatastoreDown), errors.Is(err, errPeerAdminDown):
 		return "Peer: Peer Node is not connected"
+	case errors.Is(err, errPeerWarming):
+		return "Peer: Peer Node is warming up"
 	case errors.Is(err, msg.ErrDatastoreTimeout):
 		return "Peer: Peer Node timed out"
 	case errors.Is(err, msg.ErrShutdown):

@@ -77,6 +77,10 @@ func (s *Server) servePeerRequest(r *msg.Request, hint uint, typ msg.PeerType) {
 		s.servePubSubPeer(r, typ)
 		return
 	}
+	if s.warming.Load() && typ == msg.PeerServe && isRead(r) {
+		s.cluster.fail(r, warmingReply) // the coordinator asks another rack (warming.go)
+		return
+	}
 	s.cluster.observe(r)
 	if r.CrossDC {
 		// this node coordinates the copy in its datacenter: decided here,

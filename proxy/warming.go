@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 
 	"github.com/dynomite-go/dynomite/proxy/consistency"
@@ -16,13 +17,37 @@ import (
 // quorum read counts the local copy as an error, the other racks making the
 // quorum. Writes and the local node's copies of them are unchanged.
 //
-// Only reads this node coordinates are covered. A read a peer coordinates
-// still reaches this datastore when the peer counts this node in its
-// quorum (DC_QUORUM, DC_SAFE_QUORUM) or shares its rack; see
-// proxy/node/warmup.go for what that means and why it is left so.
+// Reads a peer coordinates get the same answer: a warming node answers a
+// peer's read with warmingReply instead of asking its datastore
+// (servePeerRequest), and the coordinator takes that reply for a failed
+// copy (peerWarming): its DC_ONE read fails over to the next rack, and its
+// quorum read counts the copy as an error, as when the peer is down. A
+// coordinator older than this one passes the error to its client instead.
 
 // errWarmingUp fails the local copy of a read while the node warms up.
 var errWarmingUp = errors.New("node is warming up: its datastore does not serve reads yet")
+
+// warmingReply is the error a warming node answers a peer's read with; the
+// coordinator recognises it by warmingMark.
+var (
+	warmingReply = "Dynomite: " + errWarmingUp.Error()
+	warmingMark  = []byte("Dynomite: node is warming up")
+)
+
+// errPeerWarming fails a read's copy that a warming peer refused.
+var errPeerWarming = errors.New("peer is warming up")
+
+// peerWarming reports whether sub, a copy a peer answered, is a read the
+// peer refused because it is warming up.
+func peerWarming(sub *msg.Request) bool {
+	return sub.Class != msg.ClassWrite && !sub.Flags.Has(msg.FlagWrite) && replyIsError(sub.Reply) &&
+		bytes.Contains(sub.Reply[:min(len(sub.Reply), 48)], warmingMark)
+}
+
+// isRead reports whether a peer's request only reads its datastore.
+func isRead(r *msg.Request) bool {
+	return r.Class == msg.ClassRead || r.Class == msg.ClassMultiKey && !r.Flags.Has(msg.FlagWrite)
+}
 
 // SetWarming switches the read routing of a warming node on or off.
 func (s *Server) SetWarming(on bool) { s.warming.Store(on) }

@@ -63,13 +63,10 @@ import (
 // node of its source rack; it never turns normal with holes, however long
 // that takes.
 //
-// Known limits: a read another node coordinates still reaches this
-// datastore when that node counts this one in a quorum (DC_QUORUM,
-// DC_SAFE_QUORUM: the other racks' replies decide when they agree) or
-// when it shares this node's rack (several nodes per rack, DC_ONE): a
-// peer link has no way yet to refuse a read so that the coordinator fails
-// over. Multi-key reads coordinated here are refused while warming (see
-// proxy/warming.go); rack-wide commands (SCAN, KEYS, DBSIZE, RANDOMKEY) and
+// Reads other nodes coordinate are refused by this node while it warms
+// (proxy/warming.go): their DC_ONE reads fail over to the next rack and
+// their quorum reads count this copy as failed. Multi-key reads
+// coordinated here are refused while warming (see proxy/warming.go); rack-wide commands (SCAN, KEYS, DBSIZE, RANDOMKEY) and
 // keys with nothing to hash (an empty hash tag) still use this node's
 // datastore, as they always use the receiving node's rack or node. A key deleted while its copy is in flight (between
 // DUMP on the source and RESTORE here) comes back on this node only, until
