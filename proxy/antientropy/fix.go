@@ -28,21 +28,21 @@ type copyState struct {
 	err    error
 }
 
-// owner is the datastore of replica rep that holds tok.
-func owner(rep Replica, tok ring.Token) Datastore {
-	for _, ds := range rep.Datastores {
+// owner is the index of the datastore of replica rep that holds tok.
+func owner(rep Replica, tok ring.Token) int {
+	for i, ds := range rep.Datastores {
 		if ds.Owns == nil || ds.Owns.Contains(tok) {
-			return ds
+			return i
 		}
 	}
-	return rep.Datastores[0]
+	return 0
 }
 
 // repairKeys reads each candidate key on every replica, counts those that
 // really differ (the trees compare expiry buckets, which two replicas'
 // expiries close to a bucket's edge can straddle), resolves and repairs
 // them.
-func (r *Repair) repairKeys(ctx context.Context, conns map[string]*stream.Conn, keys map[string]int) error {
+func (r *Repair) repairKeys(ctx context.Context, conns [][]*stream.Conn, keys map[string]int) error {
 	names := make([]string, 0, len(keys))
 	for k := range keys {
 		names = append(names, k)
@@ -68,17 +68,17 @@ func (r *Repair) repairKeys(ctx context.Context, conns map[string]*stream.Conn, 
 const readCommands = 6
 
 // readKeys reads keys on every replica, pipelined: states[key][replica].
-func (r *Repair) readKeys(ctx context.Context, conns map[string]*stream.Conn, keys []string) ([][]copyState, error) {
+func (r *Repair) readKeys(ctx context.Context, conns [][]*stream.Conn, keys []string) ([][]copyState, error) {
 	states := make([][]copyState, len(keys))
 	used := map[*stream.Conn]string{}
 	for i, k := range keys {
 		tok, _ := r.opts.Topology.KeyToken([]byte(k))
 		states[i] = make([]copyState, len(r.opts.Replicas))
 		for j, rep := range r.opts.Replicas {
-			ds := owner(rep, tok)
-			c := conns[ds.Addr]
-			states[i][j].conn, states[i][j].addr = c, ds.Addr
-			used[c] = ds.Addr
+			di := owner(rep, tok)
+			c, addr := conns[j][di], rep.Datastores[di].Addr
+			states[i][j].conn, states[i][j].addr = c, addr
+			used[c] = addr
 			c.Send([]byte("EVALSHA"), []byte(digestSHA), []byte("1"), []byte(k))
 			c.Send([]byte("ZSCORE"), []byte(addSet), []byte(k))
 			c.Send([]byte("ZSCORE"), []byte(remSet), []byte(k))

@@ -206,11 +206,7 @@ func (r *Repair) Run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return r.finish(), err
 	}
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
+	defer closeAll(conns)
 	depth := r.opts.Depth
 	if depth <= 0 {
 		depth = r.pickDepth(conns)
@@ -245,26 +241,30 @@ func (r *Repair) finish() Result {
 	return r.Progress()
 }
 
-// dialAll connects to every datastore once (a datastore listed by two
-// replicas is one connection).
-func (r *Repair) dialAll(ctx context.Context) (map[string]*stream.Conn, error) {
-	conns := map[string]*stream.Conn{}
-	for _, rep := range r.opts.Replicas {
+// dialAll connects to every datastore of every replica:
+// conns[replica][datastore]. Replicas get connections of their own, since
+// their trees are built in parallel.
+func (r *Repair) dialAll(ctx context.Context) ([][]*stream.Conn, error) {
+	conns := make([][]*stream.Conn, len(r.opts.Replicas))
+	for i, rep := range r.opts.Replicas {
 		for _, ds := range rep.Datastores {
-			if conns[ds.Addr] != nil {
-				continue
-			}
 			c, err := r.dial(ctx, ds.Addr)
 			if err != nil {
-				for _, c := range conns {
-					c.Close()
-				}
+				closeAll(conns)
 				return nil, fmt.Errorf("antientropy: replica %s: %w", rep.Name, err)
 			}
-			conns[ds.Addr] = c
+			conns[i] = append(conns[i], c)
 		}
 	}
 	return conns, nil
+}
+
+func closeAll(conns [][]*stream.Conn) {
+	for _, cs := range conns {
+		for _, c := range cs {
+			c.Close()
+		}
+	}
 }
 
 func (r *Repair) dial(ctx context.Context, addr string) (*stream.Conn, error) {
@@ -290,12 +290,12 @@ func (r *Repair) dial(ctx context.Context, addr string) (*stream.Conn, error) {
 // pickDepth sizes the trees for about 8 keys a leaf from the largest
 // replica's key count over the ranges (DBSIZE counts every range, so this
 // overestimates a node that holds several ranges' worth beside ours).
-func (r *Repair) pickDepth(conns map[string]*stream.Conn) int {
+func (r *Repair) pickDepth(conns [][]*stream.Conn) int {
 	var most int64
-	for _, rep := range r.opts.Replicas {
+	for _, cs := range conns {
 		var n int64
-		for _, ds := range rep.Datastores {
-			if v, err := conns[ds.Addr].DoS("DBSIZE"); err == nil {
+		for _, c := range cs {
+			if v, err := c.DoS("DBSIZE"); err == nil {
 				n += v.Int
 			}
 		}
@@ -379,7 +379,7 @@ func ctxErr(ctx context.Context, err error) error {
 const pipelineDepth = 64
 
 // buildTrees builds trees[replica][range], the replicas in parallel.
-func (r *Repair) buildTrees(ctx context.Context, conns map[string]*stream.Conn, depth int) ([][]*Tree, error) {
+func (r *Repair) buildTrees(ctx context.Context, conns [][]*stream.Conn, depth int) ([][]*Tree, error) {
 	trees := make([][]*Tree, len(r.opts.Replicas))
 	g, gctx := errgroup.WithContext(ctx)
 	for ri, rep := range r.opts.Replicas {
@@ -388,8 +388,8 @@ func (r *Repair) buildTrees(ctx context.Context, conns map[string]*stream.Conn, 
 			for i := range bs {
 				bs[i] = NewBuilder(depth)
 			}
-			for _, ds := range rep.Datastores {
-				c := conns[ds.Addr]
+			for di, ds := range rep.Datastores {
+				c := conns[ri][di]
 				err := r.scan(gctx, c, ds, func(keys [][]byte, idx []int) error {
 					for len(keys) > 0 {
 						n := min(len(keys), pipelineDepth)
@@ -537,11 +537,11 @@ func (r *Repair) compare(trees [][]*Tree) map[uint64]int {
 
 // findKeys scans every datastore again for the keys whose hashes differed:
 // the trees keep hashes, not keys. A key may be on some replicas only.
-func (r *Repair) findKeys(ctx context.Context, conns map[string]*stream.Conn, hashes map[uint64]int) (map[string]int, error) {
+func (r *Repair) findKeys(ctx context.Context, conns [][]*stream.Conn, hashes map[uint64]int) (map[string]int, error) {
 	keys := map[string]int{}
-	for _, rep := range r.opts.Replicas {
-		for _, ds := range rep.Datastores {
-			err := r.scan(ctx, conns[ds.Addr], ds, func(page [][]byte, idx []int) error {
+	for ri, rep := range r.opts.Replicas {
+		for di, ds := range rep.Datastores {
+			err := r.scan(ctx, conns[ri][di], ds, func(page [][]byte, idx []int) error {
 				for j, k := range page {
 					if i, ok := hashes[KeyHash(k)]; ok && i == idx[j] {
 						keys[string(k)] = i
