@@ -96,6 +96,15 @@ var ourKeys = []key{
 	{name: "max_hint_window", def: "10800000", val: func(c *Config) value { return optMsVal{p: &c.MaxHintWindow, zero: "no limit"} }},
 	{name: "max_hints_bytes", def: "1073741824", val: func(c *Config) value { return optIntVal{p: &c.MaxHintsBytes, min: 1 << 20, max: maxInt32} }},
 	{name: "hint_replay_rate", def: "4194304", val: func(c *Config) value { return optIntVal{p: &c.HintReplayRate, min: 1024, max: maxInt32} }},
+	// Anti-entropy (proxy/antientropy): repair_interval runs a repair of
+	// this node's ranges every so many ms (0: only when asked, POST
+	// /repair); repair_preferred_dc decides the keys that neither a
+	// timestamp nor a majority of replicas decides (empty: they are
+	// reported and left alone); repair_keys_per_sec paces a repair, keys
+	// read and written a second (0: no limit).
+	{name: "repair_interval", def: "0", val: func(c *Config) value { return optMsVal{p: &c.RepairInterval, zero: "off"} }},
+	{name: "repair_preferred_dc", val: func(c *Config) value { return strVal{&c.RepairPreferredDC, true} }},
+	{name: "repair_keys_per_sec", def: "20000", val: func(c *Config) value { return offIntVal{p: &c.RepairKeysPerSec, max: maxInt32} }},
 }
 
 // secretVal is a string Describe does not print.

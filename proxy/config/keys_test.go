@@ -382,6 +382,14 @@ func ourKeyCases() []keyCase {
 		keyCase{name: "max_hints_bytes rejects a tiny cap", key: "max_hints_bytes", value: "1000", err: "is out of range"},
 		keyCase{name: "hint_replay_rate takes bytes a second", key: "hint_replay_rate", value: "1048576", want: "1048576"},
 		keyCase{name: "hint_replay_rate rejects a tiny rate", key: "hint_replay_rate", value: "10", err: "is out of range"},
+		keyCase{name: "repair_interval takes ms", key: "repair_interval", value: "86400000", want: "86400000"},
+		keyCase{name: "repair_interval 0 means off", key: "repair_interval", value: "0", want: "0 (off)"},
+		keyCase{name: "repair_interval rejects words", key: "repair_interval", value: "1d", err: "is not a number"},
+		keyCase{name: "repair_preferred_dc takes a datacenter", key: "repair_preferred_dc", value: "us-east-1", want: "us-east-1"},
+		keyCase{name: "repair_preferred_dc rejects a list", key: "repair_preferred_dc", value: "[a, b]", err: "repair_preferred_dc"},
+		keyCase{name: "repair_keys_per_sec takes a rate", key: "repair_keys_per_sec", value: "5000", want: "5000"},
+		keyCase{name: "repair_keys_per_sec 0 means no limit", key: "repair_keys_per_sec", value: "0", want: "0 (off)"},
+		keyCase{name: "repair_keys_per_sec rejects a negative rate", key: "repair_keys_per_sec", value: "-1", err: "is not a number"},
 	)
 	for _, key := range []string{"dns_srv_name", "dns_srv_resolver", "ec2_cluster_tag_value", "ec2_cluster_tag_key", "ec2_regions", "ec2_endpoint"} {
 		cs = append(cs,

@@ -129,6 +129,9 @@ var reloadTable = map[string]reloadClass{
 	"max_hint_window":                   {Restart, "the hint log's settings are read when it is opened, at start"},
 	"max_hints_bytes":                   {Restart, "the hint log's settings are read when it is opened, at start"},
 	"hint_replay_rate":                  {Restart, "the replayer's pace is set at start"},
+	"repair_interval":                   {Live, "the schedule is timed anew from the reload"},
+	"repair_preferred_dc":               {Live, "the next repair"},
+	"repair_keys_per_sec":               {Live, "the next key of a repair, the running one included"},
 	"verbosity":                         {Live, "the log level at once (a level set since by -v at start, SIGTTIN/SIGTTOU or /setloglevel stays until the key itself changes)"},
 }
 
