@@ -59,7 +59,8 @@ type Node struct {
 	certs      reloaders
 	membership *membership.Membership
 	listening  bool
-	reload     reloader // reload.go
+	reload     reloader  // reload.go
+	repair     *repairer // repair.go
 }
 
 // Validate checks what New checks beyond config.Parse without any network
@@ -112,6 +113,12 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, info env.Info, po 
 	admin.RegisterCluster(n.stats, clusterView{srv.Admin(), n}, s.logs)
 	admin.RegisterProfiling(n.stats, srv.Admin().AdminToken)
 	attachMetrics(n.metrics, n.reg, srv, n.stats)
+	n.repair = newRepairer(cfg, srv, n.statsPort, s.log)
+	admin.RegisterRepair(n.stats, srv.Admin(), n.repair)
+	admin.RegisterDatastore(n.stats, n.repair.datastoreAddr)
+	if err := registerRepairMetrics(n.metrics.Registerer(), n.repair); err != nil {
+		return err
+	}
 	if n.membership, err = membership.New(ctx, cfg, info, srv, s.log); err != nil {
 		return err
 	}
@@ -158,7 +165,7 @@ func (n *Node) Run(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	g, gctx := errgroup.WithContext(ctx)
-	for _, run := range []func(context.Context) error{n.stats.Serve, n.srv.Serve, n.membership.Run} {
+	for _, run := range []func(context.Context) error{n.stats.Serve, n.srv.Serve, n.membership.Run, n.repair.run} {
 		g.Go(func() error {
 			defer stop()
 			return run(gctx)
@@ -177,6 +184,13 @@ func (n *Node) Reload() {
 		return
 	}
 	n.ReloadConfig()
+}
+
+// statsPort is the stats listener's port (after Listen): repairs look for
+// their peers' GET /datastore on the same port.
+func (n *Node) statsPort() string {
+	_, port, _ := net.SplitHostPort(n.stats.Addr().String())
+	return port
 }
 
 // Server is the node's proxy.
