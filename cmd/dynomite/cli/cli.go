@@ -29,6 +29,7 @@ func commands() []command {
 		{name: "status", summary: "this node, its readiness, and its peers' state and latency", run: runStatus},
 		{name: "tokens", args: "N [--racks R]", summary: "balanced tokens for N nodes per rack (offline)", offline: true, run: runTokens},
 		{name: "reload", summary: "reload the node's configuration (POST /reload); exit 1 when refused", run: runReload},
+		{name: "repair", args: "[--range S:E]... [--dry-run]", summary: "compare the node's ranges on every rack and repair divergent keys (POST /repair); waits, prints the result", run: runRepair},
 		{name: "help", summary: "this list", offline: true, run: func(e *env, _ []string) int { usage(e.stdout); return 0 }},
 	}
 }
