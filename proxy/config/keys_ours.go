@@ -100,11 +100,28 @@ var ourKeys = []key{
 	// this node's ranges every so many ms (0: only when asked, POST
 	// /repair); repair_preferred_dc decides the keys that neither a
 	// timestamp nor a majority of replicas decides (empty: they are
-	// reported and left alone); repair_keys_per_sec paces a repair, keys
-	// read and written a second (0: no limit).
+	// reported and left alone). A repair is paced by stream_keys_per_sec
+	// and stream_bytes_per_sec, with the node's other data movements.
 	{name: "repair_interval", def: "0", val: func(c *Config) value { return optMsVal{p: &c.RepairInterval, zero: "off"} }},
 	{name: "repair_preferred_dc", val: func(c *Config) value { return strVal{&c.RepairPreferredDC, true} }},
-	{name: "repair_keys_per_sec", def: "20000", val: func(c *Config) value { return offIntVal{p: &c.RepairKeysPerSec, max: maxInt32} }},
+	// Warm-up (proxy/node/warmup.go): a node started with warm_up fills its
+	// datastore with its token ranges from a replica in another rack
+	// before it serves reads (POST /warmup starts one on a running node).
+	// stream_keys_per_sec and stream_bytes_per_sec bound every data
+	// movement of the node together (warm-up, repair), 0: no limit.
+	// peer_stats_port is the port of the other nodes' stats listeners, at
+	// their dyn_listen host, which a warming node asks for their datastore's
+	// address (GET /datastore); 0: this node's stats_listen port.
+	{name: "warm_up", def: "false", val: func(c *Config) value { return boolVal{&c.WarmUp} }},
+	{name: "stream_keys_per_sec", val: func(c *Config) value {
+		return optIntVal{p: &c.StreamKeysPerSec, min: 1, max: maxInt32, zero: "no limit"}
+	}},
+	{name: "stream_bytes_per_sec", val: func(c *Config) value {
+		return optIntVal{p: &c.StreamBytesPerSec, min: 1024, max: maxInt32, zero: "no limit"}
+	}},
+	{name: "peer_stats_port", val: func(c *Config) value {
+		return optIntVal{p: &c.PeerStatsPort, min: 1, max: 65535, zero: "this node's stats_listen port"}
+	}},
 }
 
 // secretVal is a string Describe does not print.

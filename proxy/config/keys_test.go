@@ -240,7 +240,7 @@ func keyCases() []keyCase {
 		)
 	}
 
-	for _, key := range []string{"read_repairs_enabled", "preconnect", "auto_eject_hosts", "enable_gossip", "allow_flush"} {
+	for _, key := range []string{"read_repairs_enabled", "preconnect", "auto_eject_hosts", "enable_gossip", "allow_flush", "warm_up"} {
 		warn := ""
 		if key == "read_repairs_enabled" {
 			warn = "has no effect unless read_consistency and write_consistency are both above DC_ONE"
@@ -387,9 +387,13 @@ func ourKeyCases() []keyCase {
 		keyCase{name: "repair_interval rejects words", key: "repair_interval", value: "1d", err: "is not a number"},
 		keyCase{name: "repair_preferred_dc takes a datacenter", key: "repair_preferred_dc", value: "us-east-1", want: "us-east-1"},
 		keyCase{name: "repair_preferred_dc rejects a list", key: "repair_preferred_dc", value: "[a, b]", err: "repair_preferred_dc"},
-		keyCase{name: "repair_keys_per_sec takes a rate", key: "repair_keys_per_sec", value: "5000", want: "5000"},
-		keyCase{name: "repair_keys_per_sec 0 means no limit", key: "repair_keys_per_sec", value: "0", want: "0 (off)"},
-		keyCase{name: "repair_keys_per_sec rejects a negative rate", key: "repair_keys_per_sec", value: "-1", err: "is not a number"},
+		keyCase{name: "stream_keys_per_sec takes a rate", key: "stream_keys_per_sec", value: "5000", want: "5000"},
+		keyCase{name: "stream_keys_per_sec 0 means no limit", key: "stream_keys_per_sec", value: "0", want: "0 (no limit)"},
+		keyCase{name: "stream_keys_per_sec rejects a negative rate", key: "stream_keys_per_sec", value: "-1", err: "is not a number"},
+		keyCase{name: "stream_bytes_per_sec takes a rate", key: "stream_bytes_per_sec", value: "10485760", want: "10485760"},
+		keyCase{name: "stream_bytes_per_sec rejects a tiny rate", key: "stream_bytes_per_sec", value: "100", err: "is out of range"},
+		keyCase{name: "peer_stats_port takes a port", key: "peer_stats_port", value: "22222", want: "22222"},
+		keyCase{name: "peer_stats_port rejects a port out of range", key: "peer_stats_port", value: "70000", err: "is out of range"},
 	)
 	for _, key := range []string{"dns_srv_name", "dns_srv_resolver", "ec2_cluster_tag_value", "ec2_cluster_tag_key", "ec2_regions", "ec2_endpoint"} {
 		cs = append(cs,

@@ -131,7 +131,10 @@ var reloadTable = map[string]reloadClass{
 	"hint_replay_rate":                  {Restart, "the replayer's pace is set at start"},
 	"repair_interval":                   {Live, "the schedule is timed anew from the reload"},
 	"repair_preferred_dc":               {Live, "the next repair"},
-	"repair_keys_per_sec":               {Live, "the next key of a repair, the running one included"},
+	"warm_up":                           {Restart, "read at start; POST /warmup starts a warm-up on a running node"},
+	"stream_keys_per_sec":               {Live, "every running and later data movement, from its next key"},
+	"stream_bytes_per_sec":              {Live, "every running and later data movement, from its next key"},
+	"peer_stats_port":                   {Live, "the next warm-up"},
 	"verbosity":                         {Live, "the log level at once (a level set since by -v at start, SIGTTIN/SIGTTOU or /setloglevel stays until the key itself changes)"},
 }
 

@@ -95,6 +95,17 @@ const (
 	mHintsDropped        = "dynomite_hints_dropped_total"
 	mHintReplayLag       = "dynomite_hint_replay_lag_seconds"
 	mHintsSuperseded     = "dynomite_hints_superseded_total"
+
+	mStreamRunning        = "dynomite_stream_jobs_running"
+	mStreamFinished       = "dynomite_stream_jobs_finished_total"
+	mStreamAttemptsFailed = "dynomite_stream_attempts_failed_total"
+	mStreamScanned        = "dynomite_stream_keys_scanned_total"
+	mStreamCopied         = "dynomite_stream_keys_copied_total"
+	mStreamSkipped        = "dynomite_stream_keys_skipped_total"
+	mStreamBytes          = "dynomite_stream_bytes_total"
+	mStreamKeyErrors      = "dynomite_stream_key_errors_total"
+	mStreamRate           = "dynomite_stream_keys_per_second"
+	mStreamETA            = "dynomite_stream_eta_seconds"
 )
 
 var peerLabels = []string{"peer", "peer_dc", "peer_rack"}
@@ -159,6 +170,17 @@ var catalog = []Info{
 	{mHintsDropped, Counter, []string{"target", "reason"}, "Writes the target missed and no hint was kept for (reason window: down longer than max_hint_window; max_bytes: its log is full; disk_error), or hints lost (corrupt: a damaged segment). The target stays different until repaired."},
 	{mHintReplayLag, Gauge, []string{"target"}, "Age of the oldest hint not yet delivered to the target (0 when none)."},
 	{mHintsSuperseded, Counter, nil, "Replayed hints this node refused because it had applied a newer write of the key (last writer wins)."},
+
+	{mStreamRunning, Gauge, []string{"kind"}, "Data-movement jobs running (proxy/jobs; GET /streams), by kind: warmup, repair, scale."},
+	{mStreamFinished, Counter, []string{"kind", "outcome"}, "Data-movement jobs that ended, by kind and outcome: done, failed, aborted."},
+	{mStreamAttemptsFailed, Counter, []string{"kind"}, "Attempts of data-movement jobs that failed, whether the job retried (a warm-up does) or failed with them."},
+	{mStreamScanned, Counter, []string{"kind"}, "Keys read from a source datastore by data-movement jobs."},
+	{mStreamCopied, Counter, []string{"kind"}, "Keys written to a target datastore by data-movement jobs."},
+	{mStreamSkipped, Counter, []string{"kind"}, "Keys of the ranges that data-movement jobs left alone because the target held them (a newer write) or a newer version of them."},
+	{mStreamBytes, Counter, []string{"kind"}, "Payload bytes copied by data-movement jobs."},
+	{mStreamKeyErrors, Counter, []string{"kind"}, "Keys that data-movement jobs failed to copy (an error reply; the job went on)."},
+	{mStreamRate, Gauge, []string{"kind"}, "Keys per second copied by the running jobs of the kind (each job's average over its current attempt), 0 when none runs."},
+	{mStreamETA, Gauge, []string{"kind"}, "Seconds left until the running jobs of the kind have scanned their source, -1 when unknown or none runs."},
 }
 
 // Catalog returns every metric the package exports. Besides these, a

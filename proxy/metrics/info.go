@@ -215,6 +215,7 @@ var serverExtraFields = []infoField{
 func InfoFields() (top, pool, server []string) {
 	top = append([]string{"service", "source", "version", "uptime", "timestamp", "rack", "dc"}, topStatNames...)
 	top = append(top, configInfoFields...)
+	top = append(top, jobsInfoFields...)
 	for _, f := range poolFields {
 		pool = append(pool, f.name)
 	}
@@ -313,6 +314,7 @@ func (m *Metrics) Info() []byte {
 		j.num(k, vals[k]) // the queue and allocator fields stay 0
 	}
 	m.configInfo(j)
+	m.jobsInfo(j)
 	j.open(pool)
 	for _, f := range poolFields {
 		j.num(f.name, f.value(snap))
@@ -383,10 +385,12 @@ func (m *Metrics) HistoResetHandler() http.Handler {
 	})
 }
 
-// Routes registers GET /metrics (g's exposition), /info and /historeset on
-// mux (the stats listener, admin.Server).
+// Routes registers GET /metrics (g's exposition), /info, /historeset and
+// /streams (the data-movement jobs, proxy/jobs) on mux (the stats
+// listener, admin.Server).
 func (m *Metrics) Routes(mux admin.Mux, g prometheus.Gatherer) {
 	mux.Handle("GET /metrics", Handler(g))
 	mux.Handle("GET /info", m.InfoHandler())
 	mux.Handle("GET /historeset", m.HistoResetHandler())
+	mux.Handle("GET /streams", m.jobs.Handler())
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/dynomite-go/dynomite/proxy"
+	"github.com/dynomite-go/dynomite/proxy/jobs"
 	"github.com/dynomite-go/dynomite/proxy/msg"
 )
 
@@ -56,6 +57,8 @@ type Metrics struct {
 	seeds  []seedSource
 
 	config atomic.Pointer[configStatus] // config.go
+
+	jobs *jobs.Registry // jobs.go
 }
 
 // protoSet holds the client instruments of one protocol, indexed by
@@ -79,7 +82,7 @@ var _ proxy.Observer = (*Metrics)(nil)
 // It panics if reg already holds them (one Metrics per registry).
 func New(reg prometheus.Registerer, dc, rack string) *Metrics {
 	wrapped := prometheus.WrapRegistererWith(prometheus.Labels{"datacenter": dc, "rack": rack}, reg)
-	m := &Metrics{reg: wrapped, dc: dc, rack: rack, started: time.Now()}
+	m := &Metrics{reg: wrapped, dc: dc, rack: rack, started: time.Now(), jobs: jobs.NewRegistry()}
 	m.SetConfigLoaded("", m.started)
 	v := "unknown"
 	m.version.Store(&v)
@@ -94,7 +97,7 @@ func New(reg prometheus.Registerer, dc, rack string) *Metrics {
 		m.peerDur[sc] = peerDur.WithLabelValues(proxy.PeerScope(sc).String())
 	}
 	wrapped.MustRegister(m.clientReqs, m.clientDur, m.clientReqBytes, m.clientReplyBytes, m.dsDur, peerDur,
-		&nodeCollector{m: m, descs: newNodeDescs()}, newConfigCollector(m), newHintCollector(m),
+		&nodeCollector{m: m, descs: newNodeDescs()}, newConfigCollector(m), newHintCollector(m), newJobCollector(m),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.resetMu.Lock()

@@ -113,7 +113,7 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, info env.Info, po 
 	admin.RegisterCluster(n.stats, clusterView{srv.Admin(), n}, s.logs)
 	admin.RegisterProfiling(n.stats, srv.Admin().AdminToken)
 	attachMetrics(n.metrics, n.reg, srv, n.stats)
-	n.repair = newRepairer(cfg, srv, n.statsPort, s.log)
+	n.repair = newRepairer(cfg, srv, n.metrics.Jobs(), n.statsPort, s.log)
 	admin.RegisterRepair(n.stats, srv.Admin(), n.repair)
 	admin.RegisterDatastore(n.stats, n.repair.datastoreAddr)
 	if err := registerRepairMetrics(n.metrics.Registerer(), n.repair); err != nil {

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/admin"
 	"github.com/dynomite-go/dynomite/proxy/antientropy"
 	"github.com/dynomite-go/dynomite/proxy/config"
+	"github.com/dynomite-go/dynomite/proxy/jobs"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 	"github.com/dynomite-go/dynomite/proxy/stream"
 )
@@ -27,10 +30,11 @@ import (
 type repairer struct {
 	log      *slog.Logger
 	srv      *proxy.Server
+	jobs     *jobs.Registry // GET /streams lists the repairs
 	throttle *stream.Throttle
 	settings atomic.Pointer[repairSettings]
-	// statsPort is this node's stats listener port, which peers are
-	// assumed to share (upstream's 22222 everywhere).
+	// statsPort is this node's stats listener port: the peers' too, unless
+	// peer_stats_port says otherwise.
 	statsPort func() string
 	http      *http.Client
 	wake      chan struct{} // the interval changed
@@ -52,11 +56,12 @@ type repairer struct {
 type repairSettings struct {
 	datastore, password, preferredDC string
 	interval                         time.Duration
+	peerStatsPort                    int
 }
 
-func newRepairer(cfg *config.Config, srv *proxy.Server, statsPort func() string, log *slog.Logger) *repairer {
+func newRepairer(cfg *config.Config, srv *proxy.Server, reg *jobs.Registry, statsPort func() string, log *slog.Logger) *repairer {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &repairer{log: log.With("component", "repair"), srv: srv, statsPort: statsPort,
+	p := &repairer{log: log.With("component", "repair"), srv: srv, jobs: reg, statsPort: statsPort,
 		throttle: stream.NewThrottle(0, 0, nil), http: &http.Client{Timeout: 5 * time.Second},
 		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
 		status: admin.RepairStatus{State: admin.RepairIdle, Replicas: []string{}}}
@@ -65,15 +70,17 @@ func newRepairer(cfg *config.Config, srv *proxy.Server, statsPort func() string,
 }
 
 // apply takes the repair keys of a configuration (at start and on every
-// reload): the throttle applies to a running repair's next key, the
-// interval times the schedule anew.
+// reload): the throttle (stream_keys_per_sec, stream_bytes_per_sec)
+// applies to a running repair's next key, the interval times the schedule
+// anew.
 func (p *repairer) apply(cfg *config.Config) {
-	s := &repairSettings{password: cfg.DatastorePassword, preferredDC: cfg.RepairPreferredDC, interval: cfg.RepairInterval}
+	s := &repairSettings{password: cfg.DatastorePassword, preferredDC: cfg.RepairPreferredDC, interval: cfg.RepairInterval,
+		peerStatsPort: cfg.PeerStatsPort}
 	if len(cfg.Servers) > 0 {
 		s.datastore = cfg.Servers[0].Endpoint.String()
 	}
 	old := p.settings.Swap(s)
-	p.throttle.Set(int64(cfg.RepairKeysPerSec), 0)
+	p.throttle.Set(int64(cfg.StreamKeysPerSec), int64(cfg.StreamBytesPerSec))
 	if old != nil && old.interval != s.interval {
 		select {
 		case p.wake <- struct{}{}:
@@ -147,12 +154,59 @@ func (p *repairer) start(req admin.RepairRequest, trigger string) (admin.RepairS
 	p.wg.Add(1)
 	p.mu.Unlock()
 	p.log.Info("repair started", "id", id, "trigger", trigger, "ranges", opts.Ranges.String(), "replicas", describeReplicas(opts.Replicas), "dry_run", opts.DryRun)
+	job := p.jobs.Start(jobs.Repair, fmt.Sprintf("ranges %s on %s", opts.Ranges, strings.Join(names(opts.Replicas), ", ")))
 	go func() {
 		defer p.wg.Done()
+		stop := make(chan struct{})
+		var updates sync.WaitGroup
+		updates.Go(func() { p.report(job, r, len(opts.Ranges), stop) })
 		res, err := r.Run(p.ctx)
+		close(stop)
+		updates.Wait()
+		job.Update(jobProgress(res, len(opts.Ranges)))
+		job.Finish(err)
 		p.finish(res, err)
 	}()
 	return p.RepairStatus(), nil
+}
+
+// report updates job with the repair's progress every second until stop.
+func (p *repairer) report(job *jobs.Job, r *antientropy.Repair, ranges int, stop <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			job.Update(jobProgress(r.Progress(), ranges))
+		}
+	}
+}
+
+// jobProgress is a repair's progress as GET /streams shows a job's: keys
+// read for the trees as scanned, keys repaired as copied, divergent keys
+// left alone as skipped.
+func jobProgress(res antientropy.Result, ranges int) jobs.Progress {
+	done := 0
+	if res.Phase == antientropy.PhaseDone {
+		done = ranges
+	}
+	rate := 0.0
+	if res.Elapsed > 0 {
+		rate = float64(res.Scanned) / res.Elapsed
+	}
+	return jobs.Progress{RangesDone: done, RangesTotal: ranges,
+		Scanned: res.Scanned, Copied: res.Fixed, Skipped: res.Found - res.Fixed, Errors: res.Errors,
+		LastError: res.LastError, KeysPerSec: rate, ETA: -1}
+}
+
+func names(reps []antientropy.Replica) []string {
+	out := make([]string, len(reps))
+	for i, r := range reps {
+		out[i] = r.Name
+	}
+	return out
 }
 
 func (p *repairer) finish(res antientropy.Result, err error) {
@@ -300,7 +354,7 @@ func meet(a, b stream.Ranges) bool {
 }
 
 // peerDatastore asks peer n for its datastore address (GET /datastore on
-// its host at this node's stats port). A loopback or unspecified host in
+// its host at peer_stats_port, by default this node's stats port). A loopback or unspecified host in
 // the answer means the peer's own host, unless the peer is on a loopback
 // address itself (every node on one machine: the answer stands).
 func (p *repairer) peerDatastore(n *ring.Node) (string, error) {
@@ -308,7 +362,11 @@ func (p *repairer) peerDatastore(n *ring.Node) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("peer %s: address %q: %w", n.Name, n.Addr, err)
 	}
-	url := "http://" + net.JoinHostPort(host, p.statsPort()) + "/datastore"
+	port := p.statsPort()
+	if pp := p.settings.Load().peerStatsPort; pp != 0 {
+		port = strconv.Itoa(pp)
+	}
+	url := "http://" + net.JoinHostPort(host, port) + "/datastore"
 	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
 	defer cancel()
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dynomite-go/dynomite/proxy/admin"
 	"github.com/dynomite-go/dynomite/proxy/antientropy"
+	"github.com/dynomite-go/dynomite/proxy/jobs"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
 
@@ -158,6 +159,18 @@ func TestRepairEndpointBringsEveryRackToTheMajority(t *testing.T) {
 	require.Equal(t, fmt.Sprint(injected), series("dynomite_repair_divergent_keys_fixed_total"))
 	require.Contains(t, metrics, `dynomite_repair_runs_total{datacenter="dc1",outcome="success",rack="r0"} 2`)
 	require.Equal(t, "0", series("dynomite_repair_running"))
+
+	var streams []jobs.Snapshot
+	require.NoError(t, json.Unmarshal([]byte(statsGet(t, nodes[0], "/streams")), &streams))
+	require.Len(t, streams, 2)
+	for _, j := range streams {
+		require.Equal(t, jobs.Repair, j.Kind)
+		require.Equal(t, jobs.Done, j.State)
+		require.Equal(t, 1, j.RangesDone)
+	}
+	require.Equal(t, int64(3*keys), streams[1].KeysScanned, "the replicas agree: every key read on every replica")
+	require.Equal(t, int64(injected), streams[0].KeysCopied)
+	require.Zero(t, streams[1].KeysCopied)
 }
 
 func statsGet(t *testing.T, f *fileNode, path string) string {

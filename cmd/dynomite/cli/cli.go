@@ -27,6 +27,8 @@ func commands() []command {
 		{name: "ring", summary: "datacenters, racks, nodes, tokens and state, as the node sees the ring", run: runRing},
 		{name: "owner", args: "KEY", summary: "the node of every datacenter and rack that holds KEY, with KEY's token", run: runOwner},
 		{name: "status", summary: "this node, its readiness, and its peers' state and latency", run: runStatus},
+		{name: "streams", summary: "data-movement jobs (warm-up, repair, scale): state, keys copied, rate, ETA, errors", run: runStreams},
+		{name: "warmup", summary: "start a warm-up of the node (POST /warmup): fill its datastore from a replica, reads elsewhere meanwhile", run: runWarmup},
 		{name: "tokens", args: "N [--racks R]", summary: "balanced tokens for N nodes per rack (offline)", offline: true, run: runTokens},
 		{name: "reload", summary: "reload the node's configuration (POST /reload); exit 1 when refused", run: runReload},
 		{name: "repair", args: "[--range S:E]... [--dry-run]", summary: "compare the node's ranges on every rack and repair divergent keys (POST /repair); waits, prints the result", run: runRepair},
