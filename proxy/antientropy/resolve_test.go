@@ -8,7 +8,9 @@ import (
 
 func TestResolve(t *testing.T) {
 	a, b, c := valueOf("a"), valueOf("b"), valueOf("c")
-	present := func(v Digest, added float64) Version { return Version{Present: true, Value: v, Expiry: NoExpiry, Added: added} }
+	present := func(v Digest, added float64) Version {
+		return Version{Present: true, Value: v, Expiry: NoExpiry, Added: added}
+	}
 	absent := func(removed float64) Version { return Version{Expiry: NoExpiry, Removed: removed} }
 	dcs := []string{"dc1", "dc1", "dc2"}
 	tests := map[string]struct {
@@ -42,7 +44,7 @@ func TestResolve(t *testing.T) {
 		"no majority, no replica in the preferred datacenter": {
 			vs: []Version{present(a, 0), present(b, 0), present(c, 0)}, preferred: "dc9", win: -1, rule: Unresolved},
 		"expiries within the tolerance are one version": {
-			vs: []Version{{Present: true, Value: a, Expiry: 1000}, {Present: true, Value: a, Expiry: 1400}, {Present: true, Value: a, Expiry: NoExpiry}},
+			vs:  []Version{{Present: true, Value: a, Expiry: 1000}, {Present: true, Value: a, Expiry: 1400}, {Present: true, Value: a, Expiry: NoExpiry}},
 			win: 0, rule: ByMajority},
 	}
 	for name, tc := range tests {
