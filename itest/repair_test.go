@@ -163,8 +163,8 @@ const repairToken = "itest-repair"
 // repairResult is the part of GET /repair's result the suite reads.
 type repairResult struct {
 	Scanned, Found, Fixed, Unresolved, ChangedMeanwhile, Errors, ByMajority int64
-	LastError                                                              string  `json:"last_error"`
-	Elapsed                                                                float64 `json:"elapsed_seconds"`
+	LastError                                                               string  `json:"last_error"`
+	Elapsed                                                                 float64 `json:"elapsed_seconds"`
 }
 
 func (r *repairResult) UnmarshalJSON(b []byte) error {
