@@ -49,12 +49,21 @@
 // with it. The throttle (stream.Throttle) paces the keys read for the trees
 // and the keys and bytes written.
 //
+// # Memcached
+//
+// Memcached replicas are compared the same way (Options.Protocol): keys
+// from `lru_crawler metadump hash` on a connection of its own, values,
+// client flags, TTLs and CAS from the meta command `mg`; the winner is
+// written with `ms` in add mode or with the loser's CAS, a delete with
+// `md` and the CAS, so a write that lands meanwhile is never overwritten.
+// Memcached keeps no timestamp of a write: its keys are resolved by
+// majority, else by the preferred datacenter.
+//
 // # Limits
 //
-// Memcached is not compared yet (its items carry no timestamp; metadump
-// gives the keys and expiries, a get each value). A key's digest reads its
-// whole value in one script, like DUMP: a key of millions of elements holds
-// Redis for as long as HGETALL of it would. Two keys whose 64-bit KeyHash
+// A Redis key's digest reads its whole value in one script, like DUMP: a
+// key of millions of elements holds Redis for as long as HGETALL of it
+// would, and its repair is one RESTORE. Two keys whose 64-bit KeyHash
 // collide in one range count as one in the trees (about one chance in 10^7
 // for a million keys).
 package antientropy

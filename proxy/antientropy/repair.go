@@ -58,6 +58,10 @@ type Options struct {
 	// Throttle limits the keys read in the trees' pass and the keys and
 	// bytes written in the repair; nil means unlimited.
 	Throttle *stream.Throttle
+	// Protocol is the datastores' (stream.Redis by default). Memcached
+	// items carry no timestamp: they are resolved by majority or
+	// preferred datacenter.
+	Protocol stream.Protocol
 	// Timeout bounds connecting and each reply (default 30s).
 	Timeout time.Duration
 	// DryRun finds and resolves the divergent keys without writing.
@@ -244,8 +248,8 @@ func (r *Repair) finish() Result {
 // dialAll connects to every datastore of every replica:
 // conns[replica][datastore]. Replicas get connections of their own, since
 // their trees are built in parallel.
-func (r *Repair) dialAll(ctx context.Context) ([][]*stream.Conn, error) {
-	conns := make([][]*stream.Conn, len(r.opts.Replicas))
+func (r *Repair) dialAll(ctx context.Context) ([][]store, error) {
+	conns := make([][]store, len(r.opts.Replicas))
 	for i, rep := range r.opts.Replicas {
 		for _, ds := range rep.Datastores {
 			c, err := r.dial(ctx, ds.Addr)
@@ -259,44 +263,34 @@ func (r *Repair) dialAll(ctx context.Context) ([][]*stream.Conn, error) {
 	return conns, nil
 }
 
-func closeAll(conns [][]*stream.Conn) {
+func closeAll(conns [][]store) {
 	for _, cs := range conns {
 		for _, c := range cs {
-			c.Close()
+			if c != nil {
+				c.close()
+			}
 		}
 	}
 }
 
-func (r *Repair) dial(ctx context.Context, addr string) (*stream.Conn, error) {
-	c, err := stream.DialRedis(ctx, addr, r.opts.Timeout)
-	if err != nil {
-		return nil, err
+// dial connects to one datastore of the protocol the options name.
+func (r *Repair) dial(ctx context.Context, addr string) (store, error) {
+	if r.opts.Protocol == stream.Memcached {
+		return dialMemcached(ctx, addr, r.opts.Timeout, r.opts.Now)
 	}
-	if r.opts.Password != "" {
-		if _, err := c.DoS("AUTH", r.opts.Password); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("AUTH on %s: %w", addr, err)
-		}
-	}
-	for _, s := range []string{digestScript, applyScript} {
-		if _, err := c.DoS("SCRIPT", "LOAD", s); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("SCRIPT LOAD on %s: %w", addr, err)
-		}
-	}
-	return c, nil
+	return dialRedis(ctx, addr, r.opts.Password, r.opts.Timeout, r.opts.Now)
 }
 
 // pickDepth sizes the trees for about 8 keys a leaf from the largest
 // replica's key count over the ranges (DBSIZE counts every range, so this
 // overestimates a node that holds several ranges' worth beside ours).
-func (r *Repair) pickDepth(conns [][]*stream.Conn) int {
+func (r *Repair) pickDepth(conns [][]store) int {
 	var most int64
 	for _, cs := range conns {
 		var n int64
 		for _, c := range cs {
-			if v, err := c.DoS("DBSIZE"); err == nil {
-				n += v.Int
+			if v, err := c.size(); err == nil {
+				n += v
 			}
 		}
 		most = max(most, n)
@@ -330,42 +324,28 @@ func skipKey(key []byte) bool {
 	return strings.HasPrefix(s, addSet) || strings.HasPrefix(s, remSet) || strings.HasPrefix(s, streamTmp)
 }
 
-// scan walks one datastore with SCAN and calls fn with each page of keys
-// that are in the ranges and owned by ds, with their range indexes.
-func (r *Repair) scan(ctx context.Context, c *stream.Conn, ds Datastore, fn func(keys [][]byte, idx []int) error) error {
-	cursor := "0"
-	count := fmt.Sprint(r.opts.ScanCount)
-	for {
-		v, err := c.DoS("SCAN", cursor, "COUNT", count)
-		if err != nil {
-			return ctxErr(ctx, fmt.Errorf("antientropy: SCAN %s on %s: %w", cursor, ds.Addr, err))
-		}
-		if len(v.Array) != 2 {
-			return fmt.Errorf("antientropy: SCAN on %s: malformed reply", ds.Addr)
-		}
+// scan enumerates one datastore and calls fn with each page of keys that
+// are in the ranges and owned by ds, with their range indexes.
+func (r *Repair) scan(ctx context.Context, c store, ds Datastore, fn func(keys [][]byte, idx []int) error) error {
+	return c.scan(ctx, r.opts.ScanCount, func(page [][]byte) error {
 		var keys [][]byte
 		var idx []int
-		for _, k := range v.Array[1].Array {
-			if skipKey(k.Str) {
+		for _, k := range page {
+			if skipKey(k) {
 				continue
 			}
-			tok, i := r.rangeOf(k.Str)
+			tok, i := r.rangeOf(k)
 			if i < 0 || (ds.Owns != nil && !ds.Owns.Contains(tok)) {
 				continue
 			}
-			keys = append(keys, k.Str)
+			keys = append(keys, k)
 			idx = append(idx, i)
 		}
-		if len(keys) > 0 {
-			if err := fn(keys, idx); err != nil {
-				return err
-			}
-		}
-		cursor = string(v.Array[0].Str)
-		if cursor == "0" {
+		if len(keys) == 0 {
 			return nil
 		}
-	}
+		return fn(keys, idx)
+	})
 }
 
 func ctxErr(ctx context.Context, err error) error {
@@ -379,7 +359,7 @@ func ctxErr(ctx context.Context, err error) error {
 const pipelineDepth = 64
 
 // buildTrees builds trees[replica][range], the replicas in parallel.
-func (r *Repair) buildTrees(ctx context.Context, conns [][]*stream.Conn, depth int) ([][]*Tree, error) {
+func (r *Repair) buildTrees(ctx context.Context, conns [][]store, depth int) ([][]*Tree, error) {
 	trees := make([][]*Tree, len(r.opts.Replicas))
 	g, gctx := errgroup.WithContext(ctx)
 	for ri, rep := range r.opts.Replicas {
@@ -396,7 +376,7 @@ func (r *Repair) buildTrees(ctx context.Context, conns [][]*stream.Conn, depth i
 						if err := r.opts.Throttle.Wait(gctx, int64(n), 0); err != nil {
 							return err
 						}
-						dg, err := r.digests(gctx, c, ds.Addr, keys[:n])
+						dg, err := c.digests(gctx, keys[:n])
 						if err != nil {
 							return err
 						}
@@ -431,84 +411,6 @@ func (r *Repair) expiryBucket(exp int64) int64 {
 	return exp / r.bucket
 }
 
-type keyDigest struct {
-	present bool
-	value   Digest
-	expiry  int64
-}
-
-// digests runs the digest script for keys, pipelined.
-func (r *Repair) digests(ctx context.Context, c *stream.Conn, addr string, keys [][]byte) ([]keyDigest, error) {
-	sha := []byte(digestSHA)
-	for _, k := range keys {
-		c.Send([]byte("EVALSHA"), sha, []byte("1"), k)
-	}
-	if err := c.Flush(); err != nil {
-		return nil, ctxErr(ctx, err)
-	}
-	out := make([]keyDigest, len(keys))
-	var firstErr error
-	for i := range keys {
-		v, err := c.Receive()
-		now := r.opts.Now().UnixMilli()
-		if err != nil {
-			var re stream.RedisError
-			if !errors.As(err, &re) {
-				return nil, ctxErr(ctx, err)
-			}
-			if firstErr == nil {
-				firstErr = fmt.Errorf("antientropy: digest of %q on %s: %w", keys[i], addr, err)
-			}
-			continue
-		}
-		d, ok := parseDigest(v, now)
-		if !ok {
-			return nil, fmt.Errorf("antientropy: digest of %q on %s: malformed reply", keys[i], addr)
-		}
-		out[i] = d
-	}
-	// A script error on a key (a module type Redis cannot DUMP, say) is
-	// not one replica's divergence to guess at: stop and name it.
-	return out, firstErr
-}
-
-func parseDigest(v stream.Value, now int64) (keyDigest, bool) {
-	if len(v.Array) != 3 {
-		return keyDigest{}, false
-	}
-	t := string(v.Array[0].Str)
-	if t == "none" {
-		return keyDigest{}, true
-	}
-	d := keyDigest{present: true, expiry: NoExpiry}
-	if pttl := v.Array[1].Int; pttl >= 0 {
-		d.expiry = now + pttl
-	}
-	hexd := v.Array[2].Str
-	if len(hexd) < 2*len(d.value) {
-		return keyDigest{}, false
-	}
-	for i := range d.value {
-		hi, ok1 := unhex(hexd[2*i])
-		lo, ok2 := unhex(hexd[2*i+1])
-		if !ok1 || !ok2 {
-			return keyDigest{}, false
-		}
-		d.value[i] = hi<<4 | lo
-	}
-	return d, true
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
-}
-
 // compare diffs the trees of each range and returns the differing key
 // hashes with their range.
 func (r *Repair) compare(trees [][]*Tree) map[uint64]int {
@@ -537,7 +439,7 @@ func (r *Repair) compare(trees [][]*Tree) map[uint64]int {
 
 // findKeys scans every datastore again for the keys whose hashes differed:
 // the trees keep hashes, not keys. A key may be on some replicas only.
-func (r *Repair) findKeys(ctx context.Context, conns [][]*stream.Conn, hashes map[uint64]int) (map[string]int, error) {
+func (r *Repair) findKeys(ctx context.Context, conns [][]store, hashes map[uint64]int) (map[string]int, error) {
 	keys := map[string]int{}
 	for ri, rep := range r.opts.Replicas {
 		for di, ds := range rep.Datastores {

@@ -18,6 +18,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/antientropy"
 	"github.com/dynomite-go/dynomite/proxy/config"
 	"github.com/dynomite-go/dynomite/proxy/jobs"
+	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 	"github.com/dynomite-go/dynomite/proxy/stream"
 )
@@ -57,6 +58,7 @@ type repairSettings struct {
 	datastore, password, preferredDC string
 	interval                         time.Duration
 	peerStatsPort                    int
+	protocol                         stream.Protocol
 }
 
 func newRepairer(cfg *config.Config, srv *proxy.Server, reg *jobs.Registry, statsPort func() string, log *slog.Logger) *repairer {
@@ -76,6 +78,9 @@ func newRepairer(cfg *config.Config, srv *proxy.Server, reg *jobs.Registry, stat
 func (p *repairer) apply(cfg *config.Config) {
 	s := &repairSettings{password: cfg.DatastorePassword, preferredDC: cfg.RepairPreferredDC, interval: cfg.RepairInterval,
 		peerStatsPort: cfg.PeerStatsPort}
+	if cfg.DataStore == msg.Memcache {
+		s.protocol = stream.Memcached
+	}
 	if len(cfg.Servers) > 0 {
 		s.datastore = cfg.Servers[0].Endpoint.String()
 	}
@@ -281,7 +286,7 @@ func (p *repairer) options(req admin.RepairRequest) (antientropy.Options, error)
 	if err != nil {
 		return antientropy.Options{}, err
 	}
-	return antientropy.Options{Topology: topo, Ranges: ranges, Replicas: reps, Password: set.password,
+	return antientropy.Options{Topology: topo, Ranges: ranges, Replicas: reps, Protocol: set.protocol, Password: set.password,
 		PreferredDC: set.preferredDC, Throttle: p.throttle, DryRun: req.DryRun}, nil
 }
 
