@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -147,14 +148,7 @@ func TestRepairEndpointBringsEveryRackToTheMajority(t *testing.T) {
 	require.Equal(t, int64(keys), again.Result.Scanned/3, "every replica read whole")
 
 	metrics := statsGet(t, nodes[0], "/metrics")
-	series := func(name string) string {
-		for line := range strings.Lines(metrics) {
-			if strings.HasPrefix(line, name+"{") {
-				return strings.TrimSpace(line[strings.LastIndexByte(line, ' ')+1:])
-			}
-		}
-		return "missing"
-	}
+	series := func(name string) string { return seriesValue(metrics, name) }
 	require.Equal(t, fmt.Sprint(injected), series("dynomite_repair_divergent_keys_found_total"))
 	require.Equal(t, fmt.Sprint(injected), series("dynomite_repair_divergent_keys_fixed_total"))
 	require.Contains(t, metrics, `dynomite_repair_runs_total{datacenter="dc1",outcome="success",rack="r0"} 2`)
@@ -171,6 +165,24 @@ func TestRepairEndpointBringsEveryRackToTheMajority(t *testing.T) {
 	require.Equal(t, int64(3*keys), streams[1].KeysScanned, "the replicas agree: every key read on every replica")
 	require.Equal(t, int64(injected), streams[0].KeysCopied)
 	require.Zero(t, streams[1].KeysCopied)
+
+	// repair_interval, set by a reload, starts repairs on its own.
+	nodes[0].set("repair_interval", "1000")
+	nodes[0].write(t)
+	code, res := postReload(t, nodes[0].Node)
+	require.Equal(t, http.StatusOK, code, res.Error)
+	require.Equal(t, []string{"repair_interval"}, res.Changed)
+	proxytest.Eventually(t, 30*time.Second, func() bool {
+		return getRepair(t, nodes[0]).Trigger == "schedule"
+	}, "no scheduled repair started")
+	// the two repairs above, then at least one scheduled repair, finished
+	// (finding nothing: the replicas agree)
+	proxytest.Eventually(t, 30*time.Second, func() bool {
+		m := statsGet(t, nodes[0], "/metrics")
+		runs, _ := strconv.Atoi(seriesValue(m, `dynomite_repair_runs_total{datacenter="dc1",outcome="success"`))
+		return runs >= 3
+	}, "the scheduled repair never finished")
+	require.Equal(t, fmt.Sprint(injected), seriesValue(statsGet(t, nodes[0], "/metrics"), "dynomite_repair_divergent_keys_found_total"))
 }
 
 func statsGet(t *testing.T, f *fileNode, path string) string {
@@ -219,4 +231,18 @@ func waitPeersUp(t *testing.T, n *fileNode) {
 		}
 		return true
 	}, "the peers never came up")
+}
+
+// seriesValue is the value of the first series in the metrics text whose
+// line starts with prefix (a name, or a name and its first labels).
+func seriesValue(metrics, prefix string) string {
+	if !strings.Contains(prefix, "{") {
+		prefix += "{"
+	}
+	for line := range strings.Lines(metrics) {
+		if strings.HasPrefix(line, prefix) {
+			return strings.TrimSpace(line[strings.LastIndexByte(line, ' ')+1:])
+		}
+	}
+	return "missing"
 }
