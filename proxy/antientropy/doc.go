@@ -59,6 +59,17 @@
 // Memcached keeps no timestamp of a write: its keys are resolved by
 // majority, else by the preferred datacenter.
 //
+// # Figures
+//
+// On the shared 2-core development machine (load average 12 to 16),
+// BenchmarkTreeBuild (entry digests, sort and Merkle digests of 100,000
+// keys, no I/O) ran at 160,000 to 480,000 keys/s, and
+// BenchmarkDigestPassRedis (SCAN and the digest script against a real
+// Redis of 100,000 small strings, pipelined 64 keys deep) at 52,000 to
+// 69,000 keys/s: the datastore round trips, not the trees, bound a repair.
+// The replicas are read in parallel, so a repair of three replicas reads
+// about three times that.
+//
 // # Limits
 //
 // A Redis key's digest reads its whole value in one script, like DUMP: a
