@@ -157,6 +157,9 @@ type Server struct {
 	// fanouts counts fan-outs with copies outstanding: a stopping node
 	// keeps its peer pools until they are done
 	fanouts atomic.Int64
+	// warming: the node is filling its datastore and routes its reads
+	// elsewhere (warming.go)
+	warming atomic.Bool
 	// live is the settings a reload changes (live.go): read per request,
 	// replaced whole by Reload
 	live     atomic.Pointer[liveState]
@@ -470,6 +473,9 @@ func (s *Server) dispatch(r *msg.Request, hint uint, rl, wl consistency.Level) {
 		}
 		s.backend.Send(r, hint)
 		return
+	}
+	if s.warming.Load() && s.cluster.routeWarming(r, hint, rl) {
+		return // warming.go
 	}
 	s.cluster.route(r, hint, rl, wl)
 }

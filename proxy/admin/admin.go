@@ -15,7 +15,9 @@
 // POST /reload (the configuration reload, whose JSON answer `dynomite
 // reload` prints). [RegisterOps] adds the operator's endpoints (/ready,
 // /ring, /owner, /status) that the `dynomite ready|ring|owner|status`
-// commands read.
+// commands read. [RegisterWarmup] adds POST /warmup (start a warm-up of
+// the node, guarded) and GET /datastore (the datastore's address as other
+// nodes reach it, which a warming peer copies from).
 //
 // Upstream answers every unknown path with "OK"; we answer 404 so that a
 // typo in a runbook is visible (docs/compatibility.md).

@@ -261,8 +261,9 @@ type Snapshot struct {
 	Errors      int64   `json:"errors"`
 	KeysPerSec  float64 `json:"keys_per_sec"`
 	BytesPerSec float64 `json:"bytes_per_sec"`
-	// ETASeconds is the time left in seconds, -1 while unknown, 0 once
-	// the job ended.
+	// KeysPerSec and BytesPerSec are the current (or, once the job ended,
+	// the last) attempt's averages. ETASeconds is the time left in
+	// seconds, -1 while unknown, 0 once the job ended.
 	ETASeconds float64 `json:"eta_seconds"`
 	// LastError is the last failure's text: the attempt's or the job's
 	// error, else the last per-key error.
@@ -277,8 +278,8 @@ func (j *Job) snapshot() Snapshot {
 		RangesDone: j.cur.RangesDone, RangesTotal: j.cur.RangesTotal, KeysTotal: j.cur.KeysTotal,
 		KeysScanned: c.scanned, KeysCopied: c.copied, KeysSkipped: c.skipped, Bytes: c.bytes, Errors: c.errors,
 		ETASeconds: -1, LastError: j.lastErr}
+	s.KeysPerSec, s.BytesPerSec = j.cur.KeysPerSec, j.cur.BytesPerSec
 	if j.state == Running {
-		s.KeysPerSec, s.BytesPerSec = j.cur.KeysPerSec, j.cur.BytesPerSec
 		if j.cur.ETA >= 0 {
 			s.ETASeconds = j.cur.ETA.Seconds()
 		}

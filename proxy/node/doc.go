@@ -12,6 +12,12 @@
 // up logging and signals and then calls [New] and [Node.Run]; tests and
 // proxy/metrics/metricstest build nodes the same way.
 //
+// warmup.go fills the datastore of a replaced node from a replica in
+// another rack before the node serves reads (warm_up, POST /warmup): the
+// design, the source's discovery (GET /datastore) and the limits are
+// documented there. Its jobs, like every data movement of the node, are in
+// [Node.Jobs] (GET /streams) and share [Node.StreamThrottle].
+//
 // [Node.Run] runs every long-running component under one errgroup
 // (golang.org/x/sync/errgroup): the first error is returned, and any
 // component stopping stops the others, so no error is dropped and no

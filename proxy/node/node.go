@@ -12,8 +12,10 @@ import (
 	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/admin"
 	"github.com/dynomite-go/dynomite/proxy/config"
+	"github.com/dynomite-go/dynomite/proxy/jobs"
 	"github.com/dynomite-go/dynomite/proxy/membership"
 	"github.com/dynomite-go/dynomite/proxy/metrics"
+	"github.com/dynomite-go/dynomite/proxy/stream"
 )
 
 // Option adjusts what New builds.
@@ -26,6 +28,7 @@ type settings struct {
 	adminMode int
 	tune      func(*proxy.Options)
 	confFile  string
+	peerStats func(peer string) string // warmup.go
 }
 
 // WithLogger sets the logger of every component (default: discard).
@@ -60,6 +63,7 @@ type Node struct {
 	membership *membership.Membership
 	listening  bool
 	reload     reloader  // reload.go
+	warm       *warmer   // warmup.go
 	repair     *repairer // repair.go
 }
 
@@ -113,13 +117,16 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, info env.Info, po 
 	admin.RegisterCluster(n.stats, clusterView{srv.Admin(), n}, s.logs)
 	admin.RegisterProfiling(n.stats, srv.Admin().AdminToken)
 	attachMetrics(n.metrics, n.reg, srv, n.stats)
-	n.repair = newRepairer(cfg, srv, n.metrics.Jobs(), n.statsPort, s.log)
-	admin.RegisterRepair(n.stats, srv.Admin(), n.repair)
-	admin.RegisterDatastore(n.stats, n.repair.datastoreAddr)
-	if err := registerRepairMetrics(n.metrics.Registerer(), n.repair); err != nil {
+	if n.membership, err = membership.New(ctx, cfg, info, srv, s.log); err != nil {
 		return err
 	}
-	if n.membership, err = membership.New(ctx, cfg, info, srv, s.log); err != nil {
+	n.warm = newWarmer(n, cfg, s.peerStats)
+	admin.RegisterWarmup(n.stats, srv.Admin(), n.warm.start, n.datastore)
+	// repairs share the warm-ups' throttle and their way of finding a
+	// peer's datastore (GET /datastore)
+	n.repair = newRepairer(cfg, srv, n.metrics.Jobs(), n.warm.throttle, n.warm.datastoreOf, s.log)
+	admin.RegisterRepair(n.stats, srv.Admin(), n.repair)
+	if err := registerRepairMetrics(n.metrics.Registerer(), n.repair); err != nil {
 		return err
 	}
 	admin.RegisterOps(n.stats, srv.Ops(), readiness{srv, n.membership, po.Preconnect && n.adminMode == 0, uint64(max(cfg.ServerFailureLimit, 1))}, n.advertisedHost)
@@ -152,7 +159,7 @@ func (n *Node) Listen() error {
 // Run serves until ctx ends or a component fails, then stops every
 // component and returns the first error (nil on a clean stop). The
 // components (the proxy, the stats listener, the membership: seed
-// provider and gossip) run in one errgroup; any of them returning, even
+// provider and gossip, the warm-ups) run in one errgroup; any of them returning, even
 // without an error, stops the others. Run may be called once.
 func (n *Node) Run(ctx context.Context) error {
 	defer n.metrics.Close()
@@ -165,7 +172,7 @@ func (n *Node) Run(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	g, gctx := errgroup.WithContext(ctx)
-	for _, run := range []func(context.Context) error{n.stats.Serve, n.srv.Serve, n.membership.Run, n.repair.run} {
+	for _, run := range []func(context.Context) error{n.stats.Serve, n.srv.Serve, n.membership.Run, n.warm.run, n.repair.run} {
 		g.Go(func() error {
 			defer stop()
 			return run(gctx)
@@ -186,13 +193,6 @@ func (n *Node) Reload() {
 	n.ReloadConfig()
 }
 
-// statsPort is the stats listener's port (after Listen): repairs look for
-// their peers' GET /datastore on the same port.
-func (n *Node) statsPort() string {
-	_, port, _ := net.SplitHostPort(n.stats.Addr().String())
-	return port
-}
-
 // Server is the node's proxy.
 func (n *Node) Server() *proxy.Server { return n.srv }
 
@@ -208,6 +208,13 @@ func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
 
 // Registry is the node's Prometheus registry.
 func (n *Node) Registry() *prometheus.Registry { return n.reg }
+
+// StreamThrottle is the throttle every data movement of the node shares
+// (stream_keys_per_sec, stream_bytes_per_sec; a reload changes it).
+func (n *Node) StreamThrottle() *stream.Throttle { return n.warm.throttle }
+
+// Jobs is the node's registry of data-movement jobs (GET /streams).
+func (n *Node) Jobs() *jobs.Registry { return n.metrics.Jobs() }
 
 // Membership is the node's seed provider and gossip.
 func (n *Node) Membership() *membership.Membership { return n.membership }

@@ -35,6 +35,9 @@ func (r readiness) Missing() []string {
 	if !r.srv.Backend().Up() {
 		missing = append(missing, "datastore not connected")
 	}
+	if r.srv.Warming() {
+		missing = append(missing, "warming up: the datastore is being filled from a replica; reads go to other racks (dynomite streams)")
+	}
 	expected, ok := r.m.Expected()
 	if !ok {
 		return append(missing, "waiting for the seed provider ("+r.m.Provider()+") to answer")

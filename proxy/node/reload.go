@@ -144,6 +144,7 @@ func (n *Node) reloadConfig() admin.ReloadResult {
 	if verbosity && n.reload.logs != nil {
 		n.reload.logs.SetVerbosity(next.Verbosity) // 0..11: the parser checked it
 	}
+	n.warm.apply(next)
 	n.reload.cfg = next
 	for _, w := range next.Warnings {
 		n.log.Warn("configuration", "warning", w)

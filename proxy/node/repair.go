@@ -2,12 +2,8 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,11 +30,10 @@ type repairer struct {
 	jobs     *jobs.Registry // GET /streams lists the repairs
 	throttle *stream.Throttle
 	settings atomic.Pointer[repairSettings]
-	// statsPort is this node's stats listener port: the peers' too, unless
-	// peer_stats_port says otherwise.
-	statsPort func() string
-	http      *http.Client
-	wake      chan struct{} // the interval changed
+	// datastoreOf asks a peer where its datastore is (the warm-ups' GET
+	// /datastore client, warmup.go)
+	datastoreOf func(ctx context.Context, peer ring.Node) (stream.Endpoint, error)
+	wake        chan struct{} // the interval changed
 
 	// ctx ends the running repair when the node stops.
 	ctx    context.Context
@@ -57,14 +52,13 @@ type repairer struct {
 type repairSettings struct {
 	datastore, password, preferredDC string
 	interval                         time.Duration
-	peerStatsPort                    int
 	protocol                         stream.Protocol
 }
 
-func newRepairer(cfg *config.Config, srv *proxy.Server, reg *jobs.Registry, statsPort func() string, log *slog.Logger) *repairer {
+func newRepairer(cfg *config.Config, srv *proxy.Server, reg *jobs.Registry, throttle *stream.Throttle,
+	datastoreOf func(context.Context, ring.Node) (stream.Endpoint, error), log *slog.Logger) *repairer {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &repairer{log: log.With("component", "repair"), srv: srv, jobs: reg, statsPort: statsPort,
-		throttle: stream.NewThrottle(0, 0, nil), http: &http.Client{Timeout: 5 * time.Second},
+	p := &repairer{log: log.With("component", "repair"), srv: srv, jobs: reg, throttle: throttle, datastoreOf: datastoreOf,
 		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
 		status: admin.RepairStatus{State: admin.RepairIdle, Replicas: []string{}}}
 	p.apply(cfg)
@@ -72,12 +66,11 @@ func newRepairer(cfg *config.Config, srv *proxy.Server, reg *jobs.Registry, stat
 }
 
 // apply takes the repair keys of a configuration (at start and on every
-// reload): the throttle (stream_keys_per_sec, stream_bytes_per_sec)
-// applies to a running repair's next key, the interval times the schedule
-// anew.
+// reload): the interval times the schedule anew. The throttle is the
+// warm-ups' (stream_keys_per_sec, stream_bytes_per_sec), which their apply
+// sets.
 func (p *repairer) apply(cfg *config.Config) {
-	s := &repairSettings{password: cfg.DatastorePassword, preferredDC: cfg.RepairPreferredDC, interval: cfg.RepairInterval,
-		peerStatsPort: cfg.PeerStatsPort}
+	s := &repairSettings{password: cfg.DatastorePassword, preferredDC: cfg.RepairPreferredDC, interval: cfg.RepairInterval}
 	if cfg.DataStore == msg.Memcache {
 		s.protocol = stream.Memcached
 	}
@@ -85,7 +78,6 @@ func (p *repairer) apply(cfg *config.Config) {
 		s.datastore = cfg.Servers[0].Endpoint.String()
 	}
 	old := p.settings.Swap(s)
-	p.throttle.Set(int64(cfg.StreamKeysPerSec), int64(cfg.StreamBytesPerSec))
 	if old != nil && old.interval != s.interval {
 		select {
 		case p.wake <- struct{}{}:
@@ -93,9 +85,6 @@ func (p *repairer) apply(cfg *config.Config) {
 		}
 	}
 }
-
-// datastoreAddr is GET /datastore's answer.
-func (p *repairer) datastoreAddr() string { return p.settings.Load().datastore }
 
 // run starts a repair every repair_interval until ctx ends, then stops the
 // running repair and waits for it.
@@ -313,9 +302,13 @@ func (p *repairer) replicas(topo *ring.Topology, ranges stream.Ranges, local str
 			case n.Local:
 				addr = local
 			default:
-				if addr, err = p.peerDatastore(n); err != nil {
+				ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+				ep, err := p.datastoreOf(ctx, *n)
+				cancel()
+				if err != nil {
 					return err
 				}
+				addr = ep.Addr
 			}
 			ds := antientropy.Datastore{Addr: addr}
 			if len(nodes) > 1 {
@@ -356,52 +349,4 @@ func meet(a, b stream.Ranges) bool {
 		}
 	}
 	return false
-}
-
-// peerDatastore asks peer n for its datastore address (GET /datastore on
-// its host at peer_stats_port, by default this node's stats port). A loopback or unspecified host in
-// the answer means the peer's own host, unless the peer is on a loopback
-// address itself (every node on one machine: the answer stands).
-func (p *repairer) peerDatastore(n *ring.Node) (string, error) {
-	host, _, err := net.SplitHostPort(n.Addr)
-	if err != nil {
-		return "", fmt.Errorf("peer %s: address %q: %w", n.Name, n.Addr, err)
-	}
-	port := p.statsPort()
-	if pp := p.settings.Load().peerStatsPort; pp != 0 {
-		port = strconv.Itoa(pp)
-	}
-	url := "http://" + net.JoinHostPort(host, port) + "/datastore"
-	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
-	defer cancel()
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := p.http.Do(hreq)
-	if err != nil {
-		return "", fmt.Errorf("peer %s: asking its datastore address (%s; or give it in the request's datastores): %w", n.Name, url, err)
-	}
-	defer resp.Body.Close()
-	var d admin.DatastoreJSON
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("peer %s: GET %s: %s", n.Name, url, resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
-		return "", fmt.Errorf("peer %s: GET %s: %w", n.Name, url, err)
-	}
-	dh, dp, err := net.SplitHostPort(d.Addr)
-	if err != nil {
-		return "", fmt.Errorf("peer %s: datastore %q is not host:port (a unix socket cannot be reached from here): %w", n.Name, d.Addr, err)
-	}
-	if local(dh) && !local(host) {
-		dh = host
-	}
-	return net.JoinHostPort(dh, dp), nil
-}
-
-// local reports a host that only means "this machine".
-func local(host string) bool {
-	ip := net.ParseIP(host)
-	return host == "" || host == "localhost" || (ip != nil && (ip.IsLoopback() || ip.IsUnspecified()))
 }

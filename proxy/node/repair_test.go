@@ -76,8 +76,17 @@ func TestRepairEndpointBringsEveryRackToTheMajority(t *testing.T) {
 	places := [][2]string{{"dc1", "r0"}, {"dc1", "r1"}, {"dc2", "r0"}}
 	var redis [3]*proxytest.Process
 	var dyn [3]string
+	var ds [3]string // each Redis, on its "host"
 	for i := range places {
 		redis[i] = proxytest.StartRedis(t)
+		// GET /datastore answers a loopback datastore at the node's own
+		// host (127.0.0.2 for the second "host"): Redis moves there.
+		_, rport, err := net.SplitHostPort(redis[i].Addr)
+		require.NoError(t, err)
+		ds[i] = fmt.Sprintf("127.0.0.%d:%s", i+1, rport)
+		if i > 0 {
+			require.Equal(t, "+OK\r\n", redisDo(t, redis[i].Addr, "CONFIG", "SET", "bind", fmt.Sprintf("127.0.0.%d", i+1)))
+		}
 		_, port, err := net.SplitHostPort(proxytest.FreeAddr(t))
 		require.NoError(t, err)
 		dyn[i] = fmt.Sprintf("127.0.0.%d:%s", i+1, port)
@@ -92,7 +101,7 @@ func TestRepairEndpointBringsEveryRackToTheMajority(t *testing.T) {
 		}
 		nodes[i] = startFileNode(t, log, "listen", proxytest.FreeAddr(t), "dyn_listen", dyn[i],
 			"stats_listen", fmt.Sprintf("127.0.0.%d:%s", i+1, statsPort), "datacenter", p[0], "rack", p[1], "tokens", "'0'",
-			"servers", "\n  - "+redis[i].Addr+":1", "dyn_seeds", strings.Join(seeds, ""),
+			"servers", "\n  - "+ds[i]+":1", "dyn_seeds", strings.Join(seeds, ""),
 			"read_consistency", "DC_ONE", "write_consistency", "DC_ONE")
 	}
 	for _, n := range nodes {
@@ -107,14 +116,14 @@ func TestRepairEndpointBringsEveryRackToTheMajority(t *testing.T) {
 		}
 		require.Equal(t, "+OK\r\n", c.Do(args...))
 	}
-	for _, r := range redis {
+	for _, r := range ds {
 		proxytest.Eventually(t, 30*time.Second, func() bool {
-			return redisDo(t, r.Addr, "DBSIZE") == fmt.Sprintf(":%d\r\n", keys)
-		}, "the writes never reached %s", r.Addr)
+			return redisDo(t, r, "DBSIZE") == fmt.Sprintf(":%d\r\n", keys)
+		}, "the writes never reached %s", r)
 	}
 	injected := 0
 	for i := 0; i < keys; i += 7 {
-		k, r := fmt.Sprint("user:", i), redis[(i/7)%3].Addr
+		k, r := fmt.Sprint("user:", i), ds[(i/7)%3]
 		switch (i / 7) % 4 {
 		case 0:
 			require.Equal(t, ":1\r\n", redisDo(t, r, "DEL", k))
@@ -137,9 +146,9 @@ func TestRepairEndpointBringsEveryRackToTheMajority(t *testing.T) {
 	for i := 0; i < keys; i += 7 {
 		k := fmt.Sprint("user:", i)
 		want := fmt.Sprintf("$%d\r\nvalue %d\r\n", len(fmt.Sprint("value ", i)), i)
-		for _, r := range redis {
-			require.Equal(t, want, redisDo(t, r.Addr, "GET", k), "%s on %s", k, r.Addr)
-			require.Equal(t, ":0\r\n", redisDo(t, r.Addr, "EXISTS", "only:"+k))
+		for _, r := range ds {
+			require.Equal(t, want, redisDo(t, r, "GET", k), "%s on %s", k, r)
+			require.Equal(t, ":0\r\n", redisDo(t, r, "EXISTS", "only:"+k))
 		}
 	}
 	again := repairOnce(t, nodes[0])

@@ -81,7 +81,7 @@ func TestEveryRuleHasATest(t *testing.T) {
 		}
 	}
 	require.ElementsMatch(t, []string{"DynomiteNodeDown", "DynomiteDatastoreDown", "DynomitePeerUnreachable",
-		"DynomiteQuorumFailures", "DynomiteRemoteDrops", "DynomiteHighLatency", "DynomiteConfigReloadFailed", "DynomiteHintsDropped", "DynomiteHintsPilingUp"}, names)
+		"DynomiteQuorumFailures", "DynomiteRemoteDrops", "DynomiteHighLatency", "DynomiteConfigReloadFailed", "DynomiteHintsDropped", "DynomiteHintsPilingUp", "DynomiteWarmUpFailing"}, names)
 }
 
 func promtool(t *testing.T, dir string, args ...string) {

@@ -4,16 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-)
 
-// WarmupJSON is the answer of POST /warmup: 202 with Started and the job's
-// ID (as GET /streams lists it), or 409 with Error when a warm-up already
-// runs or the node cannot warm up (no replica).
-type WarmupJSON struct {
-	Started bool   `json:"started"`
-	ID      int64  `json:"id,omitempty"`
-	Error   string `json:"error,omitempty"`
-}
+	"github.com/dynomite-go/dynomite/proxy/admin"
+)
 
 // runWarmup asks the node to warm up.
 func runWarmup(e *env, args []string) int {
@@ -24,7 +17,7 @@ func runWarmup(e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	var r WarmupJSON
+	var r admin.WarmupJSON
 	if jerr := json.Unmarshal(res.body, &r); jerr != nil {
 		return e.fail(e.refused("/warmup", res))
 	}
