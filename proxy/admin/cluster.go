@@ -79,7 +79,7 @@ func RegisterCluster(mux Mux, c Cluster, logs LogControl) {
 			"/get_timeout_factor", "/set_timeout_factor/<1..10>", "/state/get_state",
 			"/state/<standby|writes_only|resuming|normal>", "/peer/<down|up|reset>/<peer name|all>",
 			"/read_repairs/<enable|disable>", "/setloglevel/<0..11>", "/loglevelup", "/logleveldown",
-			"/ready", "/ring", "/owner?key=<key>", "/status", "POST /reload", ""}, "\n"))
+			"/ready", "/ring", "/owner?key=<key>", "/status", "POST /reload", "POST /repair", "/repair", "/datastore", ""}, "\n"))
 	})
 	h("GET /cluster_describe", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -145,6 +145,10 @@ type Config struct {
 	HintsDir, HintsFsync          string        `yaml:"-"`
 	MaxHintWindow                 time.Duration `yaml:"-"`
 	MaxHintsBytes, HintReplayRate int           `yaml:"-"`
+	// Anti-entropy (repair_interval, repair_preferred_dc; see
+	// keys_ours.go).
+	RepairInterval    time.Duration `yaml:"-"`
+	RepairPreferredDC string        `yaml:"-"`
 	// Warm-up and data movement (warm_up, stream_keys_per_sec,
 	// stream_bytes_per_sec, peer_stats_port; see keys_ours.go).
 	WarmUp                                             bool `yaml:"-"`

@@ -96,6 +96,14 @@ var ourKeys = []key{
 	{name: "max_hint_window", def: "10800000", val: func(c *Config) value { return optMsVal{p: &c.MaxHintWindow, zero: "no limit"} }},
 	{name: "max_hints_bytes", def: "1073741824", val: func(c *Config) value { return optIntVal{p: &c.MaxHintsBytes, min: 1 << 20, max: maxInt32} }},
 	{name: "hint_replay_rate", def: "4194304", val: func(c *Config) value { return optIntVal{p: &c.HintReplayRate, min: 1024, max: maxInt32} }},
+	// Anti-entropy (proxy/antientropy): repair_interval runs a repair of
+	// this node's ranges every so many ms (0: only when asked, POST
+	// /repair); repair_preferred_dc decides the keys that neither a
+	// timestamp nor a majority of replicas decides (empty: they are
+	// reported and left alone). A repair is paced by stream_keys_per_sec
+	// and stream_bytes_per_sec, with the node's other data movements.
+	{name: "repair_interval", def: "0", val: func(c *Config) value { return optMsVal{p: &c.RepairInterval, zero: "off"} }},
+	{name: "repair_preferred_dc", val: func(c *Config) value { return strVal{&c.RepairPreferredDC, true} }},
 	// Warm-up (proxy/node/warmup.go): a node started with warm_up fills its
 	// datastore with its token ranges from a replica in another rack
 	// before it serves reads (POST /warmup starts one on a running node).

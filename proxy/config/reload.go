@@ -129,6 +129,8 @@ var reloadTable = map[string]reloadClass{
 	"max_hint_window":                   {Restart, "the hint log's settings are read when it is opened, at start"},
 	"max_hints_bytes":                   {Restart, "the hint log's settings are read when it is opened, at start"},
 	"hint_replay_rate":                  {Restart, "the replayer's pace is set at start"},
+	"repair_interval":                   {Live, "the schedule is timed anew from the reload"},
+	"repair_preferred_dc":               {Live, "the next repair"},
 	"warm_up":                           {Restart, "read at start; POST /warmup starts a warm-up on a running node"},
 	"stream_keys_per_sec":               {Live, "every running and later data movement, from its next key"},
 	"stream_bytes_per_sec":              {Live, "every running and later data movement, from its next key"},

@@ -62,8 +62,9 @@ type Node struct {
 	certs      reloaders
 	membership *membership.Membership
 	listening  bool
-	reload     reloader // reload.go
-	warm       *warmer  // warmup.go
+	reload     reloader  // reload.go
+	warm       *warmer   // warmup.go
+	repair     *repairer // repair.go
 }
 
 // Validate checks what New checks beyond config.Parse without any network
@@ -121,6 +122,13 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, info env.Info, po 
 	}
 	n.warm = newWarmer(n, cfg, s.peerStats)
 	admin.RegisterWarmup(n.stats, srv.Admin(), n.warm.start, n.datastore)
+	// repairs share the warm-ups' throttle and their way of finding a
+	// peer's datastore (GET /datastore)
+	n.repair = newRepairer(cfg, srv, n.metrics.Jobs(), n.warm.throttle, n.warm.datastoreOf, s.log)
+	admin.RegisterRepair(n.stats, srv.Admin(), n.repair)
+	if err := registerRepairMetrics(n.metrics.Registerer(), n.repair); err != nil {
+		return err
+	}
 	admin.RegisterOps(n.stats, srv.Ops(), readiness{srv, n.membership, po.Preconnect && n.adminMode == 0, uint64(max(cfg.ServerFailureLimit, 1))}, n.advertisedHost)
 	if name := n.membership.Provider(); name != "" {
 		registerSeedMetrics(n.metrics, name, n.membership.SeedMetrics())
@@ -164,7 +172,7 @@ func (n *Node) Run(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	g, gctx := errgroup.WithContext(ctx)
-	for _, run := range []func(context.Context) error{n.stats.Serve, n.srv.Serve, n.membership.Run, n.warm.run} {
+	for _, run := range []func(context.Context) error{n.stats.Serve, n.srv.Serve, n.membership.Run, n.warm.run, n.repair.run} {
 		g.Go(func() error {
 			defer stop()
 			return run(gctx)

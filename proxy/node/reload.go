@@ -140,6 +140,7 @@ func (n *Node) reloadConfig() admin.ReloadResult {
 		return res
 	}
 	commitProvider()
+	n.repair.apply(next)
 	if verbosity && n.reload.logs != nil {
 		n.reload.logs.SetVerbosity(next.Verbosity) // 0..11: the parser checked it
 	}

@@ -57,14 +57,7 @@ func TestReloadUnderLoadFailsNoRequestAndChangesTheLevel(t *testing.T) {
 			"read_consistency", "DC_ONE", "write_consistency", "DC_ONE", "timeout", "2000")
 	}
 	for _, n := range nodes {
-		proxytest.Eventually(t, 10*time.Second, func() bool {
-			for _, p := range n.Server().PeerStats() {
-				if !p.Pool.Up {
-					return false
-				}
-			}
-			return true
-		}, "the peers never came up")
+		waitPeersUp(t, n)
 	}
 	f := nodes[0]
 

@@ -31,6 +31,7 @@ func commands() []command {
 		{name: "warmup", summary: "start a warm-up of the node (POST /warmup): fill its datastore from a replica, reads elsewhere meanwhile", run: runWarmup},
 		{name: "tokens", args: "N [--racks R]", summary: "balanced tokens for N nodes per rack (offline)", offline: true, run: runTokens},
 		{name: "reload", summary: "reload the node's configuration (POST /reload); exit 1 when refused", run: runReload},
+		{name: "repair", args: "[--range S:E]... [--dry-run]", summary: "compare the node's ranges on every rack and repair divergent keys (POST /repair); waits, prints the result", run: runRepair},
 		{name: "help", summary: "this list", offline: true, run: func(e *env, _ []string) int { usage(e.stdout); return 0 }},
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,10 +52,20 @@ type response struct {
 
 // do sends one request to the stats listener, with the admin token when
 // there is one.
-func (e *env) do(method, path string) (*response, error) {
-	req, err := http.NewRequest(method, "http://"+e.addr+path, nil)
+func (e *env) do(method, path string) (*response, error) { return e.send(method, path, nil) }
+
+// send is do with a JSON body (none when nil).
+func (e *env) send(method, path string, body []byte) (*response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, "http://"+e.addr+path, rd)
 	if err != nil {
 		return nil, fmt.Errorf("--addr %q: %w", e.addr, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if e.token != "" {
 		req.Header.Set("Authorization", "Bearer "+e.token)
@@ -67,11 +78,11 @@ func (e *env) do(method, path string) (*response, error) {
 		return nil, &unreachable{e.addr, err}
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	answer, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
 	if err != nil {
 		return nil, &unreachable{e.addr, err}
 	}
-	return &response{res.StatusCode, body}, nil
+	return &response{res.StatusCode, answer}, nil
 }
 
 // getJSON reads path into v; a non-200 answer is an error quoting it.
