@@ -8,7 +8,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/admin"
 )
 
-// registerRepairMetrics exports the repairs' counters (docs/operations-repair.md
+// registerRepairMetrics exports the repairs' counters (docs/operations.md
 // lists them):
 //
 //	dynomite_repair_divergent_keys_found_total  keys the replicas disagreed on

@@ -35,12 +35,18 @@ func NeedBinary(t testing.TB, name, pkg string) string {
 // out for port 0 or outgoing connections, so another test process binding
 // port 0 between this call and the caller's listen cannot take it, which
 // happened when packages ran in parallel. Only another random pick of the
-// same port can, one chance in several thousand.
+// same port can, one chance in several thousand. Within one process no
+// port is handed out twice: a port given to one caller is free until that
+// caller listens on it, and a second pick of it in between (another node of
+// the same cluster, a test running in parallel) made two listeners collide.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	low := ephemeralLow()
-	for range 100 {
+	for range 1000 {
 		port := 10000 + rand.IntN(low-10000)
+		if !claim(port) {
+			continue
+		}
 		if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
 			ln.Close()
 			return port
@@ -52,6 +58,26 @@ func FreePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// handedOut holds the ports FreePort has returned in this process.
+var handedOut struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
+// claim records port as handed out; false when it already was.
+func claim(port int) bool {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports == nil {
+		handedOut.ports = map[int]bool{}
+	}
+	if handedOut.ports[port] {
+		return false
+	}
+	handedOut.ports[port] = true
+	return true
 }
 
 // ephemeralLow is the first port of the kernel's ephemeral range (Linux's
