@@ -3,6 +3,7 @@ package clients
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,8 @@ type cluster struct {
 	// behind them, in the same order.
 	Addrs []string
 	Redis []*proxytest.Process
+	// Stats are the nodes' stats listeners, in the same order.
+	Stats []string
 }
 
 // clusterConfig changes the node configuration of startCluster.
@@ -90,6 +93,7 @@ func startCluster(t testing.TB, cfg clusterConfig) *cluster {
 	for i := range racks {
 		c.Redis = append(c.Redis, proxytest.StartRedis(t))
 		c.Addrs = append(c.Addrs, proxytest.FreeAddr(t))
+		c.Stats = append(c.Stats, proxytest.FreeAddr(t))
 		peer[i] = proxytest.FreeAddr(t)
 	}
 	dir := t.TempDir()
@@ -106,7 +110,7 @@ func startCluster(t testing.TB, cfg clusterConfig) *cluster {
 			"  rack: rack" + strconv.Itoa(i+1),
 			"  listen: " + c.Addrs[i],
 			"  dyn_listen: " + peer[i],
-			"  stats_listen: " + proxytest.FreeAddr(t),
+			"  stats_listen: " + c.Stats[i],
 			"  tokens: '101134286'",
 			"  servers:",
 			"  - " + c.Redis[i].Addr + ":1",
@@ -143,7 +147,19 @@ func startCluster(t testing.TB, cfg clusterConfig) *cluster {
 	for i, a := range c.Addrs {
 		proxytest.WaitListening(t, a, "dynomite rack"+strconv.Itoa(i+1))
 	}
-	// every node reaches its peers: a quorum write through each succeeds
+	// every node has connected to every peer (/ready), so a publish or a
+	// write's copy is not sent while a peer link is still being dialled
+	for i, a := range c.Stats {
+		proxytest.Eventually(t, 20*time.Second, func() bool {
+			resp, err := http.Get("http://" + a + "/ready")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		}, "dynomite rack%d never ready", i+1)
+	}
+	// and takes quorum writes
 	for i, a := range c.Addrs {
 		proxytest.Eventually(t, 20*time.Second, func() bool {
 			return rawDo(a, "SET", "clients:ready", strconv.Itoa(i)) == "+OK\r\n"
