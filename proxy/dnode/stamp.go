@@ -73,7 +73,9 @@ func stampNumber(data []byte, i int) (v uint64, end int, ok bool) {
 	start := i
 	for ; i < len(data) && data[i] >= '0' && data[i] <= '9'; i++ {
 		d := uint64(data[i] - '0')
-		if v > (1<<64-1-d)/10 {
+		// 19 digits never overflow 64 bits: only a 20th (and any later
+		// one) needs the check, which every peer request pays otherwise
+		if i-start >= 19 && v > (1<<64-1-d)/10 {
 			return 0, i, false
 		}
 		v = v*10 + d

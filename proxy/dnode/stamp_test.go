@@ -2,6 +2,7 @@ package dnode
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -64,3 +65,21 @@ func TestAppendStampedHeaderDoesNotAllocate(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestStampNumbersUpToTheLargest64BitValue(t *testing.T) {
+	for in, want := range map[string]bool{
+		"18446744073709551615":        true,  // 2^64-1
+		"18446744073709551616":        false, // 2^64
+		"99999999999999999999":        false,
+		"9999999999999999999":         true, // 19 digits never overflow
+		"000000000000000000000000001": true,
+		"184467440737095516150":       false,
+	} {
+		v, end, ok := stampNumber([]byte(in), 0)
+		require.Equal(t, want, ok, in)
+		if ok {
+			require.Equal(t, len(in), end)
+			require.Equal(t, strings.TrimLeft(in, "0"), strconv.FormatUint(v, 10))
+		}
+	}
+}
