@@ -77,8 +77,10 @@ func TestRepairAfterPartition(t *testing.T) {
 	injected := added + updated + deleted
 	// The copies for rack 3 wait in the peer connection, which the cut
 	// does not reset: they would still arrive if the link came back now.
-	// Rack 1's node gives them up when they time out (timeout: 2000) and
-	// counts the peer down; only then is the link restored.
+	// Rack 1's node gives them up when they time out (timeout: 2000),
+	// resets the connection, discarding what it had not delivered
+	// (proxy/backend, abortive), and counts the peer down; only then is
+	// the link restored.
 	if err := eventually(60*time.Second, 300*time.Millisecond, func() error {
 		st, err := peerState(coord, "rack3")
 		if err == nil && st != "down" {

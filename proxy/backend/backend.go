@@ -493,6 +493,21 @@ func (c *conn) dial(ctx context.Context) (net.Conn, error) {
 	return nc, nil
 }
 
+// abortive makes nc's Close discard what it has not sent yet (SO_LINGER 0:
+// the kernel resets the connection instead of delivering its send buffer in
+// the background). A connection closed for a timeout has requests the pool
+// already failed, and hinted when they were copies: delivered later, when a
+// cut link comes back, they would apply behind the client's back, after
+// writes made since.
+func abortive(nc net.Conn) {
+	if u, ok := nc.(interface{ NetConn() net.Conn }); ok {
+		nc = u.NetConn() // TLS: the TCP connection under it
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+}
+
 // serve runs one established connection until it breaks or ctx ends, then
 // fails everything queued or in flight on it. It returns the cause.
 func (c *conn) serve(ctx context.Context, nc net.Conn) error {
@@ -505,6 +520,9 @@ func (c *conn) serve(ctx context.Context, nc net.Conn) error {
 		once.Do(func() {
 			cause = err
 			close(dead)
+			if errors.Is(err, msg.ErrDatastoreTimeout) {
+				abortive(nc)
+			}
 			nc.Close()
 		})
 	}
