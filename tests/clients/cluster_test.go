@@ -124,40 +124,12 @@ func startCluster(t testing.TB, cfg clusterConfig) *cluster {
 		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(bin, "-c", path)
-		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("rack%d.log", i+1)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("starting %s -c %s: %v", bin, path, err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			logf.Close()
-			if t.Failed() {
-				if b, err := os.ReadFile(logf.Name()); err == nil {
-					t.Logf("%s:\n%s", logf.Name(), b)
-				}
-			}
-		})
-	}
-	for i, a := range c.Addrs {
-		proxytest.WaitListening(t, a, "dynomite rack"+strconv.Itoa(i+1))
+		runNode(t, bin, path, filepath.Join(dir, fmt.Sprintf("rack%d.log", i+1)))
 	}
 	// every node has connected to every peer (/ready), so a publish or a
 	// write's copy is not sent while a peer link is still being dialled
-	for i, a := range c.Stats {
-		proxytest.Eventually(t, 20*time.Second, func() bool {
-			resp, err := http.Get("http://" + a + "/ready")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		}, "dynomite rack%d never ready", i+1)
+	for i := range c.Addrs {
+		waitReady(t, c.Addrs[i], c.Stats[i], "dynomite rack"+strconv.Itoa(i+1))
 	}
 	// and takes quorum writes
 	for i, a := range c.Addrs {
@@ -166,6 +138,46 @@ func startCluster(t testing.TB, cfg clusterConfig) *cluster {
 		}, "dynomite rack%d does not take quorum writes", i+1)
 	}
 	return c
+}
+
+// runNode starts bin -c path with its output in logPath; it is killed with
+// the test, and its log printed when the test failed.
+func runNode(t testing.TB, bin, path, logPath string) {
+	t.Helper()
+	cmd := exec.Command(bin, "-c", path)
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s -c %s: %v", bin, path, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logf.Close()
+		if t.Failed() {
+			if b, err := os.ReadFile(logf.Name()); err == nil {
+				t.Logf("%s:\n%s", logf.Name(), b)
+			}
+		}
+	})
+}
+
+// waitReady waits until the node listening on addr answers 200 on its
+// stats listener's /ready: connected to every peer it knows.
+func waitReady(t testing.TB, addr, stats, name string) {
+	t.Helper()
+	proxytest.WaitListening(t, addr, name)
+	proxytest.Eventually(t, 20*time.Second, func() bool {
+		resp, err := http.Get("http://" + stats + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, "%s never ready", name)
 }
 
 // rawDo sends one command over a fresh connection and returns the reply's

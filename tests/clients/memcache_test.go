@@ -3,14 +3,12 @@ package clients
 import (
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
 
@@ -63,39 +61,13 @@ func startMemcacheCluster(t *testing.T) []string {
 		if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(bin, "-c", path)
-		out, err := os.Create(path + ".log")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("starting %s -c %s: %v", bin, path, err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			out.Close()
-			if t.Failed() {
-				if b, err := os.ReadFile(out.Name()); err == nil {
-					t.Logf("%s:\n%s", out.Name(), b)
-				}
-			}
-		})
+		runNode(t, bin, path, path+".log")
 	}
 	// every node has reached every peer (/ready) before the first write:
 	// each write then reaches every rack, so the racks' memcacheds count
 	// the same CAS uniques and gets/cas agrees across them
 	for i, a := range addrs {
-		proxytest.WaitListening(t, a, "dynomite memcached rack"+strconv.Itoa(i+1))
-		proxytest.Eventually(t, 20*time.Second, func() bool {
-			resp, err := http.Get("http://" + stats[i] + "/ready")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		}, "dynomite memcached rack%d is not ready", i+1)
+		waitReady(t, a, stats[i], "dynomite memcached rack"+strconv.Itoa(i+1))
 	}
 	return addrs
 }
