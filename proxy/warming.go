@@ -40,11 +40,12 @@ var errPeerWarming = errors.New("peer is warming up")
 // peerWarming reports whether sub, a copy a peer answered, is a read the
 // peer refused because it is warming up.
 func peerWarming(sub *msg.Request) bool {
-	return sub.Class != msg.ClassWrite && !sub.Flags.Has(msg.FlagWrite) && replyIsError(sub.Reply) &&
-		bytes.Contains(sub.Reply[:min(len(sub.Reply), 48)], warmingMark)
+	return isRead(sub) && replyIsError(sub.Reply) && bytes.Contains(sub.Reply[:min(len(sub.Reply), 48)], warmingMark)
 }
 
-// isRead reports whether a peer's request only reads its datastore.
+// isRead reports whether a request only reads its datastore: what a
+// warming node refuses from its peers, and the copies whose refusal the
+// coordinator takes for a failure.
 func isRead(r *msg.Request) bool {
 	return r.Class == msg.ClassRead || r.Class == msg.ClassMultiKey && !r.Flags.Has(msg.FlagWrite)
 }
