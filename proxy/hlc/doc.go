@@ -39,6 +39,12 @@
 // [Clock.MaxAhead] ahead of the local wall clock (it is still usable for last
 // writer wins comparisons; it only does not move this node's clock).
 //
+// [New] reads the wall clock through a [Wall], which sees a step at most a
+// second late. To save a clock read per copy, Observe checks MaxAhead
+// against the highest wall time it has read rather than reading again: after
+// the wall clock was stepped back, a stamp may lead it by MaxAhead plus the
+// step until this node next stamps a write.
+//
 // # Ties
 //
 // Two coordinators can produce the same stamp. [Version] pairs a stamp with

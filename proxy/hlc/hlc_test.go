@@ -190,3 +190,57 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestWallMillisTracksTheWallClock(t *testing.T) {
+	w := hlc.NewWall()
+	prev := int64(0)
+	for i := 0; i < 2000; i++ {
+		before := time.Now().UnixMilli()
+		got := w.Millis()
+		after := time.Now().UnixMilli()
+		// the monotonic and wall clocks advance alike between rebases; a
+		// millisecond either way for the two truncations
+		if got < before-1 || got > after+1 {
+			t.Fatalf("read %d: Millis %d outside the wall clock's [%d, %d]", i, got, before, after)
+		}
+		if got < prev-1 {
+			t.Fatalf("read %d: Millis went back from %d to %d", i, prev, got)
+		}
+		prev = got
+		if i%200 == 0 {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+}
+
+func TestObserveReadsTheWallClockOnlyForStampsFarAhead(t *testing.T) {
+	reads := 0
+	ms := int64(1_000_000)
+	c := hlc.NewWithWall(func() int64 { reads++; return ms })
+	c.Now() // one read; the clock has seen ms
+	for i := int64(1); i <= 100; i++ {
+		if err := c.Observe(hlc.Make(ms+i, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reads != 1 {
+		t.Fatalf("%d wall clock reads for 100 stamps a few ms ahead, want only Now's", reads)
+	}
+	if c.Last() != hlc.Make(ms+100, 0) {
+		t.Fatalf("Last = %s, want the last observed stamp", c.Last())
+	}
+	// far ahead of what was seen: read, and refused
+	far := hlc.Make(ms+2*time.Minute.Milliseconds(), 0)
+	var ahead *hlc.ErrTooFarAhead
+	if err := c.Observe(far); !errors.As(err, &ahead) {
+		t.Fatalf("Observe(%s) = %v, want ErrTooFarAhead", far, err)
+	}
+	if reads != 2 {
+		t.Fatalf("%d wall clock reads, want 2", reads)
+	}
+	// once the wall clock caught up, the same stamp is merged
+	ms += 2 * time.Minute.Milliseconds()
+	if err := c.Observe(far); err != nil || c.Last() != far {
+		t.Fatalf("Observe(%s) after the wall clock caught up: %v, Last %s", far, err, c.Last())
+	}
+}
