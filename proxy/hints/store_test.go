@@ -278,8 +278,11 @@ func TestOnlyOneReplayPerTarget(t *testing.T) {
 	require.Empty(t, s.Add("i", hint(1)))
 	inside := make(chan struct{})
 	release := make(chan struct{})
+	// the first replay must have finished (its segment deleted) before the
+	// store closes and TempDir's cleanup removes the directory
+	done := make(chan error, 1)
 	go func() {
-		_ = s.Replay(context.Background(), "i", 0, func(context.Context, *Hint) error {
+		done <- s.Replay(context.Background(), "i", 0, func(context.Context, *Hint) error {
 			close(inside)
 			<-release
 			return nil
@@ -288,6 +291,7 @@ func TestOnlyOneReplayPerTarget(t *testing.T) {
 	<-inside
 	require.ErrorIs(t, s.Replay(context.Background(), "i", 0, func(context.Context, *Hint) error { return nil }), ErrReplaying)
 	close(release)
+	require.NoError(t, <-done)
 }
 
 func TestParseFsync(t *testing.T) {
