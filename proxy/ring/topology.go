@@ -49,6 +49,10 @@ type Node struct {
 	// its local argument; passing a different node with Local set is an
 	// error.
 	Local bool
+	// State is the node's part in a move of token ranges (scaling a rack
+	// out or in): [StateNormal] unless a scale plan names it. See
+	// [Topology.ExtraOwner].
+	State NodeState
 
 	// Index is the node's position in [Topology.Nodes], which is the order
 	// of the slice passed to NewTopology. Set by NewTopology.
@@ -68,6 +72,11 @@ type Options struct {
 	// HashTag is upstream's `hash_tag`: empty for none, or exactly two bytes
 	// such as "{}".
 	HashTag string
+	// Switched picks which continuum answers [Topology.Owner] while nodes
+	// are joining or leaving: false, the current owners (normal and
+	// leaving nodes); true, the owners after the move (normal and joining
+	// nodes). The other continuum's owners are [Topology.ExtraOwner].
+	Switched bool
 }
 
 // Topology is an immutable snapshot of the cluster's rings: datacenters
@@ -540,4 +549,17 @@ func (t *Topology) ReplicasForToken(tok Token, dst []*Node) []*Node {
 // racks of the local datacenter plus one per remote datacenter.
 func (t *Topology) NumReplicas() int {
 	return len(t.dcs[t.localDC].racks) + len(t.dcs) - 1
+}
+
+// Moving reports whether any node of the topology is joining or leaving.
+func (t *Topology) Moving() bool {
+	panic("ring: Moving is not implemented yet")
+}
+
+// ExtraOwner returns the owner of tok in the continuum [Topology.Owner] does
+// not answer from, when it differs from Owner's answer, and nil otherwise
+// (always nil when nothing is moving). Writes go to both; reads only to
+// Owner. It does not allocate.
+func (t *Topology) ExtraOwner(dc, rack int, tok Token) *Node {
+	panic("ring: ExtraOwner is not implemented yet")
 }
