@@ -356,3 +356,97 @@ func TestScaleAbortBeforeTheSwitch(t *testing.T) {
 	require.Contains(t, string(body), `"nosuch:1"`)
 	require.Equal(t, http.StatusBadRequest, c.post(0, "/scale/plan", admin.ScalePlanJSON{ID: "x", Phase: "sideways"}, nil))
 }
+
+// The joining node's Redis is down when the copy starts: the copy fails
+// and is retried, the move stays in phase dual (it never switches with an
+// incomplete copy) and a cleanup is refused meanwhile; once the Redis is
+// back the move completes and the new owner holds its keys.
+func TestScaleCopyRetriesAndNeverSwitchesEarly(t *testing.T) {
+	node.SetScaleTiming(t.Cleanup, time.Minute, 200*time.Millisecond)
+	c := newScaleCluster(t)
+	target := proxytest.StartRedis(t)
+	c.addrs[3].Redis = target.Addr
+	c.setSeeds(0, 1, 2)
+	ns := make([]*node.Node, 4)
+	for i := range 3 {
+		ns[i] = c.start(i)
+	}
+	for i := range 3 {
+		proxytest.Eventually(t, 30*time.Second, func() bool {
+			code, _ := get(t, "http://"+c.addrs[i].Stats+"/ready")
+			return code == http.StatusOK
+		}, "node %d never ready", i)
+	}
+	const n = 500
+	w := proxytest.Dial(t, c.addrs[0].Listen)
+	for i := range n {
+		require.Equal(t, "+OK\r\n", w.Do("SET", "k:"+strconv.Itoa(i), "v"))
+	}
+	old := proxytest.Dial(t, c.addrs[0].Redis)
+	proxytest.Eventually(t, 30*time.Second, func() bool { return old.Do("DBSIZE") == fmt.Sprintf(":%d\r\n", n) }, "rack 1 never got every write")
+
+	ns[3] = c.start(3)
+	target.Stop()
+	var st admin.ScaleStatus
+	require.Equal(t, http.StatusAccepted, c.post(1, "/scale", admin.ScaleRequest{Join: []string{c.addrs[3].Dyn}}, &st))
+	c.setSeeds(0, 1, 2, 3)
+	proxytest.Eventually(t, time.Minute, func() bool {
+		st = c.scaleStatus(1)
+		return strings.Contains(st.Error, target.Addr) && strings.HasPrefix(st.Step, "copying") && !strings.Contains(st.Step, "(attempt 1)")
+	}, "the failed copy was never reported and retried: %+v", &st)
+	require.Equal(t, admin.ScaleRunning, st.State)
+	require.Equal(t, "dual", st.Phase)
+	for i := range 4 {
+		require.Equal(t, "dual", string(ns[i].Server().ScalePlan().Phase), "node %d", i)
+	}
+	var refusal struct{ Error string }
+	require.Equal(t, http.StatusConflict, c.post(0, "/cleanup", nil, &refusal))
+	require.Contains(t, refusal.Error, "phase dual")
+
+	target.Start()
+	st = c.waitMove(1)
+	require.Equal(t, admin.ScaleDone, st.State, "%+v", st)
+	require.Len(t, st.Transfers, 1)
+	require.Equal(t, c.addrs[0].Dyn, st.Transfers[0].From)
+	require.Equal(t, c.addrs[3].Dyn, st.Transfers[0].To)
+	require.Len(t, st.Cleanups, 1)
+	require.Equal(t, admin.ScaleDone, st.Cleanups[0].State)
+
+	var scaleJobs []jobs.Snapshot
+	for _, s := range ns[1].Jobs().List() {
+		if s.Kind == jobs.Scale {
+			scaleJobs = append(scaleJobs, s)
+		}
+	}
+	require.Len(t, scaleJobs, 1)
+	require.Equal(t, jobs.Done, scaleJobs[0].State)
+	require.GreaterOrEqual(t, scaleJobs[0].FailedAttempts, 1)
+
+	topo := ns[0].Server().Topology()
+	nt := proxytest.Dial(t, target.Addr)
+	moved := 0
+	for i := range n {
+		k := "k:" + strconv.Itoa(i)
+		tok, _ := topo.KeyToken([]byte(k))
+		if tok > 0 && tok <= 2147483648 {
+			moved++
+			require.Equal(t, ":1\r\n", nt.Do("EXISTS", k), "key %s on its new owner", k)
+			require.Equal(t, ":0\r\n", old.Do("EXISTS", k), "key %s left on its old owner", k)
+		} else {
+			require.Equal(t, ":1\r\n", old.Do("EXISTS", k), "key %s on its owner", k)
+		}
+	}
+	require.Positive(t, moved)
+	require.Equal(t, int64(moved), st.Transfers[0].Keys)
+	require.Equal(t, int64(n-moved), mustInt(t, old.Do("DBSIZE")))
+	_, info := get(t, "http://"+c.addrs[0].Stats+"/info")
+	require.Contains(t, info, `"scale_phase":"done"`)
+	require.Contains(t, info, fmt.Sprintf(`"cleanup_keys_deleted":%d`, moved))
+}
+
+func mustInt(t *testing.T, reply string) int64 {
+	t.Helper()
+	v, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(reply, ":"), "\r\n"), 10, 64)
+	require.NoError(t, err, reply)
+	return v
+}
