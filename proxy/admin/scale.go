@@ -161,7 +161,7 @@ const maxScaleBody = 1 << 20
 //	                   switched (or when none runs)
 //	POST /scale/plan   install a plan on this node (ScalePlanJSON, or
 //	                   null to remove it); 200 with the plan, 400 when
-//	                   refused. The orchestrating node calls it.
+//	                   refused or empty. The orchestrating node calls it.
 //	GET  /scale/plan   the installed plan, or null
 //	POST /cleanup      start this node's cleanup: 202, 409 when refused
 //	GET  /cleanup      the running or last cleanup (CleanupStatus)
@@ -171,7 +171,7 @@ const maxScaleBody = 1 << 20
 func RegisterScale(mux Mux, c Cluster, s Scaler) {
 	mux.Handle("POST /scale", guard(c.AdminToken, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req ScaleRequest
-		if !decodeBody(w, r, &req, `{"join":["host:port"],"leave":["host:port"]}`) {
+		if !decodeBody(w, r, &req, `{"join":["host:port"],"leave":["host:port"]}`, true) {
 			return
 		}
 		st, err := s.StartScale(req)
@@ -197,7 +197,9 @@ func RegisterScale(mux Mux, c Cluster, s Scaler) {
 	})))
 	mux.Handle("POST /scale/plan", guard(c.AdminToken, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var p *ScalePlanJSON
-		if !decodeBody(w, r, &p, `{"id":"...","join":["host:port"],"leave":["host:port"],"phase":"dual|switched|done|aborted"} or null`) {
+		// an empty body is refused, not taken for null: removing a plan
+		// is said explicitly
+		if !decodeBody(w, r, &p, `{"id":"...","join":["host:port"],"leave":["host:port"],"phase":"dual|switched|done|aborted"} or null`, false) {
 			return
 		}
 		if err := s.SetScalePlan(p); err != nil {
@@ -229,16 +231,19 @@ type errorJSON struct {
 }
 
 // decodeBody reads a JSON body into v, rejecting unknown fields; an empty
-// body leaves v alone. It answers 400 itself, showing want, and returns
-// false then.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any, want string) bool {
+// body leaves v alone when emptyOK, else is refused. It answers 400
+// itself, showing want, and returns false then.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, want string, emptyOK bool) bool {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxScaleBody))
 	if err != nil {
 		bad(w, "%s: reading the request: %v", r.URL.Path, err)
 		return false
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return true
+		if !emptyOK {
+			bad(w, "%s: the body is empty: want %s", r.URL.Path, want)
+		}
+		return emptyOK
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
