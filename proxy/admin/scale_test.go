@@ -41,12 +41,18 @@ func (f *fakeScaler) StartCleanup() (CleanupStatus, error) {
 }
 func (f *fakeScaler) CleanupStatus() CleanupStatus { return CleanupStatus{ID: 3, State: ScaleDone} }
 
-func send(t *testing.T, h http.Handler, method, path, body string, header ...string) (int, string) {
+// send serves one request from 127.0.0.1, or from header[0] when it is
+// the only header argument, with the header header[0]: header[1] when
+// there are two.
+func send(t testing.TB, h http.Handler, method, path, body string, header ...string) (int, string) {
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.RemoteAddr = "127.0.0.1:5000"
 	if len(header) == 2 {
 		req.Header.Set(header[0], header[1])
+	}
+	if len(header) == 1 {
+		req.RemoteAddr = header[0]
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)

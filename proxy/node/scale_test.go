@@ -87,6 +87,19 @@ func (c *scaleCluster) start(i int) *node.Node {
 	return n
 }
 
+// startReady starts nodes 0 to 2 into ns and waits until they are ready.
+func (c *scaleCluster) startReady(ns []*node.Node) {
+	for i := range 3 {
+		ns[i] = c.start(i)
+	}
+	for i := range 3 {
+		proxytest.Eventually(c.t, 30*time.Second, func() bool {
+			code, _ := get(c.t, "http://"+c.addrs[i].Stats+"/ready")
+			return code == http.StatusOK
+		}, "node %d never ready", i)
+	}
+}
+
 // post sends a JSON body to node i's stats listener and decodes the
 // answer into out (when not nil); it returns the status code.
 func (c *scaleCluster) post(i int, path string, in, out any) int {
@@ -142,15 +155,7 @@ func TestScaleOutAndInMovesEveryKey(t *testing.T) {
 	c := newScaleCluster(t)
 	c.setSeeds(0, 1, 2)
 	ns := make([]*node.Node, 6)
-	for i := range 3 {
-		ns[i] = c.start(i)
-	}
-	for i := range 3 {
-		proxytest.Eventually(t, 30*time.Second, func() bool {
-			code, _ := get(t, "http://"+c.addrs[i].Stats+"/ready")
-			return code == http.StatusOK
-		}, "node %d never ready", i)
-	}
+	c.startReady(ns)
 	redis := make([]*proxytest.Conn, 6)
 	for i, a := range c.addrs {
 		redis[i] = proxytest.Dial(t, a.Redis)
@@ -368,15 +373,7 @@ func TestScaleCopyRetriesAndNeverSwitchesEarly(t *testing.T) {
 	c.addrs[3].Redis = target.Addr
 	c.setSeeds(0, 1, 2)
 	ns := make([]*node.Node, 4)
-	for i := range 3 {
-		ns[i] = c.start(i)
-	}
-	for i := range 3 {
-		proxytest.Eventually(t, 30*time.Second, func() bool {
-			code, _ := get(t, "http://"+c.addrs[i].Stats+"/ready")
-			return code == http.StatusOK
-		}, "node %d never ready", i)
-	}
+	c.startReady(ns)
 	const n = 500
 	w := proxytest.Dial(t, c.addrs[0].Listen)
 	for i := range n {
