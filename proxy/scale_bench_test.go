@@ -47,15 +47,7 @@ func BenchmarkFanoutQuorumSET(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(req)))
 			for b.Loop() {
-				p := s.reqs.Get()
-				p.SetRaw(req)
-				_, args, err := resp.ParseRequest(p.Raw, p.ArgsBuf(), &lim)
-				if err != nil {
-					b.Fatal(err)
-				}
-				p.SetArgs(args)
-				id, cm := resp.Lookup(args[0])
-				p.Cmd, p.Class, p.Flags, p.Key = id, cm.Class, cm.Flags, cm.Key(args)
+				p := benchRequest(b, s, req, &lim)
 				f := c.newFanout(st, p, 0, consistency.DCQuorum, true)
 				f.addTargets(tok, true)
 				if len(f.subs) != wantCopies {
