@@ -58,7 +58,12 @@ import (
 // POST /scale/abort, aborts the move: phase aborted on every node (joining
 // nodes out of the ring, leaving nodes owners again). From the switch on
 // there is no way back: the orchestrator pushes each phase until every
-// node has it.
+// node has it. What an aborted move copied to a joining node stays in that
+// node's datastore; the node is out of the ring, and the operator stops it.
+//
+// GET /scale is the orchestrator's view of the move it runs (or ran last);
+// the other nodes show only their plan (GET /scale/plan, /ring, /info
+// scale_phase).
 //
 // The plan lives in memory only: a node restarted during a move starts
 // without one, and the orchestrator pushes the phase in force again only
