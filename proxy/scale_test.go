@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	. "github.com/dynomite-go/dynomite/proxy"
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/hints"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 	"github.com/dynomite-go/dynomite/proxy/ring"
@@ -357,4 +358,29 @@ func TestSetScalePlanRefusesBadPlans(t *testing.T) {
 	got.Join[0] = "changed"
 	require.Equal(t, c.Nodes[2].DynAddr, s.ScalePlan().Join[0])
 	require.True(t, strings.HasPrefix(s.ScalePlan().ID, "ok"))
+}
+
+func TestReadRepairReachesTheJoiningOwner(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	proxytest.NeedBinary(t, "redis-server", "redis-server")
+	// 0: A dc1/r1, 1: B dc1/r2, 2: C dc1/r3, 3: J dc1/r1 joining (the lower half)
+	c := proxytest.StartCluster(t, proxytest.Config{
+		Nodes:     proxytest.Placements(t, "dc1/r1/"+maxTok, "dc1/r2/0", "dc1/r3/0", "dc1/r1/"+halfTok),
+		Datastore: proxytest.RealDatastore, ReadLevel: consistency.DCSafeQuorum, WriteLevel: consistency.DCSafeQuorum,
+		Options: func(_ int, o *Options) { o.ReadRepairs = true },
+	})
+	const a, b, j = 0, 1, 3
+	installPlan(t, c, ScalePlan{ID: "rr", Join: []string{c.Nodes[j].DynAddr}, Phase: ScaleDual})
+	key := lowerHalfKey(t, c.Nodes[a].Server.Topology(), "rr")
+	require.Equal(t, "+OK\r\n", c.Client(b, "").Do("SET", key, "new"))
+	for i := range c.Nodes {
+		eventually(t, c, i, bulkOf("new"), "GET", key)
+	}
+	// both sides of rack r1 missed it
+	missed(t, c, a, "._add-set", key, "SET", key, "old")
+	missed(t, c, j, "._add-set", key, "SET", key, "old")
+	require.Equal(t, bulkOf("new"), c.Client(b, "").Do("GET", key))
+	eventually(t, c, a, bulkOf("new"), "GET", key)
+	eventually(t, c, j, bulkOf("new"), "GET", key)
+	c.Close()
 }
