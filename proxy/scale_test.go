@@ -260,6 +260,18 @@ func TestScaleOutAbortedExcludesTheJoiningNode(t *testing.T) {
 	require.Equal(t, "+OK\r\n", c.Client(b, "DC_QUORUM").Do("SET", key, "dual"))
 	waitHolds(t, c, j, key, "dual")
 	waitHolds(t, c, a, key, "dual")
+	// a watched transaction commits on its owner (A) and is replicated to
+	// the other racks and to the joining owner
+	tx := c.Client(a, "")
+	for _, cmd := range [][]string{{"WATCH", key}, {"MULTI"}} {
+		require.Equal(t, "+OK\r\n", tx.Do(cmd...))
+	}
+	require.Equal(t, "+QUEUED\r\n", tx.Do("SET", key, "tx"))
+	require.Equal(t, "*1\r\n+OK\r\n", tx.Do("EXEC"))
+	waitHolds(t, c, b, key, "tx")
+	waitHolds(t, c, j, key, "tx")
+	require.Equal(t, "+OK\r\n", c.Client(b, "DC_QUORUM").Do("SET", key, "dual"))
+	waitHolds(t, c, j, key, "dual")
 	poolB := c.Nodes[a].Server.PeerPool(c.Nodes[b].DynAddr)
 
 	plan.Phase = ScaleAborted
