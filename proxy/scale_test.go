@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	. "github.com/dynomite-go/dynomite/proxy"
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/hints"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 	"github.com/dynomite-go/dynomite/proxy/ring"
@@ -189,11 +190,15 @@ func TestScaleOutMovesWritesAndThenReads(t *testing.T) {
 
 	t.Run("dual: MSET and DEL split per owner reach the joining node", func(t *testing.T) {
 		cl := c.Client(b, "DC_QUORUM")
-		require.Equal(t, "+OK\r\n", cl.Do("MSET", key, "m1", other, "m2"))
+		// both keys have the same owners before the move; the one that
+		// does not move comes first, so a fragment routed by its first key
+		// would miss the joining owners of the other
+		require.Equal(t, "+OK\r\n", cl.Do("MSET", other, "m2", key, "m1"))
 		for _, holder := range []int{a, j1, j2} {
 			waitHolds(t, c, holder, key, "m1")
 		}
 		waitHolds(t, c, a, other, "m2")
+		require.Equal(t, "$-1\r\n", c.Direct(j1, "GET", other))
 		require.Equal(t, ":2\r\n", cl.Do("DEL", key, other))
 		for _, holder := range []int{a, b, j1, j2} {
 			proxytest.Eventually(t, 10*time.Second, func() bool { return c.Direct(holder, "GET", key) == "$-1\r\n" },
@@ -255,6 +260,18 @@ func TestScaleOutAbortedExcludesTheJoiningNode(t *testing.T) {
 	require.Equal(t, "+OK\r\n", c.Client(b, "DC_QUORUM").Do("SET", key, "dual"))
 	waitHolds(t, c, j, key, "dual")
 	waitHolds(t, c, a, key, "dual")
+	// a watched transaction commits on its owner (A) and is replicated to
+	// the other racks and to the joining owner
+	tx := c.Client(a, "")
+	for _, cmd := range [][]string{{"WATCH", key}, {"MULTI"}} {
+		require.Equal(t, "+OK\r\n", tx.Do(cmd...))
+	}
+	require.Equal(t, "+QUEUED\r\n", tx.Do("SET", key, "tx"))
+	require.Equal(t, "*1\r\n+OK\r\n", tx.Do("EXEC"))
+	waitHolds(t, c, b, key, "tx")
+	waitHolds(t, c, j, key, "tx")
+	require.Equal(t, "+OK\r\n", c.Client(b, "DC_QUORUM").Do("SET", key, "dual"))
+	waitHolds(t, c, j, key, "dual")
 	poolB := c.Nodes[a].Server.PeerPool(c.Nodes[b].DynAddr)
 
 	plan.Phase = ScaleAborted
@@ -353,4 +370,29 @@ func TestSetScalePlanRefusesBadPlans(t *testing.T) {
 	got.Join[0] = "changed"
 	require.Equal(t, c.Nodes[2].DynAddr, s.ScalePlan().Join[0])
 	require.True(t, strings.HasPrefix(s.ScalePlan().ID, "ok"))
+}
+
+func TestReadRepairReachesTheJoiningOwner(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	proxytest.NeedBinary(t, "redis-server", "redis-server")
+	// 0: A dc1/r1, 1: B dc1/r2, 2: C dc1/r3, 3: J dc1/r1 joining (the lower half)
+	c := proxytest.StartCluster(t, proxytest.Config{
+		Nodes:     proxytest.Placements(t, "dc1/r1/"+maxTok, "dc1/r2/0", "dc1/r3/0", "dc1/r1/"+halfTok),
+		Datastore: proxytest.RealDatastore, ReadLevel: consistency.DCSafeQuorum, WriteLevel: consistency.DCSafeQuorum,
+		Options: func(_ int, o *Options) { o.ReadRepairs = true },
+	})
+	const a, b, j = 0, 1, 3
+	installPlan(t, c, ScalePlan{ID: "rr", Join: []string{c.Nodes[j].DynAddr}, Phase: ScaleDual})
+	key := lowerHalfKey(t, c.Nodes[a].Server.Topology(), "rr")
+	require.Equal(t, "+OK\r\n", c.Client(b, "").Do("SET", key, "new"))
+	for i := range c.Nodes {
+		eventually(t, c, i, bulkOf("new"), "GET", key)
+	}
+	// both sides of rack r1 missed it
+	missed(t, c, a, "._add-set", key, "SET", key, "old")
+	missed(t, c, j, "._add-set", key, "SET", key, "old")
+	require.Equal(t, bulkOf("new"), c.Client(b, "").Do("GET", key))
+	eventually(t, c, a, bulkOf("new"), "GET", key)
+	eventually(t, c, j, bulkOf("new"), "GET", key)
+	c.Close()
 }
