@@ -131,7 +131,9 @@ func (w *Wall) Millis() int64 {
 		w.base.CompareAndSwap(b, &now)
 		return now.UnixMilli()
 	}
-	return b.UnixMilli() + int64(d/time.Millisecond)
+	// from nanoseconds, so the result truncates as time.Now().UnixMilli()
+	// does: never a millisecond behind it
+	return (b.UnixNano() + int64(d)) / int64(time.Millisecond)
 }
 
 // NewWithWall returns a clock reading wall, which returns milliseconds since
