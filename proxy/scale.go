@@ -2,7 +2,10 @@ package proxy
 
 import (
 	"fmt"
+	"net"
+	"os"
 	"slices"
+	"strings"
 
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
@@ -147,6 +150,10 @@ func (c *cluster) ringNodes(members []Peer, plan *ScalePlan) ([]ring.Node, ring.
 	for i, n := range nodes {
 		local := i == 0
 		join, leave := slices.Contains(plan.Join, n.Name), slices.Contains(plan.Leave, n.Name)
+		if local {
+			join = join || slices.ContainsFunc(plan.Join, c.isSelfName)
+			leave = leave || slices.ContainsFunc(plan.Leave, c.isSelfName)
+		}
 		switch {
 		case !join && !leave:
 		case plan.Phase == ScaleDual || plan.Phase == ScaleSwitched:
@@ -166,4 +173,43 @@ func (c *cluster) ringNodes(members []Peer, plan *ScalePlan) ([]ring.Node, ring.
 		out = append(out, n)
 	}
 	return out, opts
+}
+
+// isSelfName reports whether name, a node name from a plan, is this node.
+// A plan names nodes as their peers do, by the address the seed provider
+// gives (host:port). A node whose dyn_listen host is unspecified (0.0.0.0)
+// names itself by that, so a name with its peer port whose host is one of
+// this machine's interface addresses, or its host name, is this node too.
+func (c *cluster) isSelfName(name string) bool {
+	if name == c.self.Name {
+		return true
+	}
+	host, port, err := net.SplitHostPort(name)
+	if err != nil {
+		return false
+	}
+	lhost, lport, err := net.SplitHostPort(c.self.Addr)
+	if err != nil || port != lport {
+		return false
+	}
+	if lip := net.ParseIP(lhost); lhost != "" && (lip == nil || !lip.IsUnspecified()) {
+		return host == lhost
+	}
+	if hn, err := os.Hostname(); err == nil && strings.EqualFold(host, hn) {
+		return true
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return false
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if in, ok := a.(*net.IPNet); ok && in.IP.Equal(ip) {
+			return true
+		}
+	}
+	return false
 }

@@ -12,6 +12,7 @@ import (
 	. "github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/hints"
+	"github.com/dynomite-go/dynomite/proxy/msg"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
@@ -395,4 +396,33 @@ func TestReadRepairReachesTheJoiningOwner(t *testing.T) {
 	eventually(t, c, a, bulkOf("new"), "GET", key)
 	eventually(t, c, j, bulkOf("new"), "GET", key)
 	c.Close()
+}
+
+// A node whose dyn_listen host is 0.0.0.0 names itself "0.0.0.0:port" in
+// its own ring, while a plan names it as its peers do: its address. It
+// must still take its own part in the move.
+func TestAPlanNamesAnUnspecifiedListenerByItsAddress(t *testing.T) {
+	s, err := New(Options{Proto: msg.Redis, Datastore: "127.0.0.1:1", DynListen: "0.0.0.0:8101", DC: "dc1", Rack: "r1",
+		Tokens: []ring.Token{100}, Peers: []Peer{
+			{Name: "10.9.9.1:8101", Addr: "10.9.9.1:8101", DC: "dc1", Rack: "r1", Tokens: []ring.Token{0}},
+			{Name: "10.9.9.2:8101", Addr: "10.9.9.2:8101", DC: "dc1", Rack: "r2", Tokens: []ring.Token{0}},
+		}})
+	require.NoError(t, err)
+	require.Equal(t, "0.0.0.0:8101", s.Topology().Local().Name)
+	for _, tc := range []struct {
+		name string
+		self bool
+	}{
+		{"127.0.0.1:8101", true},  // an interface address, the peer port
+		{"127.0.0.1:8102", false}, // another port
+		{"10.9.9.1:8101", false},  // a peer
+		{"0.0.0.0:8101", true},    // its own name
+	} {
+		require.NoError(t, s.SetScalePlan(&ScalePlan{ID: "p", Join: []string{tc.name}, Phase: ScaleDual}), tc.name)
+		want := ring.StateNormal
+		if tc.self {
+			want = ring.StateJoining
+		}
+		require.Equal(t, want, s.Topology().Local().State, "plan joining %s", tc.name)
+	}
 }

@@ -259,8 +259,11 @@ func (s *scaler) update(f func(st *admin.ScaleStatus)) {
 
 func (s *scaler) step(format string, a ...any) {
 	text := fmt.Sprintf(format, a...)
-	s.update(func(st *admin.ScaleStatus) { st.Step = text })
-	s.log.Info("move: " + text)
+	same := false
+	s.update(func(st *admin.ScaleStatus) { same, st.Step = st.Step == text, text })
+	if !same { // a wait polls: log what changed, not every poll
+		s.log.Info("move: " + text)
+	}
 }
 
 // orchestrate runs a move to its end. ctx is cancelled with errAborted by
@@ -358,6 +361,12 @@ func (s *scaler) notListing(ctx context.Context, join, nodes []string) string {
 		}
 		var lack, down []string
 		for _, j := range join {
+			if j == name {
+				// a node is always in its own ring, under its own name,
+				// which is not the others' for it when its dyn_listen
+				// host is 0.0.0.0
+				continue
+			}
 			switch connected, listed := up[j]; {
 			case !listed:
 				lack = append(lack, j)
