@@ -409,23 +409,25 @@ type ringJSON struct {
 		Racks []struct {
 			Name  string `json:"name"`
 			Nodes []struct {
-				Name   string   `json:"name"`
-				Tokens []uint32 `json:"tokens"`
-				Local  bool     `json:"local"`
+				Name      string   `json:"name"`
+				Tokens    []uint32 `json:"tokens"`
+				RingState string   `json:"ring_state"`
+				Local     bool     `json:"local"`
 			} `json:"nodes"`
 		} `json:"racks"`
 	} `json:"datacenters"`
 }
 
-// ringOf is n's ring as rack -> the names of its nodes, sorted (the local
-// node by the name the others give it, which the suite knows).
-func ringOf(m *scaleMember) (map[string][]string, error) {
+// ringOf is m's ring as rack -> the names of its nodes, sorted (the local
+// node by the name the others give it, which the suite knows), and the
+// nodes' part in a move (ring_state: normal, joining, leaving) by name.
+func ringOf(m *scaleMember) (racks map[string][]string, states map[string]string, err error) {
 	var r ringJSON
 	code, body, err := statsCall(m.node, http.MethodGet, "/ring", nil, &r)
 	if err != nil || code != http.StatusOK {
-		return nil, fmt.Errorf("GET /ring on %s: %d %q %v", m.role, code, body, err)
+		return nil, nil, fmt.Errorf("GET /ring on %s: %d %q %v", m.role, code, body, err)
 	}
-	out := map[string][]string{}
+	racks, states = map[string][]string{}, map[string]string{}
 	for _, dc := range r.Datacenters {
 		for _, rk := range dc.Racks {
 			for _, nd := range rk.Nodes {
@@ -433,19 +435,20 @@ func ringOf(m *scaleMember) (map[string][]string, error) {
 				if nd.Local {
 					name = m.name
 				}
-				out[rk.Name] = append(out[rk.Name], name)
+				racks[rk.Name] = append(racks[rk.Name], name)
+				states[name] = nd.RingState
 			}
-			sort.Strings(out[rk.Name])
+			sort.Strings(racks[rk.Name])
 		}
 	}
-	return out, nil
+	return racks, states, nil
 }
 
 // checkRingNames requires the names the nodes give each other to be
 // address:8101, which the suite uses in POST /scale.
 func checkRingNames(t *testing.T, ms []*scaleMember) {
 	t.Helper()
-	r, err := ringOf(ms[0])
+	r, _, err := ringOf(ms[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +460,7 @@ func checkRingNames(t *testing.T, ms []*scaleMember) {
 }
 
 // waitRing waits until every node of on has the nodes of layout, perRack
-// in each rack, in its ring.
+// in each rack, in its ring, each in ring state normal.
 func waitRing(on, layout []*scaleMember, perRack int, within time.Duration) error {
 	want := map[string][]string{}
 	for _, m := range layout {
@@ -472,13 +475,18 @@ func waitRing(on, layout []*scaleMember, perRack int, within time.Duration) erro
 	}
 	for _, m := range on {
 		err := eventually(within, 300*time.Millisecond, func() error {
-			got, err := ringOf(m)
+			got, states, err := ringOf(m)
 			if err != nil {
 				return err
 			}
 			for rk, w := range want {
 				if !slices.Equal(got[rk], w) {
 					return fmt.Errorf("%s's ring has %v in %s, want %v", m.role, got[rk], rk, w)
+				}
+				for _, name := range w {
+					if st := states[name]; st != "normal" {
+						return fmt.Errorf("%s's ring has %s in %s %q, want normal", m.role, name, rk, st)
+					}
 				}
 			}
 			return nil
