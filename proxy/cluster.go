@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,12 +80,20 @@ type cluster struct {
 
 	state atomic.Pointer[clusterState]
 
-	// mu serialises membership changes (UpdatePeers); lookups never take it.
+	// mu serialises ring changes (UpdatePeers, SetScalePlan); lookups
+	// never take it.
 	mu         sync.Mutex
 	started    bool
 	stopReplay func()   // stops replayLoop (under mu)
 	keys       []string // per node index of the current state: pool identity
 	retired    map[*backend.Pool]*time.Timer
+	// The ring is built from these three (rebuild, under mu): this node as
+	// configured, the membership last given (the configured peers, then
+	// UpdatePeers') and the installed scale plan (scale.go), nil for none.
+	self    ring.Node
+	members []Peer
+	plan    *ScalePlan
+	log     *slog.Logger
 
 	// clock stamps the writes this node coordinates; order is this node's
 	// tie-break (nodeOrder), stamp.go
@@ -112,7 +122,8 @@ type cluster struct {
 }
 
 func newCluster(s *Server) (*cluster, error) {
-	c := &cluster{opts: &s.opts, live: &s.live, codec: s.codec, local: s.backend, reqs: &s.reqs, fanouts: &s.fanouts, ctx: context.Background()}
+	c := &cluster{opts: &s.opts, live: &s.live, codec: s.codec, local: s.backend, reqs: &s.reqs, fanouts: &s.fanouts, ctx: context.Background(),
+		log: s.log}
 	c.readLevel.Store(uint32(s.opts.ReadLevel))
 	c.writeLevel.Store(uint32(s.opts.WriteLevel))
 	c.timeoutFactor.Store(1)
@@ -128,25 +139,14 @@ func newCluster(s *Server) (*cluster, error) {
 	if localName == "" {
 		localName = "local"
 	}
-	nodes := []ring.Node{{Name: localName, Addr: o.DynListen, DC: o.DC, Rack: o.Rack, Tokens: o.Tokens}}
-	if len(nodes[0].Tokens) == 0 {
-		nodes[0].Tokens = []ring.Token{0}
+	c.self = ring.Node{Name: localName, Addr: o.DynListen, DC: o.DC, Rack: o.Rack, Tokens: o.Tokens}
+	if len(c.self.Tokens) == 0 {
+		c.self.Tokens = []ring.Token{0}
 	}
-	nodes = append(nodes, o.Peers...)
-	topo, err := ring.NewTopology(localName, nodes, ring.Options{Hash: o.Hash, HashTag: o.HashTag})
-	if err != nil {
+	if _, _, err := c.rebuild(o.Peers, nil); err != nil {
 		return nil, fmt.Errorf("building the token ring: %w", err)
 	}
-	st := &clusterState{topo: topo, pools: make([]*backend.Pool, len(topo.Nodes())), down: make([]atomic.Bool, len(topo.Nodes()))}
-	st.single = len(topo.Nodes()) == 1
-	c.keys = make([]string, len(topo.Nodes()))
-	for i := range topo.Nodes() {
-		if n := topo.Node(i); !n.Local {
-			st.pools[i], c.keys[i] = c.poolFor(topo, n)
-		}
-	}
-	c.state.Store(st)
-	c.order = nodeOrder(o.DC, o.Rack, uint32(nodes[0].Tokens[0]))
+	c.order = nodeOrder(o.DC, o.Rack, uint32(c.self.Tokens[0]))
 	c.lww = newLWWTable()
 	if o.HintsDir != "" {
 		window := o.MaxHintWindow
@@ -166,7 +166,8 @@ func newCluster(s *Server) (*cluster, error) {
 }
 
 // poolFor makes a peer pool for n; its key identifies what the pool
-// depends on, so an unchanged peer keeps its connections across updates.
+// depends on, so an unchanged peer keeps its connections across updates
+// (rebuild).
 func (c *cluster) poolFor(topo *ring.Topology, n *ring.Node) (*backend.Pool, string) {
 	local := topo.Local()
 	scope := ScopeCrossDC
@@ -184,21 +185,35 @@ func (c *cluster) poolFor(topo *ring.Topology, n *ring.Node) (*backend.Pool, str
 // peers that appear get a pool, peers that changed address, datacenter or
 // rack get a new one, peers that left are closed after a grace period so
 // requests in flight to them finish. Unchanged peers keep their
-// connections. The new ring is swapped in atomically; a bad membership
-// (duplicate tokens, say) is refused and the current one kept.
+// connections. The new ring, with the installed scale plan applied
+// (SetScalePlan), is swapped in atomically; a bad membership (duplicate
+// tokens, say) is refused and the current one kept.
 func (s *Server) UpdatePeers(peers []Peer) error {
 	c := s.cluster
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	old := c.state.Load()
-	o := s.opts
-	local := old.topo.Local()
-	nodes := []ring.Node{{Name: local.Name, Addr: local.Addr, DC: local.DC, Rack: local.Rack, Tokens: local.Tokens}}
-	nodes = append(nodes, peers...)
-	topo, err := ring.NewTopology(local.Name, nodes, ring.Options{Hash: o.Hash, HashTag: o.HashTag})
+	old, cur, err := c.rebuild(peers, c.plan)
 	if err != nil {
 		return fmt.Errorf("new membership refused: %w", err)
 	}
+	s.trackRingChanged(old, cur)
+	return nil
+}
+
+// rebuild builds the ring from this node, members and plan, and swaps it in
+// with a pool per peer: the current pool of a peer whose name, address,
+// datacenter and rack did not change (its state in a move does not
+// matter), a new one otherwise; the pools of peers no longer in the ring
+// are retired. It returns the ring it replaced (nil the first time) and the
+// new one, or an error and changes nothing. Called with c.mu held, or from
+// newCluster before anyone can see c.
+func (c *cluster) rebuild(members []Peer, plan *ScalePlan) (old, cur *ring.Topology, err error) {
+	nodes, opts := c.ringNodes(members, plan)
+	topo, err := ring.NewTopology(c.self.Name, nodes, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	prev := c.state.Load()
 	oldByKey := map[string]int{}
 	for i, k := range c.keys {
 		if k != "" {
@@ -216,8 +231,8 @@ func (s *Server) UpdatePeers(peers []Peer) error {
 		}
 		key := n.Name + "|" + n.Addr + "|" + n.DC + "|" + n.Rack
 		if j, ok := oldByKey[key]; ok && !reused[j] {
-			st.pools[i], keys[i] = old.pools[j], key
-			st.down[i].Store(old.down[j].Load())
+			st.pools[i], keys[i] = prev.pools[j], key
+			st.down[i].Store(prev.down[j].Load())
 			reused[j] = true
 			continue
 		}
@@ -225,20 +240,26 @@ func (s *Server) UpdatePeers(peers []Peer) error {
 		if c.started {
 			st.pools[i].Start(c.ctx)
 		}
-		s.log.Info("peer added", "peer", n.Name, "addr", n.Addr, "dc", n.DC, "rack", n.Rack)
+		if prev != nil {
+			c.log.Info("peer added", "peer", n.Name, "addr", n.Addr, "dc", n.DC, "rack", n.Rack, "ring_state", n.State.String())
+		}
 	}
 	c.state.Store(st)
 	c.keys = keys
-	s.trackRingChanged(old.topo, topo)
-	for j, p := range old.pools {
+	c.members = slices.Clone(members)
+	c.plan = plan
+	if prev == nil {
+		return nil, topo, nil
+	}
+	for j, p := range prev.pools {
 		if p == nil || reused[j] {
 			continue
 		}
-		n := old.topo.Node(j)
-		s.log.Info("peer removed", "peer", n.Name, "addr", n.Addr, "dc", n.DC, "rack", n.Rack)
+		n := prev.topo.Node(j)
+		c.log.Info("peer removed", "peer", n.Name, "addr", n.Addr, "dc", n.DC, "rack", n.Rack)
 		c.retire(p)
 	}
-	return nil
+	return prev.topo, topo, nil
 }
 
 // retire closes a removed peer's pool after the grace period (or at

@@ -21,6 +21,10 @@ const (
 	roleCounted  = iota // its reply counts for the consistency level
 	roleSwallow         // replicated copy whose reply is ignored (remote DC)
 	roleFailover        // DC_ONE read retried on another replica
+	// roleExtra: a write's copy to a rack's owner on the other side of a
+	// move (ring.Topology.ExtraOwner): sent like any copy and hinted when
+	// it fails, but its reply never counts for the level
+	roleExtra
 )
 
 type subInfo struct {
@@ -172,20 +176,28 @@ func (c *cluster) fanOut(st *clusterState, r *msg.Request, hint uint, tok ring.T
 		if !write {
 			f.nkeys = c.perKeyCount(r)
 		}
+		extras := write && topo.Moving()
 		for dc := 0; dc < topo.NumDCs(); dc++ {
 			for rk := 0; rk < topo.NumRacks(dc); rk++ {
 				f.add(topo.Owner(dc, rk, tok), roleCounted, dc, tok, nil)
+				if extras {
+					f.addExtra(dc, rk, tok)
+				}
 			}
 		}
 	default: // consistency.LocalDC
 		if !write {
 			f.nkeys = c.perKeyCount(r)
 		}
+		extras := write && topo.Moving()
 		for rk := 0; rk < topo.NumRacks(localDC); rk++ {
 			if rk == localRack {
 				f.set.Primary = len(f.subs)
 			}
 			f.add(topo.Owner(localDC, rk, tok), roleCounted, localDC, tok, nil)
+			if extras {
+				f.addExtra(localDC, rk, tok)
+			}
 		}
 		if f.strategy.ForwardsRemote() {
 			for dc := 0; dc < topo.NumDCs(); dc++ {
@@ -253,6 +265,15 @@ func (f *fanout) sendIfNeeded(i int) {
 		}
 	}
 	f.send(i)
+}
+
+// addExtra adds a write's extra copy for the owner of tok in rack rk of
+// datacenter dc on the other side of a move, if that is another node. A
+// remote datacenter's extra copies are its coordinator's (forwardLocalDC).
+func (f *fanout) addExtra(dc, rk int, tok ring.Token) {
+	if e := f.st.topo.ExtraOwner(dc, rk, tok); e != nil {
+		f.add(e, roleExtra, dc, tok, nil)
+	}
 }
 
 func (f *fanout) add(n *ring.Node, role uint8, dc int, tok ring.Token, next []int) {

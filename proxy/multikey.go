@@ -31,12 +31,26 @@ type coalescer struct {
 	keyPos  []int    // per original key: its index in the fragment
 }
 
-// replicaSignature identifies the set of nodes that hold tok.
+// replicaSignature identifies the set of nodes that hold tok. While nodes
+// join or leave it also names every rack's owner on the other side of the
+// move (ring.Topology.ExtraOwner), in every datacenter: a fragment is routed
+// by its first key, so its keys must share their extra owners too, or a
+// write's extra copy would miss the keys that moved elsewhere.
 func replicaSignature(topo *ring.Topology, tok ring.Token, buf []*ring.Node, sb *strings.Builder) string {
 	sb.Reset()
 	for _, n := range topo.ReplicasForToken(tok, buf[:0]) {
 		sb.WriteString(strconv.Itoa(n.Index))
 		sb.WriteByte(',')
+	}
+	if topo.Moving() {
+		for dc := range topo.NumDCs() {
+			for rk := range topo.NumRacks(dc) {
+				sb.WriteByte('+')
+				if e := topo.ExtraOwner(dc, rk, tok); e != nil {
+					sb.WriteString(strconv.Itoa(e.Index))
+				}
+			}
+		}
 	}
 	return sb.String()
 }

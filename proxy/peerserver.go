@@ -109,13 +109,27 @@ func (c *cluster) forwardLocalDC(st *clusterState, r *msg.Request, hint uint) {
 	f := c.newFanout(st, r, hint, consistency.DCOne, false)
 	f.localFirst()
 	t, _ := topo.KeyToken(r.Key)
-	for rk := 0; rk < topo.NumRacks(topo.LocalDC()); rk++ {
-		if rk == topo.LocalRack() {
+	localDC := topo.LocalDC()
+	moving := topo.Moving() && (r.Class == msg.ClassWrite || r.Flags.Has(msg.FlagWrite))
+	for rk := 0; rk < topo.NumRacks(localDC); rk++ {
+		owner := topo.Owner(localDC, rk, t)
+		if rk != topo.LocalRack() {
+			f.add(owner, roleSwallow, localDC, t, nil)
+			sub := f.subs[len(f.subs)-1].req
+			sub.PeerType, sub.CrossDC = peerReq, false // within this datacenter
+		} else if moving && !owner.Local {
+			// the sender's ring picked this node for its rack; while a
+			// move changes phases the rings of the two datacenters may
+			// disagree on the side, so the owner this ring reads from
+			// gets its copy too
+			f.add(owner, roleExtra, localDC, t, nil)
+		}
+		if !moving {
 			continue
 		}
-		f.add(topo.Owner(topo.LocalDC(), rk, t), roleSwallow, topo.LocalDC(), t, nil)
-		sub := f.subs[len(f.subs)-1].req
-		sub.PeerType, sub.CrossDC = peerReq, false // within this datacenter
+		if e := topo.ExtraOwner(localDC, rk, t); e != nil && !e.Local {
+			f.add(e, roleExtra, localDC, t, nil)
+		}
 	}
 	f.start()
 }

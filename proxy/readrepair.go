@@ -140,7 +140,8 @@ func (f *fanout) afterRepairable() {
 // DC_EACH_SAFE_QUORUM, cleans them).
 func (f *fanout) coversAll() bool {
 	for _, si := range f.subs {
-		if si.role != roleCounted {
+		// a write's extra copies (a move) go straight to replicas too
+		if si.role != roleCounted && si.role != roleExtra {
 			return false
 		}
 	}
@@ -209,7 +210,10 @@ func (f *fanout) repairRead() {
 		}
 		replies[i], ok[i] = r, true
 	}
-	cover := all && f.coversAll()
+	// while nodes join or leave, a read does not hear from the owners on
+	// the other side of the move: tombstones stay until a delete's copies
+	// (which reach both sides) clean them
+	cover := all && f.coversAll() && !f.st.topo.Moving()
 	args := f.parent.Args
 	d := repair.Decide(replies, ok, consistency.Quorum(counted), staleBuf[:0])
 	if d.Kind == repair.NoRepair {
@@ -240,7 +244,19 @@ func (f *fanout) repairRead() {
 	}
 	for i, stale := range d.Stale {
 		if stale {
-			run.add(f.subs[i].node, w)
+			n := f.subs[i].node
+			run.add(n, w)
+			// the owner on the other side of a move takes a timestamped
+			// repair too, as it takes the writes: it applies only over
+			// older data (AppendRepair), so where that owner is not
+			// stale it changes nothing. A repair by majority is a plain
+			// write that could overwrite a newer value there: not sent.
+			if d.Kind != repair.ByTimestamp {
+				continue
+			}
+			if e := f.st.topo.ExtraOwner(n.DCIndex, n.RackIndex, f.subs[i].tok); e != nil {
+				run.add(e, w)
+			}
 		}
 	}
 	run.start()

@@ -608,7 +608,8 @@ func (ss *session) levels() (rl, wl consistency.Level) {
 }
 
 // trackRingChanged invalidates every session's cache when the nodes of
-// this node's rack changed: keys it owned may now change in another
+// this node's rack changed, their part in a move (ring.NodeState) or the
+// side of a move reads come from: keys it owned may now change in another
 // node's datastore.
 func (s *Server) trackRingChanged(old, cur *ring.Topology) {
 	if !sameRack(old, cur) {
@@ -619,11 +620,11 @@ func (s *Server) trackRingChanged(old, cur *ring.Topology) {
 func sameRack(a, b *ring.Topology) bool {
 	an := a.RackNodes(a.LocalDC(), a.LocalRack())
 	bn := b.RackNodes(b.LocalDC(), b.LocalRack())
-	if len(an) != len(bn) {
+	if len(an) != len(bn) || a.Switched() != b.Switched() {
 		return false
 	}
 	for i := range an {
-		if an[i].Name != bn[i].Name || !slices.Equal(an[i].Tokens, bn[i].Tokens) {
+		if an[i].Name != bn[i].Name || an[i].State != bn[i].State || !slices.Equal(an[i].Tokens, bn[i].Tokens) {
 			return false
 		}
 	}

@@ -67,6 +67,11 @@ func (c *cluster) replicateElsewhere(r *msg.Request, hint uint) {
 		if rk != topo.LocalRack() {
 			targets = append(targets, target{topo.Owner(localDC, rk, tok), localDC, nil})
 		}
+		// while nodes join or leave, the owners on the other side of the
+		// move take the unit too, as they take every write
+		if e := topo.ExtraOwner(localDC, rk, tok); e != nil && !e.Local {
+			targets = append(targets, target{e, localDC, nil})
+		}
 	}
 	for dc := 0; dc < topo.NumDCs(); dc++ {
 		if order := topo.RemoteRackOrder(dc); dc != localDC && len(order) > 0 {

@@ -91,11 +91,14 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
-// RingJSON is GET /ring. The CLI decodes the same types.
+// RingJSON is GET /ring. The CLI decodes the same types. Switched is true
+// while nodes join or leave and reads already go to the owners after the
+// move (ring.Options.Switched).
 type RingJSON struct {
 	Local       string                 `json:"local"`
 	Hash        string                 `json:"hash"`
 	HashTag     string                 `json:"hash_tag,omitempty"`
+	Switched    bool                   `json:"switched,omitempty"`
 	Datacenters []DCJSON[RingRackJSON] `json:"datacenters"`
 }
 
@@ -113,13 +116,15 @@ type RingRackJSON struct {
 }
 
 // RingNodeJSON is one node: State is "up", "down" (not reachable) or
-// "marked-down" (/peer/down or dead in gossip).
+// "marked-down" (/peer/down or dead in gossip); RingState its part in a
+// move of token ranges, "normal", "joining" or "leaving" (ring.NodeState).
 type RingNodeJSON struct {
-	Name   string   `json:"name"`
-	Addr   string   `json:"addr"`
-	Tokens []uint32 `json:"tokens"`
-	State  string   `json:"state"`
-	Local  bool     `json:"local,omitempty"`
+	Name      string   `json:"name"`
+	Addr      string   `json:"addr"`
+	Tokens    []uint32 `json:"tokens"`
+	State     string   `json:"state"`
+	RingState string   `json:"ring_state"`
+	Local     bool     `json:"local,omitempty"`
 }
 
 func stateName(n NodeState) string {
@@ -166,7 +171,7 @@ func ringOf(ops Ops, advertise func() string) RingJSON {
 	}
 	tag, _ := topo.HashTag()
 	out := RingJSON{Local: topo.Local().Name, Hash: topo.HashName(), HashTag: strings.TrimRight(string(tag[:]), "\x00"),
-		Datacenters: []DCJSON[RingRackJSON]{}}
+		Datacenters: []DCJSON[RingRackJSON]{}, Switched: topo.Moving() && topo.Switched()}
 	for d := 0; d < topo.NumDCs(); d++ {
 		dc := DCJSON[RingRackJSON]{Name: topo.DCName(d), Racks: []RingRackJSON{}}
 		for r := 0; r < topo.NumRacks(d); r++ {
@@ -177,7 +182,7 @@ func ringOf(ops Ops, advertise func() string) RingJSON {
 					st = NodeState{Name: n.Name, Addr: n.Addr, Local: n.Local}
 				}
 				rk.Nodes = append(rk.Nodes, RingNodeJSON{Name: n.Name, Addr: addrOf(st, advertise),
-					Tokens: tokensOf(n.Tokens), State: stateName(st), Local: n.Local})
+					Tokens: tokensOf(n.Tokens), State: stateName(st), RingState: n.State.String(), Local: n.Local})
 			}
 			dc.Racks = append(dc.Racks, rk)
 		}

@@ -69,13 +69,33 @@ func TestRingShowsStatesAndTheAdvertisedAddress(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(body), &r))
 	require.Equal(t, RingJSON{Local: "self", Hash: "murmur", HashTag: "{}", Datacenters: []DCJSON[RingRackJSON]{
 		{Name: "dc1", Racks: []RingRackJSON{
-			{Name: "r1", Nodes: []RingNodeJSON{{Name: "self", Addr: "node-a:8101", Tokens: []uint32{0}, State: "up", Local: true}}},
-			{Name: "r2", Nodes: []RingNodeJSON{{Name: "10.0.0.2:8101", Addr: "10.0.0.2:8101", Tokens: []uint32{0}, State: "up"}}},
+			{Name: "r1", Nodes: []RingNodeJSON{{Name: "self", Addr: "node-a:8101", Tokens: []uint32{0}, State: "up", RingState: "normal", Local: true}}},
+			{Name: "r2", Nodes: []RingNodeJSON{{Name: "10.0.0.2:8101", Addr: "10.0.0.2:8101", Tokens: []uint32{0}, State: "up", RingState: "normal"}}},
 		}},
 		{Name: "dc2", Racks: []RingRackJSON{
-			{Name: "r1", Nodes: []RingNodeJSON{{Name: "10.0.0.3:8101", Addr: "10.0.0.3:8101", Tokens: []uint32{0}, State: "marked-down"}}},
+			{Name: "r1", Nodes: []RingNodeJSON{{Name: "10.0.0.3:8101", Addr: "10.0.0.3:8101", Tokens: []uint32{0}, State: "marked-down", RingState: "normal"}}},
 		}},
 	}}, r)
+}
+
+func TestRingShowsEachNodesPartInAMove(t *testing.T) {
+	for _, switched := range []bool{false, true} {
+		topo, err := ring.NewTopology("self", []ring.Node{
+			{Name: "self", Addr: "10.0.0.1:8101", DC: "dc1", Rack: "r1", Tokens: []ring.Token{0}},
+			{Name: "old", Addr: "10.0.0.2:8101", DC: "dc1", Rack: "r1", Tokens: []ring.Token{100}, State: ring.StateLeaving},
+			{Name: "new", Addr: "10.0.0.3:8101", DC: "dc1", Rack: "r1", Tokens: []ring.Token{50}, State: ring.StateJoining},
+		}, ring.Options{Switched: switched})
+		require.NoError(t, err)
+		_, body := call(t, opsMux(&fakeOps{topo: topo}), "/ring")
+		var r RingJSON
+		require.NoError(t, json.Unmarshal([]byte(body), &r))
+		require.Equal(t, switched, r.Switched)
+		states := map[string]string{}
+		for _, n := range r.Datacenters[0].Racks[0].Nodes {
+			states[n.Name] = n.RingState
+		}
+		require.Equal(t, map[string]string{"self": "normal", "old": "leaving", "new": "joining"}, states)
+	}
 }
 
 func TestOwnerHonoursTheHashTag(t *testing.T) {

@@ -81,3 +81,29 @@ func BenchmarkNewTopology(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOwner asks the owner and the extra owner of a token in one rack,
+// as a write's fan-out does, with nothing moving and while nodes of the
+// rack join and leave.
+func BenchmarkOwner(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		topo *Topology
+	}{{"steady", benchTopology(b)}, {"moving", movingBenchTopology(b, false)}, {"moving-switched", movingBenchTopology(b, true)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			topo := bc.topo
+			b.ReportAllocs()
+			tok, extras := Token(0), 0
+			for b.Loop() {
+				if topo.Owner(0, 1, tok) == nil {
+					b.Fatal("nil owner")
+				}
+				if topo.ExtraOwner(0, 1, tok) != nil {
+					extras++
+				}
+				tok += 2654435761
+			}
+			_ = extras
+		})
+	}
+}

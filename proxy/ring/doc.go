@@ -59,14 +59,54 @@
 // owner in every rack of any one datacenter (for a remote coordinator's
 // fan-out, and for DC_EACH_SAFE_QUORUM).
 //
+// # Moving token ranges: nodes joining and leaving
+//
+// A rack scales out when nodes with new tokens join it, and in when nodes
+// leave it. Either way some token ranges change owner, and the data must
+// follow before reads go to the new owner. A node's [Node.State] says its
+// part in such a move: [StateNormal], [StateJoining] (it will own its
+// tokens once the move is over) or [StateLeaving] (it owns them until
+// then).
+//
+// While any node of a rack is joining or leaving, [NewTopology] builds two
+// continuums for that rack: the one before the move, of its normal and
+// leaving nodes, and the one after, of its normal and joining nodes. Owner
+// searches, equality cases and wrap-around included, are the same in both.
+// [Options.Switched] chooses which continuum answers [Topology.Owner] and
+// every helper built on it ([Topology.Lookup], [Topology.RackOwners],
+// [Topology.LocalReplicas], [Topology.RemoteOwners],
+// [Topology.ReplicasForToken]): the one before the move while the ranges are
+// copied, the one after once the copy is done. [Topology.ExtraOwner] gives
+// the other continuum's owner of a token when it is a different node.
+//
+// The router sends reads to Owner only, and writes to Owner and to
+// ExtraOwner. The continuum that serves reads therefore holds every write
+// made since the move began, whichever side it is, and switching reads
+// from one side to the other loses nothing once the older data has been
+// copied. Racks where nothing moves have one continuum, and ExtraOwner is
+// nil there.
+//
+// A joining node may reuse a leaving node's token (a node replaced by
+// another): equal tokens are refused within one continuum only. A rack whose
+// nodes are all joining has no owner before the move, and one whose nodes
+// are all leaving has none after it; NewTopology refuses both with
+// [ErrNoOwner]. [Topology.RackNodes] lists every node of a rack, in any
+// state. [Topology.Moving] reports whether any node is joining or leaving.
+//
+// This package only places keys. The scale plan that sets the states, the
+// copy of the moving ranges and the switch from one side to the other are
+// the proxy's (proxy/scale.go) and the node's (proxy/node).
+//
 // # Concurrency and the hot path
 //
 // A Topology is immutable: every method is safe for concurrent use and takes
 // no lock. The router holds the current topology in an
-// atomic.Pointer[Topology]. When membership or tokens change, it builds a new
-// topology off the hot path and swaps it in. The lookup methods
-// ([Topology.KeyToken], [Topology.Owner], [Topology.Lookup], and the replica
-// helpers given a large enough buffer) allocate nothing. The replica helpers
+// atomic.Pointer[Topology]. When membership, tokens or node states change,
+// it builds a new topology off the hot path and swaps it in. The lookup
+// methods ([Topology.KeyToken], [Topology.Owner], [Topology.ExtraOwner],
+// [Topology.Lookup], and the replica helpers given a large enough buffer)
+// allocate nothing, moving or not. While nothing moves, ExtraOwner costs one
+// flag test and the other lookups cost what they would without moves. The replica helpers
 // write into the caller's buffer (dst[:0]), in the style of dskit's ring.Get.
 // Every hash function allocates nothing either.
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 )
 
 // Errors wrapped by [NewTopology]. The messages name the node, and the token
@@ -23,6 +24,10 @@ var (
 	ErrUnknownLocal = errors.New("local node not in the ring")
 	// ErrInvalidHashTag: a hash tag that is neither empty nor two bytes.
 	ErrInvalidHashTag = errors.New("invalid hash tag")
+	// ErrNoOwner: a rack whose nodes are all joining (no owner before the
+	// move) or all leaving (no owner after it), or a node of unknown
+	// state.
+	ErrNoOwner = errors.New("rack without owner")
 )
 
 // Node is one dynomite node as the ring sees it.
@@ -105,6 +110,11 @@ type Topology struct {
 	hash     HashFunc
 	tag      [2]byte
 	hasTag   bool
+
+	// moving: some node is joining or leaving, so some racks have a second
+	// continuum (rack.other); switched is Options.Switched.
+	moving   bool
+	switched bool
 }
 
 type datacenter struct {
@@ -116,19 +126,29 @@ type datacenter struct {
 	remoteOrder []int
 }
 
-// rack is one continuum: tokens ascending, owners[i] owning tokens[i].
-type rack struct {
-	name   string
+// continuum is one ring of tokens: tokens ascending, owners[i] owning
+// tokens[i].
+type continuum struct {
 	tokens []Token
 	owners []*Node
-	nodes  []*Node // by lowest token
+}
+
+// rack is the continuum [Topology.Owner] answers from, and, while one of
+// the rack's nodes is joining or leaving, the other continuum (before or
+// after the move), whose owners only take writes.
+type rack struct {
+	name string
+	continuum
+	// other is nil when no node of the rack is joining or leaving.
+	other *continuum
+	nodes []*Node // every node of the rack, by lowest token
 }
 
 // owner is upstream's vnode_dispatch: the node with the first token >= tok,
 // wrapping to the smallest token when tok is above the largest. A key equal
 // to a node's token belongs to that node, and a key at or below the smallest
 // token belongs to the smallest token's node.
-func (r *rack) owner(tok Token) *Node {
+func (r *continuum) owner(tok Token) *Node {
 	i, _ := slices.BinarySearch(r.tokens, tok)
 	if i == len(r.tokens) {
 		i = 0
@@ -147,9 +167,18 @@ func (r *rack) owner(tok Token) *Node {
 // search. The same token in different racks is normal (each rack is a full
 // replica ring).
 //
+// A node's [Node.State] places it in the continuums of a move (see
+// [NodeState]): when any node of a rack is joining or leaving, the rack
+// gets a continuum of its normal and leaving nodes (before the move) and
+// one of its normal and joining nodes (after it), and opts.Switched picks
+// the one [Topology.Owner] answers from. Equal tokens are an error within
+// one continuum only: a joining node may take over a leaving node's token.
+// A rack whose nodes are all joining, or all leaving, has no owner on one
+// side of the move and is an error.
+//
 // The errors wrap [ErrEmptyRing], [ErrInvalidNode], [ErrNoTokens],
-// [ErrDuplicateToken], [ErrUnknownLocal], [ErrInvalidHashTag] or
-// [ErrUnknownHash].
+// [ErrDuplicateToken], [ErrUnknownLocal], [ErrInvalidHashTag],
+// [ErrNoOwner] or [ErrUnknownHash].
 func NewTopology(local string, nodes []Node, opts Options) (*Topology, error) {
 	if len(nodes) == 0 {
 		return nil, fmt.Errorf("ring: %w: no nodes", ErrEmptyRing)
@@ -159,6 +188,7 @@ func NewTopology(local string, nodes []Node, opts Options) (*Topology, error) {
 		byName:   make(map[string]int, len(nodes)),
 		local:    -1,
 		hashName: cmp.Or(opts.Hash, DefaultHash),
+		switched: opts.Switched,
 	}
 	var err error
 	if t.hash, err = ParseHash(t.hashName); err != nil {
@@ -184,6 +214,8 @@ func NewTopology(local string, nodes []Node, opts Options) (*Topology, error) {
 			return nil, fmt.Errorf("ring: %w: node %q (dc %q, rack %q)", ErrNoTokens, n.Name, n.DC, n.Rack)
 		case n.Local && n.Name != local:
 			return nil, fmt.Errorf("ring: %w: node %q is marked local but the local node is %q", ErrInvalidNode, n.Name, local)
+		case n.State > StateLeaving:
+			return nil, fmt.Errorf("ring: %w: node %q has unknown state %d", ErrInvalidNode, n.Name, n.State)
 		}
 		if _, dup := t.byName[n.Name]; dup {
 			return nil, fmt.Errorf("ring: %w: node name %q is used twice", ErrInvalidNode, n.Name)
@@ -196,6 +228,7 @@ func NewTopology(local string, nodes []Node, opts Options) (*Topology, error) {
 		if n.Local {
 			t.local = i
 		}
+		t.moving = t.moving || n.State != StateNormal
 		t.nodes[i] = n
 	}
 	if t.local < 0 {
@@ -246,22 +279,62 @@ func (t *Topology) buildDCs() {
 	}
 }
 
-// buildContinuum fills rack r of datacenter d from the nodes placed there.
+// buildContinuum fills rack r of datacenter d from the nodes placed there:
+// one continuum, or two when one of them is joining or leaving.
 func (t *Topology) buildContinuum(rk *rack, d, r int) error {
+	moving := false
+	for i := range t.nodes {
+		if n := &t.nodes[i]; n.DCIndex == d && n.RackIndex == r {
+			rk.nodes = append(rk.nodes, n)
+			moving = moving || n.State != StateNormal
+		}
+	}
+	slices.SortStableFunc(rk.nodes, func(a, b *Node) int { return cmp.Compare(a.Tokens[0], b.Tokens[0]) })
+	if !moving {
+		c, err := t.continuumOf(rk, d, StateNormal)
+		rk.continuum = c
+		return err
+	}
+	before, err := t.continuumOf(rk, d, StateLeaving)
+	if err != nil {
+		return err
+	}
+	after, err := t.continuumOf(rk, d, StateJoining)
+	if err != nil {
+		return err
+	}
+	if t.switched {
+		before, after = after, before
+	}
+	rk.continuum, rk.other = before, &after
+	return nil
+}
+
+// continuumOf builds the continuum of rk's normal nodes and its nodes in
+// state also: StateLeaving gives the owners before a move, StateJoining the
+// owners after it, StateNormal the one continuum of a rack where nothing
+// moves.
+func (t *Topology) continuumOf(rk *rack, d int, also NodeState) (continuum, error) {
 	type entry struct {
 		tok  Token
 		node *Node
 	}
 	var entries []entry
-	for i := range t.nodes {
-		n := &t.nodes[i]
-		if n.DCIndex != d || n.RackIndex != r {
+	for _, n := range rk.nodes {
+		if n.State != StateNormal && n.State != also {
 			continue
 		}
-		rk.nodes = append(rk.nodes, n)
 		for _, tok := range n.Tokens {
 			entries = append(entries, entry{tok, n})
 		}
+	}
+	if len(entries) == 0 {
+		side, state := "after", "leaving"
+		if also == StateLeaving {
+			side, state = "before", "joining"
+		}
+		return continuum{}, fmt.Errorf("ring: %w: every node of dc %q, rack %q is %s, so the rack has no owner %s the move",
+			ErrNoOwner, t.dcs[d].name, rk.name, state, side)
 	}
 	slices.SortFunc(entries, func(a, b entry) int {
 		return cmp.Or(cmp.Compare(a.tok, b.tok), cmp.Compare(a.node.Index, b.node.Index))
@@ -272,18 +345,25 @@ func (t *Topology) buildContinuum(rk *rack, d, r int) error {
 			continue
 		}
 		if a.node == b.node {
-			return fmt.Errorf("ring: %w: node %q lists token %d twice", ErrDuplicateToken, a.node.Name, a.tok)
+			return continuum{}, fmt.Errorf("ring: %w: node %q lists token %d twice", ErrDuplicateToken, a.node.Name, a.tok)
 		}
-		return fmt.Errorf("ring: %w: token %d is claimed by node %q and node %q in dc %q, rack %q",
-			ErrDuplicateToken, a.tok, a.node.Name, b.node.Name, t.dcs[d].name, rk.name)
+		return continuum{}, fmt.Errorf("ring: %w: token %d is claimed by node %s and node %s in dc %q, rack %q",
+			ErrDuplicateToken, a.tok, moveName(a.node), moveName(b.node), t.dcs[d].name, rk.name)
 	}
-	rk.tokens = make([]Token, len(entries))
-	rk.owners = make([]*Node, len(entries))
+	c := continuum{tokens: make([]Token, len(entries)), owners: make([]*Node, len(entries))}
 	for i, e := range entries {
-		rk.tokens[i], rk.owners[i] = e.tok, e.node
+		c.tokens[i], c.owners[i] = e.tok, e.node
 	}
-	slices.SortStableFunc(rk.nodes, func(a, b *Node) int { return cmp.Compare(a.Tokens[0], b.Tokens[0]) })
-	return nil
+	return c, nil
+}
+
+// moveName is n's name, quoted, with its state when it is joining or
+// leaving.
+func moveName(n *Node) string {
+	if n.State == StateNormal {
+		return strconv.Quote(n.Name)
+	}
+	return strconv.Quote(n.Name) + " (" + n.State.String() + ")"
 }
 
 // preselectRemoteRacks is upstream's preselect_remote_rack_for_replication:
@@ -399,7 +479,8 @@ func (t *Topology) RackIndex(dc int, name string) int {
 }
 
 // RackNodes returns the nodes of a rack ordered by their lowest token, or
-// nil. The slice is shared: do not modify it.
+// nil: every node, joining and leaving ones included (see [Node.State]).
+// The slice is shared: do not modify it.
 func (t *Topology) RackNodes(dc, rack int) []*Node {
 	rk := t.rack(dc, rack)
 	if rk == nil {
@@ -460,8 +541,10 @@ func (t *Topology) KeyToken(key []byte) (tok Token, ok bool) {
 
 // Owner returns the node of rack rack in datacenter dc that owns tok: the
 // node with the first token >= tok, or, when tok is above every token, the
-// node with the smallest token (upstream's vnode_dispatch). It returns nil
-// only for an index out of range.
+// node with the smallest token (upstream's vnode_dispatch). While nodes of
+// the rack join or leave, it answers from the continuum [Options.Switched]
+// picks (see [Topology.ExtraOwner]). It returns nil only for an index out
+// of range.
 func (t *Topology) Owner(dc, rack int, tok Token) *Node {
 	rk := t.rack(dc, rack)
 	if rk == nil {
@@ -552,14 +635,26 @@ func (t *Topology) NumReplicas() int {
 }
 
 // Moving reports whether any node of the topology is joining or leaving.
-func (t *Topology) Moving() bool {
-	panic("ring: Moving is not implemented yet")
-}
+func (t *Topology) Moving() bool { return t.moving }
+
+// Switched reports whether [Topology.Owner] answers from the continuums
+// after the move ([Options.Switched]).
+func (t *Topology) Switched() bool { return t.switched }
 
 // ExtraOwner returns the owner of tok in the continuum [Topology.Owner] does
 // not answer from, when it differs from Owner's answer, and nil otherwise
-// (always nil when nothing is moving). Writes go to both; reads only to
-// Owner. It does not allocate.
+// (always nil when nothing is moving, and for an index out of range). Writes
+// go to both; reads only to Owner. It does not allocate.
 func (t *Topology) ExtraOwner(dc, rack int, tok Token) *Node {
-	panic("ring: ExtraOwner is not implemented yet")
+	if !t.moving {
+		return nil
+	}
+	rk := t.rack(dc, rack)
+	if rk == nil || rk.other == nil {
+		return nil
+	}
+	if e := rk.other.owner(tok); e != rk.owner(tok) {
+		return e
+	}
+	return nil
 }

@@ -171,7 +171,7 @@ func (s *Stream) runMemcached(ctx context.Context) error {
 		s.c.matched.Store(0)
 	}
 
-	l, err := s.startDump(ctx, dump)
+	l, err := startDump(ctx, dump, s.clock)
 	if err != nil {
 		return s.ctxErr(ctx, err)
 	}
@@ -224,7 +224,7 @@ const (
 // where walking the LRUs can miss items that move while the crawler runs
 // (doc/protocol.txt); a memcached without it gets "metadump all". A busy
 // crawler ("BUSY ...") is asked again after a pause.
-func (s *Stream) startDump(ctx context.Context, dump *mcConn) ([]byte, error) {
+func startDump(ctx context.Context, dump *mcConn, clock Clock) ([]byte, error) {
 	mode := "hash"
 	for try := 0; ; try++ {
 		if err := dump.write([]byte("lru_crawler metadump " + mode + "\r\n")); err != nil {
@@ -237,13 +237,13 @@ func (s *Stream) startDump(ctx context.Context, dump *mcConn) ([]byte, error) {
 		case bytes.HasPrefix(l, []byte("key=")) || string(l) == "END":
 			return l, nil
 		case bytes.HasPrefix(l, []byte("BUSY")) && try < dumpRetries:
-			if err := s.clock.Sleep(ctx, dumpRetryWait); err != nil {
+			if err := clock.Sleep(ctx, dumpRetryWait); err != nil {
 				return nil, err
 			}
 		case mode == "hash" && !bytes.HasPrefix(l, []byte("BUSY")):
 			mode = "all"
 		default:
-			return nil, fmt.Errorf("stream: lru_crawler metadump %s on memcached %s: %q", mode, s.src.Addr, l)
+			return nil, fmt.Errorf("stream: lru_crawler metadump %s on memcached %s: %q", mode, dump.addr, l)
 		}
 	}
 }

@@ -76,13 +76,22 @@ func (s *Stream) runRedis(ctx context.Context) error {
 
 // dialRedis connects to ep and authenticates when it has a password.
 func (s *Stream) dialRedis(ctx context.Context, ep Endpoint) (*Conn, error) {
-	c, err := DialRedis(ctx, ep.Addr, s.opts.Timeout)
+	return dialAuth(ctx, ep, s.opts.Timeout)
+}
+
+// dialAuth connects to the Redis ep and authenticates when it has a
+// password.
+func dialAuth(ctx context.Context, ep Endpoint, timeout time.Duration) (*Conn, error) {
+	c, err := DialRedis(ctx, ep.Addr, timeout)
 	if err != nil || ep.Password == "" {
 		return c, err
 	}
 	if _, err := c.DoS("AUTH", ep.Password); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("stream: AUTH on %s: %w", ep.Addr, s.ctxErr(ctx, err))
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, fmt.Errorf("stream: AUTH on %s: %w", ep.Addr, err)
 	}
 	return c, nil
 }
