@@ -79,7 +79,15 @@
 // behind an atomic pointer: [Server.UpdatePeers] (called by
 // proxy/membership) builds a new ring and pool set and swaps it in;
 // requests in flight keep the snapshot they started with, and pools of
-// removed peers close after a grace period. admincontrol.go adapts the
+// removed peers close after a grace period. scale.go's
+// [Server.SetScalePlan] installs the plan of a move of token ranges (nodes
+// joining or leaving a rack); the ring is rebuilt from the membership and
+// the plan whenever either changes (cluster.go rebuild), with the moving
+// nodes' ring.NodeState set, so that fanOut, the remote coordinator
+// (peerserver.go), multi-key splits, watched transactions and read
+// repairs send each write also to the owner on the other side of the move
+// (ring.Topology.ExtraOwner), a copy whose reply does not count for the
+// level and which is hinted when it fails. admincontrol.go adapts the
 // server for proxy/admin's upstream endpoints (consistency levels, timeout
 // factor, node state, peer up/down).
 //

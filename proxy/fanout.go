@@ -148,12 +148,19 @@ func (c *cluster) fail(r *msg.Request, text string) {
 }
 
 func (c *cluster) fanOut(st *clusterState, r *msg.Request, hint uint, tok ring.Token, write bool, level consistency.Level) {
-	topo := st.topo
-	localDC, localRack := topo.LocalDC(), topo.LocalRack()
 	f := c.newFanout(st, r, hint, level, write)
 	f.strategy.LocalRackOnly = !write && r.Flags.Has(msg.FlagLocalRackOnly)
 	f.rewriteForRepair(r, write, level)
+	f.addTargets(tok, write)
+	f.start()
+}
 
+// addTargets adds the copies of f's request for the key token tok: whom
+// f.strategy asks, and, for a write while nodes join or leave, the extra
+// owners of the move.
+func (f *fanout) addTargets(tok ring.Token, write bool) {
+	c, r, topo := f.c, f.parent, f.st.topo
+	localDC, localRack := topo.LocalDC(), topo.LocalRack()
 	switch f.strategy.Targets() {
 	case consistency.LocalRack:
 		owner := topo.Owner(localDC, localRack, tok)
@@ -212,7 +219,6 @@ func (c *cluster) fanOut(st *clusterState, r *msg.Request, hint uint, tok ring.T
 			}
 		}
 	}
-	f.start()
 }
 
 // newFanout takes a fan-out from the pool for parent r. r is held until

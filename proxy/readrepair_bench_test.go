@@ -27,15 +27,7 @@ func benchQuorum(b *testing.B, repairs bool, req []byte, reply, want string) {
 	b.SetBytes(int64(len(req)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		p := s.reqs.Get()
-		p.SetRaw(req)
-		_, args, err := resp.ParseRequest(p.Raw, p.ArgsBuf(), &lim)
-		if err != nil {
-			b.Fatal(err)
-		}
-		p.SetArgs(args)
-		id, cmd := resp.Lookup(args[0])
-		p.Cmd, p.Class, p.Flags, p.Key = id, cmd.Class, cmd.Flags, cmd.Key(args)
+		p := benchRequest(b, s, req, &lim)
 		write := p.Class == msg.ClassWrite
 		f := c.newFanout(st, p, 0, consistency.DCQuorum, write)
 		f.rewriteForRepair(p, write, consistency.DCQuorum)
@@ -54,6 +46,21 @@ func benchQuorum(b *testing.B, repairs bool, req []byte, reply, want string) {
 		}
 		s.reqs.Put(p)
 	}
+}
+
+// benchRequest is a pooled request of s holding raw, parsed as a client
+// session parses it.
+func benchRequest(b *testing.B, s *Server, raw []byte, lim *resp.Limits) *msg.Request {
+	p := s.reqs.Get()
+	p.SetRaw(raw)
+	_, args, err := resp.ParseRequest(p.Raw, p.ArgsBuf(), lim)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.SetArgs(args)
+	id, cmd := resp.Lookup(args[0])
+	p.Cmd, p.Class, p.Flags, p.Key = id, cmd.Class, cmd.Flags, cmd.Key(args)
+	return p
 }
 
 var (

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	. "github.com/dynomite-go/dynomite/proxy"
+	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/hints"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 	"github.com/dynomite-go/dynomite/proxy/ring"
@@ -88,6 +89,48 @@ func stateOf(c *proxytest.Cluster, i int, name string) string {
 	return n.State.String()
 }
 
+// writesReachAll SETs key through every node of c, at DC_QUORUM, and waits
+// until the datastores of holders have each value.
+func writesReachAll(t *testing.T, c *proxytest.Cluster, key, tag string, holders ...int) {
+	t.Helper()
+	for i := range c.Nodes {
+		v := fmt.Sprintf("%s-via-%d", tag, i)
+		require.Equal(t, "+OK\r\n", c.Client(i, "DC_QUORUM").Do("SET", key, v), "via node %d", i)
+		for _, holder := range holders {
+			waitHolds(t, c, holder, key, v)
+		}
+	}
+}
+
+// writesLeaveOut SETs key through each node of vias, at DC_QUORUM, waits
+// until the datastores of holders have each value, and checks that node
+// out's datastore never gets one: it keeps a value put there first.
+func writesLeaveOut(t *testing.T, c *proxytest.Cluster, key, tag string, out int, vias, holders []int) {
+	t.Helper()
+	require.Equal(t, "+OK\r\n", c.Direct(out, "SET", key, "left-out"))
+	for _, via := range vias {
+		v := fmt.Sprintf("%s-via-%d", tag, via)
+		require.Equal(t, "+OK\r\n", c.Client(via, "DC_QUORUM").Do("SET", key, v), "via node %d", via)
+		for _, holder := range holders {
+			waitHolds(t, c, holder, key, v)
+		}
+		require.Equal(t, bulkOf("left-out"), c.Direct(out, "GET", key), "via node %d: node %d got a copy", via, out)
+	}
+}
+
+// readsFrom puts a different value for key in the datastores of the two
+// sides of a move in one rack (nodes x and y), behind the cluster's back,
+// and checks that a DC_ONE GET through either node is answered by owner's.
+func readsFrom(t *testing.T, c *proxytest.Cluster, key string, owner, x, y int) {
+	t.Helper()
+	for _, i := range []int{x, y} {
+		require.Equal(t, "+OK\r\n", c.Direct(i, "SET", key, fmt.Sprintf("side-%d", i)))
+	}
+	for _, via := range []int{x, y} {
+		require.Equal(t, bulkOf(fmt.Sprintf("side-%d", owner)), c.Client(via, "").Do("GET", key), "GET via node %d", via)
+	}
+}
+
 func TestScaleOutMovesWritesAndThenReads(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	// 0: A dc1/r1, 1: B dc1/r2, 2: C dc2/r1 — each alone in its rack; the
@@ -134,33 +177,9 @@ func TestScaleOutMovesWritesAndThenReads(t *testing.T) {
 		}
 	}
 
-	// writesReachBoth: a SET through every node reaches the old and the new
-	// owner of both datacenters, and B.
-	writesReachBoth := func(t *testing.T, tag string) {
-		t.Helper()
-		for i := range c.Nodes {
-			v := fmt.Sprintf("%s-via-%d", tag, i)
-			require.Equal(t, "+OK\r\n", c.Client(i, "DC_QUORUM").Do("SET", key, v), "via node %d", i)
-			for _, holder := range []int{a, b, cc, j1, j2} {
-				waitHolds(t, c, holder, key, v)
-			}
-		}
-	}
-	// readsFrom: a DC_ONE GET through a node of dc1/r1 (A itself and J1)
-	// is answered by node owner's datastore.
-	readsFrom := func(t *testing.T, owner int) {
-		t.Helper()
-		require.Equal(t, "+OK\r\n", c.Direct(a, "SET", key, "side-a"))
-		require.Equal(t, "+OK\r\n", c.Direct(j1, "SET", key, "side-j1"))
-		want := map[int]string{a: "side-a", j1: "side-j1"}[owner]
-		for _, via := range []int{a, j1} {
-			require.Equal(t, bulkOf(want), c.Client(via, "").Do("GET", key), "GET via node %d", via)
-		}
-	}
-
 	t.Run("dual: writes reach both owners, reads the old one", func(t *testing.T) {
-		writesReachBoth(t, "dual")
-		readsFrom(t, a)
+		writesReachAll(t, c, key, "dual", a, b, cc, j1, j2)
+		readsFrom(t, c, key, a, a, j1)
 		// a key that does not move has no extra copy
 		require.Equal(t, "+OK\r\n", c.Client(b, "DC_QUORUM").Do("SET", other, "stays"))
 		waitHolds(t, c, a, other, "stays")
@@ -171,11 +190,15 @@ func TestScaleOutMovesWritesAndThenReads(t *testing.T) {
 
 	t.Run("dual: MSET and DEL split per owner reach the joining node", func(t *testing.T) {
 		cl := c.Client(b, "DC_QUORUM")
-		require.Equal(t, "+OK\r\n", cl.Do("MSET", key, "m1", other, "m2"))
+		// both keys have the same owners before the move; the one that
+		// does not move comes first, so a fragment routed by its first key
+		// would miss the joining owners of the other
+		require.Equal(t, "+OK\r\n", cl.Do("MSET", other, "m2", key, "m1"))
 		for _, holder := range []int{a, j1, j2} {
 			waitHolds(t, c, holder, key, "m1")
 		}
 		waitHolds(t, c, a, other, "m2")
+		require.Equal(t, "$-1\r\n", c.Direct(j1, "GET", other))
 		require.Equal(t, ":2\r\n", cl.Do("DEL", key, other))
 		for _, holder := range []int{a, b, j1, j2} {
 			proxytest.Eventually(t, 10*time.Second, func() bool { return c.Direct(holder, "GET", key) == "$-1\r\n" },
@@ -209,8 +232,8 @@ func TestScaleOutMovesWritesAndThenReads(t *testing.T) {
 		installPlan(t, c, plan)
 		require.Same(t, poolB, c.Nodes[a].Server.PeerPool(c.Nodes[b].DynAddr))
 		require.Same(t, poolJ1, c.Nodes[a].Server.PeerPool(c.Nodes[j1].DynAddr))
-		readsFrom(t, j1)
-		writesReachBoth(t, "switched")
+		readsFrom(t, c, key, j1, a, j1)
+		writesReachAll(t, c, key, "switched", a, b, cc, j1, j2)
 	})
 
 	t.Run("done: the new owner alone", func(t *testing.T) {
@@ -220,15 +243,7 @@ func TestScaleOutMovesWritesAndThenReads(t *testing.T) {
 			require.False(t, c.Nodes[i].Server.Topology().Moving(), "node %d", i)
 			require.Equal(t, "normal", stateOf(c, i, c.Nodes[j1].DynAddr), "node %d", i)
 		}
-		require.Equal(t, "+OK\r\n", c.Direct(a, "SET", key, "old-owner"))
-		for i := range c.Nodes {
-			v := fmt.Sprintf("done-via-%d", i)
-			require.Equal(t, "+OK\r\n", c.Client(i, "DC_QUORUM").Do("SET", key, v), "via node %d", i)
-			for _, holder := range []int{b, j1, j2} {
-				waitHolds(t, c, holder, key, v)
-			}
-			require.Equal(t, bulkOf("old-owner"), c.Direct(a, "GET", key), "via node %d: the old owner got a copy", i)
-		}
+		writesLeaveOut(t, c, key, "done", a, []int{a, b, cc, j1, j2}, []int{b, j1, j2})
 		require.Same(t, poolB, c.Nodes[a].Server.PeerPool(c.Nodes[b].DynAddr))
 	})
 
@@ -245,6 +260,18 @@ func TestScaleOutAbortedExcludesTheJoiningNode(t *testing.T) {
 	require.Equal(t, "+OK\r\n", c.Client(b, "DC_QUORUM").Do("SET", key, "dual"))
 	waitHolds(t, c, j, key, "dual")
 	waitHolds(t, c, a, key, "dual")
+	// a watched transaction commits on its owner (A) and is replicated to
+	// the other racks and to the joining owner
+	tx := c.Client(a, "")
+	for _, cmd := range [][]string{{"WATCH", key}, {"MULTI"}} {
+		require.Equal(t, "+OK\r\n", tx.Do(cmd...))
+	}
+	require.Equal(t, "+QUEUED\r\n", tx.Do("SET", key, "tx"))
+	require.Equal(t, "*1\r\n+OK\r\n", tx.Do("EXEC"))
+	waitHolds(t, c, b, key, "tx")
+	waitHolds(t, c, j, key, "tx")
+	require.Equal(t, "+OK\r\n", c.Client(b, "DC_QUORUM").Do("SET", key, "dual"))
+	waitHolds(t, c, j, key, "dual")
 	poolB := c.Nodes[a].Server.PeerPool(c.Nodes[b].DynAddr)
 
 	plan.Phase = ScaleAborted
@@ -263,13 +290,7 @@ func TestScaleOutAbortedExcludesTheJoiningNode(t *testing.T) {
 		require.NoError(t, c.Nodes[i].Server.UpdatePeers(c.PeersOf(i)))
 		require.Equal(t, "absent", stateOf(c, i, c.Nodes[j].DynAddr), "node %d", i)
 	}
-	for _, via := range []int{a, b} {
-		v := fmt.Sprintf("aborted-via-%d", via)
-		require.Equal(t, "+OK\r\n", c.Client(via, "DC_QUORUM").Do("SET", key, v))
-		waitHolds(t, c, a, key, v)
-		waitHolds(t, c, b, key, v)
-		require.Equal(t, bulkOf("dual"), c.Direct(j, "GET", key), "via node %d: the aborted node got a copy", via)
-	}
+	writesLeaveOut(t, c, key, "aborted", j, []int{a, b}, []int{a, b})
 	// reads through the aborted node itself come from the old owner
 	require.Equal(t, "+OK\r\n", c.Direct(j, "SET", key, "stale"))
 	require.Equal(t, bulkOf("aborted-via-1"), c.Client(j, "").Do("GET", key))
@@ -294,34 +315,15 @@ func TestScaleInMovesTheLeavingNodesRanges(t *testing.T) {
 	for i := range c.Nodes {
 		require.Equal(t, "leaving", stateOf(c, i, c.Nodes[l].DynAddr), "node %d", i)
 	}
-	readsFrom := func(t *testing.T, owner int) {
-		t.Helper()
-		require.Equal(t, "+OK\r\n", c.Direct(a, "SET", key, "side-a"))
-		require.Equal(t, "+OK\r\n", c.Direct(l, "SET", key, "side-l"))
-		want := map[int]string{a: "side-a", l: "side-l"}[owner]
-		for _, via := range []int{a, l} {
-			require.Equal(t, bulkOf(want), c.Client(via, "").Do("GET", key), "GET via node %d", via)
-		}
-	}
-	writesReachBoth := func(t *testing.T, tag string) {
-		t.Helper()
-		for i := range c.Nodes {
-			v := fmt.Sprintf("%s-via-%d", tag, i)
-			require.Equal(t, "+OK\r\n", c.Client(i, "DC_QUORUM").Do("SET", key, v))
-			for _, holder := range []int{a, b, l} {
-				waitHolds(t, c, holder, key, v)
-			}
-		}
-	}
 	t.Run("dual", func(t *testing.T) {
-		writesReachBoth(t, "dual")
-		readsFrom(t, l)
+		writesReachAll(t, c, key, "dual", a, b, l)
+		readsFrom(t, c, key, l, a, l)
 	})
 	t.Run("switched", func(t *testing.T) {
 		plan.Phase = ScaleSwitched
 		installPlan(t, c, plan)
-		readsFrom(t, a)
-		writesReachBoth(t, "switched")
+		readsFrom(t, c, key, a, a, l)
+		writesReachAll(t, c, key, "switched", a, b, l)
 	})
 	t.Run("done", func(t *testing.T) {
 		plan.Phase = ScaleDone
@@ -329,14 +331,7 @@ func TestScaleInMovesTheLeavingNodesRanges(t *testing.T) {
 		for i := range 2 {
 			require.Equal(t, "absent", stateOf(c, i, c.Nodes[l].DynAddr), "node %d", i)
 		}
-		require.Equal(t, "+OK\r\n", c.Direct(l, "SET", key, "left"))
-		for _, via := range []int{a, b} {
-			v := fmt.Sprintf("done-via-%d", via)
-			require.Equal(t, "+OK\r\n", c.Client(via, "DC_QUORUM").Do("SET", key, v))
-			waitHolds(t, c, a, key, v)
-			waitHolds(t, c, b, key, v)
-			require.Equal(t, bulkOf("left"), c.Direct(l, "GET", key), "via node %d: the node that left got a copy", via)
-		}
+		writesLeaveOut(t, c, key, "done", l, []int{a, b}, []int{a, b})
 		// the node that left still serves its clients from the new owner
 		require.Equal(t, bulkOf("done-via-1"), c.Client(l, "").Do("GET", key))
 	})
@@ -375,4 +370,29 @@ func TestSetScalePlanRefusesBadPlans(t *testing.T) {
 	got.Join[0] = "changed"
 	require.Equal(t, c.Nodes[2].DynAddr, s.ScalePlan().Join[0])
 	require.True(t, strings.HasPrefix(s.ScalePlan().ID, "ok"))
+}
+
+func TestReadRepairReachesTheJoiningOwner(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	proxytest.NeedBinary(t, "redis-server", "redis-server")
+	// 0: A dc1/r1, 1: B dc1/r2, 2: C dc1/r3, 3: J dc1/r1 joining (the lower half)
+	c := proxytest.StartCluster(t, proxytest.Config{
+		Nodes:     proxytest.Placements(t, "dc1/r1/"+maxTok, "dc1/r2/0", "dc1/r3/0", "dc1/r1/"+halfTok),
+		Datastore: proxytest.RealDatastore, ReadLevel: consistency.DCSafeQuorum, WriteLevel: consistency.DCSafeQuorum,
+		Options: func(_ int, o *Options) { o.ReadRepairs = true },
+	})
+	const a, b, j = 0, 1, 3
+	installPlan(t, c, ScalePlan{ID: "rr", Join: []string{c.Nodes[j].DynAddr}, Phase: ScaleDual})
+	key := lowerHalfKey(t, c.Nodes[a].Server.Topology(), "rr")
+	require.Equal(t, "+OK\r\n", c.Client(b, "").Do("SET", key, "new"))
+	for i := range c.Nodes {
+		eventually(t, c, i, bulkOf("new"), "GET", key)
+	}
+	// both sides of rack r1 missed it
+	missed(t, c, a, "._add-set", key, "SET", key, "old")
+	missed(t, c, j, "._add-set", key, "SET", key, "old")
+	require.Equal(t, bulkOf("new"), c.Client(b, "").Do("GET", key))
+	eventually(t, c, a, bulkOf("new"), "GET", key)
+	eventually(t, c, j, bulkOf("new"), "GET", key)
+	c.Close()
 }

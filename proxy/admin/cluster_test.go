@@ -2,9 +2,7 @@ package admin
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -79,19 +77,7 @@ func newFake(t testing.TB, token string) *fakeCluster {
 
 func call(t testing.TB, h http.Handler, path string, header ...string) (int, string) {
 	t.Helper()
-	req := httptest.NewRequest("GET", path, nil)
-	req.RemoteAddr = "127.0.0.1:5000"
-	if len(header) == 2 {
-		req.Header.Set(header[0], header[1])
-	}
-	if len(header) == 1 {
-		req.RemoteAddr = header[0]
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	b, err := io.ReadAll(w.Result().Body)
-	require.NoError(t, err)
-	return w.Code, string(b)
+	return send(t, h, "GET", path, "", header...)
 }
 
 func TestClusterEndpointsAnswerUpstreamsTexts(t *testing.T) {

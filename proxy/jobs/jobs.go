@@ -21,10 +21,13 @@ const (
 	Warmup Kind = "warmup"
 	Repair Kind = "repair"
 	Scale  Kind = "scale"
+	// Cleanup deletes the keys a node no longer owns after a move; its
+	// Copied counter counts the keys deleted, Scanned those read.
+	Cleanup Kind = "cleanup"
 )
 
 // Kinds are every kind, in output order.
-var Kinds = []Kind{Warmup, Repair, Scale}
+var Kinds = []Kind{Warmup, Repair, Scale, Cleanup}
 
 // State is where a job is.
 type State string

@@ -58,16 +58,30 @@ func (c *jobCollector) Collect(ch chan<- prometheus.Metric) {
 // metrics, /info and GET /streams (Routes).
 func (m *Metrics) Jobs() *jobs.Registry { return m.jobs }
 
-// jobsInfo writes /info's data-movement fields.
+// jobsInfo writes /info's data-movement fields. A cleanup's job counts the
+// keys it deleted as copied (proxy/jobs): they are cleanup_keys_deleted,
+// not part of stream_keys_copied. scale_phase is the phase of the move
+// installed on this node (dual, switched, done, aborted), empty when none
+// was.
 func (m *Metrics) jobsInfo(j *jsonw) {
-	var running, warming, failed, copied, bytes uint64
+	var running, warming, failed, copied, bytes, deleted uint64
 	for _, t := range m.jobs.Totals() {
 		running += uint64(t.Running)
 		failed += uint64(t.FailedAttempts)
-		copied += uint64(t.Copied)
-		bytes += uint64(t.Bytes)
+		if t.Kind == jobs.Cleanup {
+			deleted += uint64(t.Copied)
+		} else {
+			copied += uint64(t.Copied)
+			bytes += uint64(t.Bytes)
+		}
 		if t.Kind == jobs.Warmup && t.Running > 0 {
 			warming = 1
+		}
+	}
+	phase := ""
+	if s := m.srv.Load(); s != nil {
+		if p := s.ScalePlan(); p != nil {
+			phase = string(p.Phase)
 		}
 	}
 	j.num("streams_running", running)
@@ -75,7 +89,10 @@ func (m *Metrics) jobsInfo(j *jsonw) {
 	j.num("stream_keys_copied", copied)
 	j.num("stream_bytes", bytes)
 	j.num("warming_up", warming)
+	j.str("scale_phase", phase)
+	j.num("cleanup_keys_deleted", deleted)
 }
 
 // jobsInfoFields are the keys jobsInfo writes, in order.
-var jobsInfoFields = []string{"streams_running", "streams_failed_attempts", "stream_keys_copied", "stream_bytes", "warming_up"}
+var jobsInfoFields = []string{"streams_running", "streams_failed_attempts", "stream_keys_copied", "stream_bytes", "warming_up",
+	"scale_phase", "cleanup_keys_deleted"}

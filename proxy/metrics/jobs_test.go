@@ -45,4 +45,14 @@ func TestJobsAreExportedAndSummedInInfo(t *testing.T) {
 	require.NoError(t, json.Unmarshal(m.Info(), &info))
 	require.Equal(t, 0.0, info["warming_up"])
 	require.Equal(t, 2.0, info["streams_failed_attempts"])
+
+	// a cleanup's deleted keys are its own field, not copies
+	c := m.Jobs().Start(jobs.Cleanup, "keys outside (0, 5]")
+	c.Update(jobs.Progress{Scanned: 30, Copied: 12})
+	c.Finish(nil)
+	require.Equal(t, 12.0, val("dynomite_stream_keys_copied_total", map[string]string{"kind": "cleanup"}))
+	require.NoError(t, json.Unmarshal(m.Info(), &info))
+	require.Equal(t, 12.0, info["cleanup_keys_deleted"])
+	require.Equal(t, 8.0, info["stream_keys_copied"])
+	require.Equal(t, "", info["scale_phase"])
 }

@@ -18,6 +18,11 @@
 // documented there. Its jobs, like every data movement of the node, are in
 // [Node.Jobs] (GET /streams) and share [Node.StreamThrottle].
 //
+// scale.go orchestrates a move of token ranges when racks scale out or in
+// (POST /scale): the plan's phases pushed to every node, the copy of the
+// moved ranges, and the cleanup of the old owners (scale_cleanup.go, POST
+// /cleanup); the steps and their bounds are documented there.
+//
 // [Node.Run] runs every long-running component under one errgroup
 // (golang.org/x/sync/errgroup): the first error is returned, and any
 // component stopping stops the others, so no error is dropped and no

@@ -26,11 +26,11 @@ func redisDo(t testing.TB, addr string, args ...string) string {
 // command does; kill stops it and checks Run's result. With gossip on,
 // kill stops gossip first without a goodbye, so the others must detect
 // the death.
-func runNode(t *testing.T, yml string, log *slog.Logger) (n *node.Node, kill func()) {
+func runNode(t *testing.T, yml string, log *slog.Logger, opts ...node.Option) (n *node.Node, kill func()) {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yml), "node.yml")
 	require.NoError(t, err)
-	n, err = node.New(context.Background(), cfg, node.WithLogger(log))
+	n, err = node.New(context.Background(), cfg, append([]node.Option{node.WithLogger(log)}, opts...)...)
 	require.NoError(t, err)
 	require.NoError(t, n.Listen())
 	ctx, cancel := context.WithCancel(context.Background())

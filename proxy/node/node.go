@@ -65,6 +65,7 @@ type Node struct {
 	reload     reloader  // reload.go
 	warm       *warmer   // warmup.go
 	repair     *repairer // repair.go
+	scale      *scaler   // scale.go
 }
 
 // Validate checks what New checks beyond config.Parse without any network
@@ -129,6 +130,8 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, info env.Info, po 
 	if err := registerRepairMetrics(n.metrics.Registerer(), n.repair); err != nil {
 		return err
 	}
+	n.scale = newScaler(n)
+	admin.RegisterScale(n.stats, srv.Admin(), n.scale)
 	admin.RegisterOps(n.stats, srv.Ops(), readiness{srv, n.membership, po.Preconnect && n.adminMode == 0, uint64(max(cfg.ServerFailureLimit, 1))}, n.advertisedHost)
 	if name := n.membership.Provider(); name != "" {
 		registerSeedMetrics(n.metrics, name, n.membership.SeedMetrics())
@@ -172,7 +175,7 @@ func (n *Node) Run(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	g, gctx := errgroup.WithContext(ctx)
-	for _, run := range []func(context.Context) error{n.stats.Serve, n.srv.Serve, n.membership.Run, n.warm.run, n.repair.run} {
+	for _, run := range []func(context.Context) error{n.stats.Serve, n.srv.Serve, n.membership.Run, n.warm.run, n.repair.run, n.scale.run} {
 		g.Go(func() error {
 			defer stop()
 			return run(gctx)

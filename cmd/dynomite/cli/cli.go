@@ -27,11 +27,13 @@ func commands() []command {
 		{name: "ring", summary: "datacenters, racks, nodes, tokens and state, as the node sees the ring", run: runRing},
 		{name: "owner", args: "KEY", summary: "the node of every datacenter and rack that holds KEY, with KEY's token", run: runOwner},
 		{name: "status", summary: "this node, its readiness, and its peers' state and latency", run: runStatus},
-		{name: "streams", summary: "data-movement jobs (warm-up, repair, scale): state, keys copied, rate, ETA, errors", run: runStreams},
+		{name: "streams", summary: "data-movement jobs (warm-up, repair, scale, cleanup): state, keys copied, rate, ETA, errors", run: runStreams},
 		{name: "warmup", summary: "start a warm-up of the node (POST /warmup): fill its datastore from a replica, reads elsewhere meanwhile", run: runWarmup},
 		{name: "tokens", args: "N [--racks R]", summary: "balanced tokens for N nodes per rack (offline)", offline: true, run: runTokens},
 		{name: "reload", summary: "reload the node's configuration (POST /reload); exit 1 when refused", run: runReload},
 		{name: "repair", args: "[--range S:E]... [--dry-run]", summary: "compare the node's ranges on every rack and repair divergent keys (POST /repair); waits, prints the result", run: runRepair},
+		{name: "scale", args: "join NAME... | leave NAME... | status | abort", summary: "move token ranges: add nodes to their racks or remove them (POST /scale), show or abort the move", run: runScale},
+		{name: "cleanup", summary: "delete the keys outside the node's ranges after a move (POST /cleanup); waits, prints the result", run: runCleanup},
 		{name: "help", summary: "this list", offline: true, run: func(e *env, _ []string) int { usage(e.stdout); return 0 }},
 	}
 }
@@ -94,8 +96,9 @@ func (c command) exec(args []string, stdout, stderr io.Writer) int {
 	return c.run(e, args)
 }
 
-// parse parses the command's flags and checks -o; it returns the
-// positional arguments, or ok false after printing the problem.
+// parse parses the command's flags and checks -o and the number of
+// positional arguments (-n: at least n); it returns them, or ok false
+// after printing the problem.
 func (e *env) parse(args []string, positional int, what string) ([]string, bool) {
 	err := e.fs.Parse(args)
 	switch {
@@ -105,6 +108,9 @@ func (e *env) parse(args []string, positional int, what string) ([]string, bool)
 	case err != nil:
 	case e.output != "table" && e.output != "json":
 		err = fmt.Errorf("-o %q: want table or json", e.output)
+	case positional < 0 && e.fs.NArg() < -positional:
+		err = fmt.Errorf("want %s", what)
+	case positional < 0:
 	case e.fs.NArg() != positional && positional == 0:
 		err = fmt.Errorf("takes no arguments, got %s", strings.Join(e.fs.Args(), " "))
 	case e.fs.NArg() != positional:

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 )
 
 // exitUnreachable is the exit code of a node that cannot be reached.
@@ -156,4 +157,27 @@ func (e *env) show(args []string, path string, v any) (code int, done bool) {
 		return e.printJSON(v), true
 	}
 	return 0, false
+}
+
+// await polls GET path into *st every half second while running says the
+// job it shows runs, for up to wait. name names the job in errors ("repair
+// 4") and id tells whether the node still shows the same job: another one
+// may have started meanwhile.
+func await[T any](e *env, path string, wait time.Duration, st *T, running func(*T) bool, name func(*T) string, id func(*T) any) error {
+	first, deadline := *st, time.Now().Add(wait)
+	for running(st) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s still running after %s; it goes on: see GET %s", name(st), wait, path)
+		}
+		time.Sleep(500 * time.Millisecond)
+		var next T
+		if err := e.getJSON(path, &next); err != nil {
+			return err
+		}
+		if id(&next) != id(&first) {
+			return fmt.Errorf("%s was followed by %s before it could be read; see GET %s", name(&first), name(&next), path)
+		}
+		*st = next
+	}
+	return nil
 }

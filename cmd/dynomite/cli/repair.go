@@ -76,19 +76,9 @@ func runRepair(e *env, args []string) int {
 	if err := json.Unmarshal(res.body, &st); err != nil {
 		return e.fail(fmt.Errorf("%s/repair answered %s, not the expected JSON: %w", e.addr, abbrev(res.body), err))
 	}
-	id, deadline := st.ID, time.Now().Add(*wait)
-	for st.State == admin.RepairRunning {
-		if time.Now().After(deadline) {
-			return e.fail(fmt.Errorf("repair %d still running after %s; it goes on: see GET /repair", id, *wait))
-		}
-		time.Sleep(500 * time.Millisecond)
-		st = RepairJSON{}
-		if err := e.getJSON("/repair", &st); err != nil {
-			return e.fail(err)
-		}
-		if st.ID != id {
-			return e.fail(fmt.Errorf("repair %d was followed by repair %d before it could be read; see GET /repair", id, st.ID))
-		}
+	if err := await(e, "/repair", *wait, &st, func(s *RepairJSON) bool { return s.State == admin.RepairRunning },
+		func(s *RepairJSON) string { return fmt.Sprintf("repair %d", s.ID) }, func(s *RepairJSON) any { return s.ID }); err != nil {
+		return e.fail(err)
 	}
 	if e.output == "json" {
 		if code := e.printJSON(st); code != 0 {
