@@ -100,7 +100,7 @@ func TestScaleOutAndIn(t *testing.T) {
 		return out
 	}
 	oldNodes := nodesOf(old)
-	waitReplicated(t, oldNodes, storesOf(old), 60*time.Second)
+	waitReplicated(t, oldNodes, storesOf(old), 2*time.Minute)
 	e.Step("3 racks found each other through DNS and replicate")
 	checkRingNames(t, old)
 	checkTokens(t, old[0].node, old)
@@ -271,8 +271,18 @@ func scaleConf(n *Net, m *scaleMember) NodeConf {
 		Read: "DC_QUORUM", Write: "DC_QUORUM", Extra: append(extra, hintsExtra...)}
 }
 
+// scaleNodeSpec is m's container. Its dyn_listen is its address, not
+// 0.0.0.0: a node names itself in its ring by its dyn_listen, its peers by
+// the address the seed provider gives, and a move names nodes as the ring
+// does; with 0.0.0.0 a joining node would not find itself in the move.
 func scaleNodeSpec(n *Net, m *scaleMember) Spec {
-	return nodeSpec(m.role, scaleConf(n, m), nil, Attach{Net: n, Aliases: []string{m.role}, IP: n.IP(m.host)})
+	spec := nodeSpec(m.role, scaleConf(n, m), nil, Attach{Net: n, Aliases: []string{m.role}, IP: n.IP(m.host)})
+	yaml := scaleConf(n, m).YAML()
+	if !strings.Contains(yaml, "dyn_listen: 0.0.0.0:8101\n") {
+		panic("the node configuration has no dyn_listen: 0.0.0.0:8101 to replace:\n" + yaml)
+	}
+	spec.Files[0].Reader = strings.NewReader(strings.Replace(yaml, "dyn_listen: 0.0.0.0:8101\n", "dyn_listen: "+m.name+"\n", 1))
+	return spec
 }
 
 // ---- the nodes' HTTP API -----------------------------------------------
