@@ -140,7 +140,7 @@ func TestScaleOutAndIn(t *testing.T) {
 	tr.setEntry(nodesOf(members))
 	tr.waitOps(300)
 	outLayout := checkLayout(t, e, "after the scale out", members, nil, tr)
-	outJobs := jobsOf(t, members)
+	outJobs := jobsOf(t, members, outStart)
 
 	// Scale in: clients leave the nodes that go first, as they would
 	// once told to.
@@ -157,7 +157,7 @@ func TestScaleOutAndIn(t *testing.T) {
 	if err := waitRing(old, old, 1, 2*time.Minute); err != nil {
 		t.Fatalf("after the scale in: %v\n%s", err, logsOf(30, allCtrs()...))
 	}
-	inJobs := jobsOf(t, members)
+	inJobs := jobsOf(t, members, inStart)
 	for _, m := range added {
 		m.node.Stop(10 * time.Second)
 	}
@@ -698,9 +698,9 @@ func scanOwnership(ctx context.Context, m *scaleMember, layout []*scaleMember) (
 }
 
 // jobsOf lists the data-movement jobs of kind scale and cleanup (GET
-// /streams) of every running node: kind, node, name, state, keys and
-// time.
-func jobsOf(t *testing.T, ms []*scaleMember) string {
+// /streams) started since then on every running node: kind, node, name,
+// state, keys and time.
+func jobsOf(t *testing.T, ms []*scaleMember, since time.Time) string {
 	t.Helper()
 	var b strings.Builder
 	for _, m := range ms {
@@ -726,7 +726,7 @@ func jobsOf(t *testing.T, ms []*scaleMember) string {
 			continue
 		}
 		for _, j := range jobs {
-			if j.Kind != "scale" && j.Kind != "cleanup" {
+			if j.Kind != "scale" && j.Kind != "cleanup" || j.Started.Before(since) {
 				continue
 			}
 			took := "running"
