@@ -516,6 +516,11 @@ func (s *scaler) copyAttempt(ctx context.Context, job *jobs.Job, trs []stream.Tr
 			t := &stt.Transfers[i]
 			t.Keys, t.Skipped, t.Bytes, t.Done = p.Copied, p.SkippedPresent+p.SkippedNewer, p.Bytes, p.Done
 		})
+		if err == nil && p.Errors > 0 {
+			// a key the stream could not copy is a hole: the attempt
+			// fails and the copy starts over, never switching without it
+			err = fmt.Errorf("%d keys not copied (the last: %s)", p.Errors, p.LastError)
+		}
 		if err != nil {
 			return fmt.Errorf("copying %s from %s (node %s) to %s (node %s): %w", tr.Ranges, src.Addr, tr.From, dst.Addr, tr.To, err)
 		}

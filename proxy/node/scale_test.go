@@ -36,6 +36,9 @@ type scaleCluster struct {
 	log   *slog.Logger
 	stats map[string]string // dyn_listen -> stats_listen
 
+	// extra is added to every node's configuration
+	extra string
+
 	mu    sync.Mutex
 	seeds []int // the nodes florida lists
 }
@@ -81,8 +84,8 @@ func (c *scaleCluster) start(i int) *node.Node {
 	t := c.t
 	a := c.addrs[i]
 	yml := fmt.Sprintf("dyn_o_mite:\n  datacenter: dc1\n  rack: rack%d\n  listen: %s\n  dyn_listen: %s\n  stats_listen: %s\n  tokens: '%s'\n"+
-		"  servers:\n  - %s:1\n  timeout: 5000\n  server_failure_limit: 1000000\n  dyn_seed_provider: florida_provider\n  gos_interval: 100\n",
-		i%3+1, a.Listen, a.Dyn, a.Stats, c.token(i), a.Redis)
+		"  servers:\n  - %s:1\n  timeout: 5000\n  server_failure_limit: 1000000\n  dyn_seed_provider: florida_provider\n  gos_interval: 100\n%s",
+		i%3+1, a.Listen, a.Dyn, a.Stats, c.token(i), a.Redis, c.extra)
 	n, _ := runNode(t, yml, c.log.With("node", i), node.WithPeerStatsAddr(func(peer string) string { return c.stats[peer] }))
 	return n
 }
@@ -446,4 +449,73 @@ func mustInt(t *testing.T, reply string) int64 {
 	v, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(reply, ":"), "\r\n"), 10, 64)
 	require.NoError(t, err, reply)
 	return v
+}
+
+// The same move on memcached: node 3 joins rack 1, its range is copied
+// with metadump and add, the old owner is cleaned with delete, and every
+// key reads through every node.
+func TestScaleOutMemcached(t *testing.T) {
+	node.SetScaleTiming(t.Cleanup, time.Minute, 200*time.Millisecond)
+	c := newScaleCluster(t)
+	c.extra = "  data_store: 1\n"
+	mc := make([]*proxytest.Process, 4)
+	for i := range mc {
+		mc[i] = proxytest.StartMemcached(t)
+		c.addrs[i].Redis = mc[i].Addr
+	}
+	c.setSeeds(0, 1, 2)
+	ns := make([]*node.Node, 4)
+	c.startReady(ns)
+	const n = 400
+	w := proxytest.Dial(t, c.addrs[0].Listen)
+	for i := range n {
+		require.Equal(t, "STORED\r\n", mcDo(t, w, "set k:"+strconv.Itoa(i)+" 0 0 1\r\nv\r\n"))
+	}
+	ns[3] = c.start(3)
+	var st admin.ScaleStatus
+	require.Equal(t, http.StatusAccepted, c.post(2, "/scale", admin.ScaleRequest{Join: []string{c.addrs[3].Dyn}}, &st))
+	c.setSeeds(0, 1, 2, 3)
+	st = c.waitMove(2)
+	require.Equal(t, admin.ScaleDone, st.State, "%+v", st)
+	require.Len(t, st.Transfers, 1)
+	require.Len(t, st.Cleanups, 1)
+	require.Equal(t, admin.ScaleDone, st.Cleanups[0].State, st.Cleanups[0].Error)
+
+	topo := ns[0].Server().Topology()
+	oldDS, newDS := proxytest.Dial(t, mc[0].Addr), proxytest.Dial(t, mc[3].Addr)
+	moved := 0
+	for i := range n {
+		k := "k:" + strconv.Itoa(i)
+		tok, _ := topo.KeyToken([]byte(k))
+		own, other := oldDS, newDS
+		if tok > 0 && tok <= 2147483648 {
+			own, other = newDS, oldDS
+			moved++
+		}
+		proxytest.Eventually(t, 30*time.Second, func() bool { return mcDo(t, own, "get "+k+"\r\n") != "END\r\n" }, "key %s not on its owner", k)
+		require.Equal(t, "END\r\n", mcDo(t, other, "get "+k+"\r\n"), "key %s on the node of rack 1 that does not own it", k)
+	}
+	require.Positive(t, moved)
+	require.Equal(t, int64(moved), st.Cleanups[0].Deleted)
+	for i := range 4 {
+		cl := proxytest.Dial(t, c.addrs[i].Listen)
+		for j := range n {
+			k := "k:" + strconv.Itoa(j)
+			require.NotEqual(t, "END\r\n", mcDo(t, cl, "get "+k+"\r\n"), "get %s through node %d", k, i)
+		}
+	}
+}
+
+// mcDo sends one memcached request and returns its reply (a retrieval's
+// whole reply, up to END).
+func mcDo(t *testing.T, c *proxytest.Conn, req string) string {
+	t.Helper()
+	c.Send([]byte(req))
+	frame := proxytest.MemcacheLine
+	if strings.HasPrefix(req, "get ") {
+		frame = proxytest.MemcacheRetrieval
+	}
+	b, err := c.Read(frame)
+	require.NoError(t, err, "%q", req)
+	return string(b)
 }
