@@ -113,7 +113,7 @@ func TestScaleOutAndIn(t *testing.T) {
 	stopped := false
 	defer func() {
 		if !stopped {
-			tr.stop()
+			tr.Stop()
 		}
 	}()
 	tr.waitOps(200)
@@ -123,7 +123,7 @@ func TestScaleOutAndIn(t *testing.T) {
 	for i, c := range e.startAll(scaleNodeSpec(n, added[0]), scaleNodeSpec(n, added[1]), scaleNodeSpec(n, added[2])) {
 		added[i].node = asNode(c, scaleConf(n, added[i]))
 	}
-	tr.setPhase("scale out")
+	tr.SetPhase("scale out")
 	outStart := time.Now()
 	id := postScale(t, old[0].node, "join", names(added))
 	e.Step("POST /scale join on %s: move %s; publishing the new nodes", old[0].role, id)
@@ -136,7 +136,7 @@ func TestScaleOutAndIn(t *testing.T) {
 		t.Fatalf("after the scale out: %v\n%s", err, logsOf(30, allCtrs()...))
 	}
 	checkTokens(t, added[0].node, members)
-	tr.setPhase("6 nodes")
+	tr.SetPhase("6 nodes")
 	tr.setEntry(nodesOf(members))
 	tr.waitOps(300)
 	outLayout := checkLayout(t, e, "after the scale out", members, nil, tr)
@@ -145,7 +145,7 @@ func TestScaleOutAndIn(t *testing.T) {
 	// Scale in: clients leave the nodes that go first, as they would
 	// once told to.
 	tr.setEntry(oldNodes)
-	tr.setPhase("scale in")
+	tr.SetPhase("scale in")
 	inStart := time.Now()
 	id = postScale(t, old[1].node, "leave", names(added))
 	e.Step("POST /scale leave on %s: move %s", old[1].role, id)
@@ -162,17 +162,17 @@ func TestScaleOutAndIn(t *testing.T) {
 		m.node.Stop(10 * time.Second)
 	}
 	e.Step("the 3 added nodes stopped")
-	tr.setPhase("3 nodes again")
+	tr.SetPhase("3 nodes again")
 	tr.waitOps(300)
 	inLayout := checkLayout(t, e, "after the scale in", old, added, tr)
-	tr.stop()
+	tr.Stop()
 	stopped = true
 
 	t.Logf("what the clients saw (phase: operation counts):\n%s", tr.report())
 	if bad := tr.bad(); len(bad) > 0 {
 		t.Errorf("reads that missed an acknowledged key or read another value: %d, e.g.\n  %s", tr.missed.Load(), strings.Join(bad, "\n  "))
 	}
-	if errs := tr.sum(func(string, string) bool { return true }).Errs; len(errs) > 0 {
+	if errs := tr.opCounts("", "").Errs; len(errs) > 0 {
 		t.Errorf("failed requests: %s", fmtErrs(errs))
 	}
 	t.Logf("copies and cleanups of the scale out:\n%s", outJobs)
@@ -180,7 +180,7 @@ func TestScaleOutAndIn(t *testing.T) {
 	if t.Failed() {
 		t.Logf("logs:\n%s", logsOf(40, allCtrs()...))
 	}
-	all := tr.sum(func(string, string) bool { return true })
+	all := tr.opCounts("", "")
 	summary(t, "scale", start,
 		"1 DC, 3 racks, dns_srv; %d keys, then %d requests at DC_QUORUM (%d acknowledged writes) through the nodes; "+
 			"scale out to 2 nodes per rack in %s (%d keys moved; %d reads and %d writes meanwhile; %s); "+
@@ -575,6 +575,12 @@ func checkLayout(t *testing.T, e *Env, label string, layout, gone []*scaleMember
 	t.Helper()
 	ctx := context.Background()
 	acked := tr.ackedSnapshot()
+	failed := false
+	fail := func(format string, a ...any) {
+		t.Helper()
+		failed = true
+		t.Errorf(format, a...)
+	}
 
 	// Read back at DC_QUORUM, the layout's nodes in turn.
 	var unreadable []string
@@ -600,7 +606,7 @@ func checkLayout(t *testing.T, e *Env, label string, layout, gone []*scaleMember
 		}
 	}
 	if len(unreadable) > 0 {
-		t.Errorf("%s: %d of %d acknowledged keys do not read back at DC_QUORUM, e.g. %v", label, len(unreadable), len(acked), unreadable[:min(5, len(unreadable))])
+		fail("%s: %d of %d acknowledged keys do not read back at DC_QUORUM, e.g. %v", label, len(unreadable), len(acked), unreadable[:min(5, len(unreadable))])
 	}
 
 	// Each acknowledged key in its owner's Redis, in every rack. The
@@ -628,7 +634,7 @@ func checkLayout(t *testing.T, e *Env, label string, layout, gone []*scaleMember
 		})
 		sc.Close()
 		if err != nil {
-			t.Errorf("%s: %v", label, err)
+			fail("%s: %v", label, err)
 		}
 	}
 
@@ -654,10 +660,14 @@ func checkLayout(t *testing.T, e *Env, label string, layout, gone []*scaleMember
 		return nil
 	})
 	if err != nil {
-		t.Errorf("%s, %s later: %v", label, time.Since(t0).Round(time.Second), err)
+		fail("%s, %s later: %v", label, time.Since(t0).Round(time.Second), err)
 	}
-	e.Step("%s: %d acknowledged keys read back at DC_QUORUM and in their owners' Redis; keys held: %s (clean %s after the move)",
-		label, len(acked), strings.Join(held, ", "), time.Since(t0).Round(100*time.Millisecond))
+	outcome := "read back at DC_QUORUM and in their owners' Redis, no key outside its node's ranges"
+	if failed {
+		outcome = "checked (failures above)"
+	}
+	e.Step("%s: %d acknowledged keys %s; keys held: %s (ranges checked in %s)",
+		label, len(acked), outcome, strings.Join(held, ", "), time.Since(t0).Round(100*time.Millisecond))
 	var left []string
 	for _, m := range gone {
 		sc := storeClient(m.store)
@@ -746,51 +756,26 @@ func jobsOf(t *testing.T, ms []*scaleMember, since time.Time) string {
 // DC_QUORUM through the entry nodes in turn and keep every acknowledged
 // write; readers GET acknowledged keys (any of them, old or just written)
 // at DC_QUORUM through the entry nodes in turn and count any missing or
-// other value. Requests are counted per phase.
+// other value. The embedded Load keeps the phases and the counts (per
+// phase, client and operation) and stops the clients.
 type scaleTraffic struct {
-	t     *testing.T
-	phase atomic.Pointer[string]
+	*Load
 	entry atomic.Pointer[[]*Node]
 
-	mu     sync.Mutex
+	ackMu  sync.Mutex
 	acked  []Write
-	counts map[string]*Counts // phase|op
-	phases []string
 	bads   []string
-
 	missed atomic.Int64
-	ops    atomic.Int64
-	quit   chan struct{}
-	wg     sync.WaitGroup
 }
 
 func newScaleTraffic(t *testing.T, phase string, entry []*Node) *scaleTraffic {
-	tr := &scaleTraffic{t: t, counts: map[string]*Counts{}, quit: make(chan struct{})}
-	tr.setPhase(phase)
+	tr := &scaleTraffic{Load: newLoad(t, phase)}
 	tr.setEntry(entry)
 	return tr
 }
 
-func (tr *scaleTraffic) setPhase(p string) {
-	tr.mu.Lock()
-	tr.phases = append(tr.phases, p)
-	tr.mu.Unlock()
-	tr.phase.Store(&p)
-}
-
 // setEntry sets the nodes the clients send their next requests through.
 func (tr *scaleTraffic) setEntry(ns []*Node) { tr.entry.Store(&ns) }
-
-func (tr *scaleTraffic) count(phase, op string) *Counts {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	c := tr.counts[phase+"|"+op]
-	if c == nil {
-		c = &Counts{}
-		tr.counts[phase+"|"+op] = c
-	}
-	return c
-}
 
 // preload writes n keys through the entry nodes (pipelines of 500 at
 // DC_QUORUM) before the clients start.
@@ -812,25 +797,20 @@ func (tr *scaleTraffic) preload(ctx context.Context, n int) {
 		if err != nil {
 			tr.t.Fatalf("preloading through %s: %v", nd.Role, err)
 		}
-		tr.mu.Lock()
+		tr.ackMu.Lock()
 		tr.acked = append(tr.acked, ws...)
-		tr.mu.Unlock()
+		tr.ackMu.Unlock()
 	}
 }
 
-// start runs the writers and readers until stop.
+// start runs the writers and readers until Stop.
 func (tr *scaleTraffic) start(writers, readers int) {
 	for i := range writers {
 		tr.wg.Go(func() { tr.write(fmt.Sprintf("w%d", i)) })
 	}
 	for i := range readers {
-		tr.wg.Go(func() { tr.read(uint64(i)) })
+		tr.wg.Go(func() { tr.read(fmt.Sprintf("r%d", i), uint64(i)) })
 	}
-}
-
-func (tr *scaleTraffic) stop() {
-	close(tr.quit)
-	tr.wg.Wait()
 }
 
 // clientsOf gives a goroutine its own client of each node, made on first
@@ -850,10 +830,10 @@ func (cs clientsOf) closeAll() {
 	}
 }
 
-// pause waits d, or returns false when the traffic stops.
+// pause waits d, or returns false when the clients stop.
 func (tr *scaleTraffic) pause(d time.Duration) bool {
 	select {
-	case <-tr.quit:
+	case <-tr.stop:
 		return false
 	case <-time.After(d):
 		return true
@@ -872,12 +852,12 @@ func (tr *scaleTraffic) write(name string) {
 		err := cs.of(nd).Set(ctx, w.Key, w.Val, 0).Err()
 		tr.ops.Add(1)
 		if err != nil {
-			tr.count(phase, "set").failIn(errText(err), time.Since(t0))
+			tr.counter(phase, name, "set").failIn(errText(err), time.Since(t0))
 		} else {
-			tr.count(phase, "set").okIn(time.Since(t0))
-			tr.mu.Lock()
+			tr.counter(phase, name, "set").okIn(time.Since(t0))
+			tr.ackMu.Lock()
 			tr.acked = append(tr.acked, w)
-			tr.mu.Unlock()
+			tr.ackMu.Unlock()
 		}
 		if !tr.pause(5 * time.Millisecond) {
 			return
@@ -885,7 +865,7 @@ func (tr *scaleTraffic) write(name string) {
 	}
 }
 
-func (tr *scaleTraffic) read(seed uint64) {
+func (tr *scaleTraffic) read(name string, seed uint64) {
 	ctx := context.Background()
 	cs := clientsOf{}
 	defer cs.closeAll()
@@ -893,16 +873,16 @@ func (tr *scaleTraffic) read(seed uint64) {
 	for i := 0; ; i++ {
 		phase, entry := *tr.phase.Load(), *tr.entry.Load()
 		nd := entry[i%len(entry)]
-		tr.mu.Lock()
+		tr.ackMu.Lock()
 		w := tr.acked[rnd.IntN(len(tr.acked))]
-		tr.mu.Unlock()
+		tr.ackMu.Unlock()
 		t0 := time.Now()
 		got, err := cs.of(nd).Get(ctx, w.Key).Result()
 		tr.ops.Add(1)
-		c := tr.count(phase, "get")
+		c := tr.counter(phase, name, "get")
 		switch {
 		case errors.Is(err, redis.Nil):
-			c.failIn(staleRead, time.Since(t0))
+			c.failIn("missing: an acknowledged key read as absent", time.Since(t0))
 			tr.noteBad(fmt.Sprintf("%s: GET %s (written %s) through %s: missing", phase, w.Key, w.Phase, nd.Role))
 		case err != nil:
 			c.failIn(errText(err), time.Since(t0))
@@ -920,16 +900,16 @@ func (tr *scaleTraffic) read(seed uint64) {
 
 func (tr *scaleTraffic) noteBad(s string) {
 	tr.missed.Add(1)
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
+	tr.ackMu.Lock()
+	defer tr.ackMu.Unlock()
 	if len(tr.bads) < 10 {
 		tr.bads = append(tr.bads, s)
 	}
 }
 
 func (tr *scaleTraffic) bad() []string {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
+	tr.ackMu.Lock()
+	defer tr.ackMu.Unlock()
 	return slices.Clone(tr.bads)
 }
 
@@ -949,47 +929,30 @@ func (tr *scaleTraffic) waitOps(n int64) {
 }
 
 func (tr *scaleTraffic) ackedSnapshot() []Write {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
+	tr.ackMu.Lock()
+	defer tr.ackMu.Unlock()
 	return slices.Clone(tr.acked)
 }
 
-// sum adds the counts of the (phase, op) pairs that match.
-func (tr *scaleTraffic) sum(match func(phase, op string) bool) *Counts {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	out := &Counts{Errs: map[string]int{}}
-	for k, c := range tr.counts {
-		phase, op, _ := strings.Cut(k, "|")
-		if !match(phase, op) {
-			continue
-		}
-		c.mu.Lock()
-		out.OK += c.OK
-		out.Max = max(out.Max, c.Max)
-		for txt, n := range c.Errs {
-			out.Errs[txt] += n
-		}
-		c.mu.Unlock()
-	}
-	return out
+// opCounts is the counts of one operation (get, set) in a phase, "" for
+// every operation or phase.
+func (tr *scaleTraffic) opCounts(phase, op string) *Counts {
+	return tr.Sum(func(p, _, o string) bool { return (phase == "" || p == phase) && (op == "" || o == op) })
 }
 
 // phaseOps is the reads and writes a phase saw.
 func (tr *scaleTraffic) phaseOps(phase string) (reads, writes int) {
-	return tr.sum(func(p, op string) bool { return p == phase && op == "get" }).Total(),
-		tr.sum(func(p, op string) bool { return p == phase && op == "set" }).Total()
+	return tr.opCounts(phase, "get").Total(), tr.opCounts(phase, "set").Total()
 }
 
+// report is one line per phase: its writes and reads.
 func (tr *scaleTraffic) report() string {
 	tr.mu.Lock()
 	phases := slices.Clone(tr.phases)
 	tr.mu.Unlock()
 	var b strings.Builder
 	for _, p := range phases {
-		s := tr.sum(func(ph, op string) bool { return ph == p && op == "set" })
-		g := tr.sum(func(ph, op string) bool { return ph == p && op == "get" })
-		fmt.Fprintf(&b, "  %-14s set %s; get %s\n", p, s, g)
+		fmt.Fprintf(&b, "  %-14s set %s; get %s\n", p, tr.opCounts(p, "set"), tr.opCounts(p, "get"))
 	}
 	return b.String()
 }
