@@ -129,7 +129,7 @@ tf-validate: ## terraform init + validate of terraform/ with a locally built AWS
 # Integration suites in containers (itest/README.md), a Go module of their own.
 .PHONY: itest itest-suites test-containers tc-module
 
-itest: ## integration suites with testcontainers-go (itest/): replication, node loss, partition, rolling restart, discovery; and the testcontainers module's tests
+itest: ## integration suites with testcontainers-go (itest/): replication, node loss, partition, rolling restart, hints, repair, warm-up, discovery, scale out and in; and the testcontainers module's tests
 	@if $${DOCKER:-docker} info >/dev/null 2>&1; then $(MAKE) --no-print-directory images; \
 	else echo "itest: no Docker daemon answers: images not built; the suites skip (they fail under CI=true)"; fi
 	$(MAKE) --no-print-directory tc-module

@@ -391,15 +391,20 @@ func (l *Load) Sum(match func(phase, worker, op string) bool) *Counts {
 		if !match(p[0], p[1], p[2]) {
 			continue
 		}
-		c.mu.Lock()
-		out.OK += c.OK
-		out.Max = max(out.Max, c.Max)
-		for t, n := range c.Errs {
-			out.Errs[t] += n
-		}
-		c.mu.Unlock()
+		c.addTo(out)
 	}
 	return out
+}
+
+// addTo adds c's counts to out (whose Errs is not nil).
+func (c *Counts) addTo(out *Counts) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out.OK += c.OK
+	out.Max = max(out.Max, c.Max)
+	for t, n := range c.Errs {
+		out.Errs[t] += n
+	}
 }
 
 // Report is one line per phase and worker: "phase worker: set a/b ok, get c/d ok [errors]".
