@@ -499,7 +499,10 @@ func (s *scaler) copyAll(ctx context.Context, trs []stream.Transfer) error {
 
 // copyAttempt streams every transfer once.
 func (s *scaler) copyAttempt(ctx context.Context, job *jobs.Job, trs []stream.Transfer) error {
-	var before jobs.Progress
+	var before jobs.Progress // what the transfers copied so far, of all their ranges
+	for _, tr := range trs {
+		before.RangesTotal += len(tr.Ranges)
+	}
 	s.n.warm.mu.Lock()
 	password := s.n.warm.password
 	s.n.warm.mu.Unlock()

@@ -238,9 +238,16 @@ func TestScaleOutAndInMovesEveryKey(t *testing.T) {
 		require.Equal(t, admin.ScaleDone, cl.State, cl.Error)
 		require.Positive(t, cl.Deleted)
 	}
+	ranges := 0
+	for _, tr := range st.Transfers {
+		ranges += strings.Count(tr.Ranges, "(")
+	}
 	for _, s := range ns[0].Jobs().List() {
 		if s.Kind == jobs.Scale {
 			require.Equal(t, jobs.Done, s.State)
+			// the job counts the ranges of every transfer, not the last one's
+			require.Equal(t, ranges, s.RangesTotal)
+			require.Equal(t, ranges, s.RangesDone)
 		}
 	}
 	stop.Store(true)

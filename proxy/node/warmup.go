@@ -262,8 +262,11 @@ func (w *warmer) runStream(ctx context.Context, job *jobs.Job, s *stream.Stream,
 }
 
 // sum adds the counters of b, the source node being copied, to a, those
-// copied before; b's rates, ETA and addresses are the current ones.
+// copied before; b's rates, ETA and addresses are the current ones. The
+// ranges total is the larger: a warm-up copies the same ranges from each
+// source node, a move (scale.go) gives a the total of all its transfers.
 func sum(a, b jobs.Progress) jobs.Progress {
+	b.RangesTotal = max(a.RangesTotal, b.RangesTotal)
 	b.RangesDone = min(a.RangesDone+b.RangesDone, b.RangesTotal)
 	b.KeysTotal += a.KeysTotal
 	b.Scanned += a.Scanned
