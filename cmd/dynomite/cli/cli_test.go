@@ -160,6 +160,20 @@ func TestCommandsAgainstAThreeRackCluster(t *testing.T) {
 		}
 		t.Logf("dynomite ring:\n%s", out)
 
+		// a node's part in a move shows beside its state
+		plan := fmt.Sprintf(`{"id":"t","join":[%q],"phase":"dual"}`, c.addrs[5].Dyn)
+		res, err := http.Post("http://"+stats+"/scale/plan", "application/json", strings.NewReader(plan))
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		out, _, code = run("ring", "--addr", stats)
+		require.Equal(t, 0, code)
+		require.Regexp(t, `(?m)^dc1\s+\S+\s+`+regexp.QuoteMeta(c.addrs[5].Dyn)+`\s+\S+\s+\d+\s+up, joining$`, out)
+		res, err = http.Post("http://"+stats+"/scale/plan", "application/json", strings.NewReader("null"))
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode)
+
 		out, _, code = run("ring", "--addr", stats, "-o", "json")
 		require.Equal(t, 0, code)
 		var r admin.RingJSON

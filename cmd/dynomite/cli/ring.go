@@ -20,6 +20,9 @@ func runRing(e *env, args []string) int {
 		for _, rk := range dc.Racks {
 			for _, n := range rk.Nodes {
 				state := n.State
+				if n.RingState != "" && n.RingState != "normal" {
+					state += ", " + n.RingState // its part in a move (dynomite scale)
+				}
 				if n.Local {
 					state += " (this node)"
 				}
