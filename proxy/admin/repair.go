@@ -25,6 +25,10 @@ type Repairer interface {
 // ErrRepairRunning refuses a second repair while one runs.
 var ErrRepairRunning = errors.New("a repair is already running")
 
+// ErrRepairRefused wraps why a repair cannot start now (409, like a
+// running one): nodes joining or leaving the ring.
+var ErrRepairRefused = errors.New("repair refused")
+
 // RepairRequest is POST /repair's optional JSON body; an empty body repairs
 // the node's own ranges against every other rack.
 type RepairRequest struct {
@@ -99,6 +103,9 @@ func RegisterRepair(mux Mux, c Cluster, rp Repairer) {
 		st, err := rp.StartRepair(req)
 		switch {
 		case errors.Is(err, ErrRepairRunning):
+			writeJSON(w, http.StatusConflict, st)
+		case errors.Is(err, ErrRepairRefused):
+			st.Error = err.Error()
 			writeJSON(w, http.StatusConflict, st)
 		case err != nil:
 			bad(w, "repair: %v", err)

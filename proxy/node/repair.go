@@ -127,6 +127,11 @@ func (p *repairer) start(req admin.RepairRequest, trigger string) (admin.RepairS
 	if st := p.RepairStatus(); st.State == admin.RepairRunning {
 		return st, admin.ErrRepairRunning
 	}
+	if p.srv.Topology().Moving() {
+		// the ranges and replicas below come from one side of a move; the
+		// other side's owners would be compared as if they were not there
+		return p.RepairStatus(), fmt.Errorf("%w: nodes are joining or leaving the ring (dynomite scale status): repair after the move", admin.ErrRepairRefused)
+	}
 	opts, err := p.options(req)
 	if err != nil {
 		return p.RepairStatus(), err

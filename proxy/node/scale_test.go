@@ -526,3 +526,32 @@ func mcDo(t *testing.T, c *proxytest.Conn, req string) string {
 	require.NoError(t, err, "%q", req)
 	return string(b)
 }
+
+// While nodes join or leave, a node's ranges and replicas come from one
+// side of the move: a warm-up or an anti-entropy repair started then is
+// refused (409, saying why) and allowed again once the move is over.
+func TestWarmUpAndRepairAreRefusedDuringAMove(t *testing.T) {
+	c := newScaleCluster(t)
+	c.setSeeds(0, 1, 2)
+	ns := make([]*node.Node, 6)
+	c.startReady(ns)
+	// node 3 runs nowhere: the seed provider listing it and a plan naming
+	// it joining are enough to move
+	c.setSeeds(0, 1, 2, 3)
+	proxytest.Eventually(t, 30*time.Second, func() bool {
+		_, body := get(t, "http://"+c.addrs[0].Stats+"/ring")
+		return strings.Contains(body, c.addrs[3].Dyn)
+	}, "node 0 never listed node 3")
+	var plan admin.ScalePlanJSON
+	require.Equal(t, http.StatusOK, c.post(0, "/scale/plan", admin.ScalePlanJSON{ID: "m", Join: []string{c.addrs[3].Dyn}, Phase: "dual"}, &plan))
+	var refusal struct{ Error string }
+	require.Equal(t, http.StatusConflict, c.post(0, "/repair", nil, &refusal))
+	require.Contains(t, refusal.Error, "nodes are joining or leaving the ring")
+	refusal.Error = ""
+	require.Equal(t, http.StatusConflict, c.post(0, "/warmup", nil, &refusal))
+	require.Contains(t, refusal.Error, "nodes are joining or leaving the ring")
+	// the move aborted: the ring no longer moves
+	require.Equal(t, http.StatusOK, c.post(0, "/scale/plan", admin.ScalePlanJSON{ID: "m", Join: []string{c.addrs[3].Dyn}, Phase: "aborted"}, &plan))
+	var st admin.RepairStatus
+	require.Equal(t, http.StatusAccepted, c.post(0, "/repair", map[string]any{"dry_run": true}, &st))
+}

@@ -145,6 +145,9 @@ func (w *warmer) start() (int64, error) {
 		return 0, errors.New("the node is not serving yet")
 	case w.n.srv.Topology().NumRacks(w.n.srv.Topology().LocalDC()) < 2 && w.n.srv.Topology().NumDCs() < 2:
 		return 0, errors.New("no other rack holds a replica of this node's ranges")
+	case w.n.srv.Topology().Moving():
+		// its ranges and sources would be one side's of a move
+		return 0, errors.New("nodes are joining or leaving the ring (dynomite scale status): warm up after the move")
 	}
 	w.n.srv.SetWarming(true)
 	w.job = w.reg.Start(jobs.Warmup, "looking for a replica")
