@@ -162,6 +162,19 @@ func newCluster(s *Server) (*cluster, error) {
 	} else if len(o.Peers) > 0 {
 		o.Logger.Warn("hinted handoff is off (hints_dir is empty): a replica that misses writes during an outage keeps missing them")
 	}
+	// a plan saved before a restart is in force again before the node
+	// serves (scale.go)
+	switch plan, err := c.loadPlan(); {
+	case err != nil:
+		c.log.Error("the saved scale plan is not usable; starting without it (POST /scale/plan installs one)", "err", err)
+	case plan != nil:
+		if _, _, err := c.rebuild(o.Peers, plan); err != nil {
+			c.log.Error("the saved scale plan is refused by this node's ring; starting without it (POST /scale/plan installs one)",
+				"id", plan.ID, "phase", string(plan.Phase), "err", err)
+			break
+		}
+		c.log.Info("scale plan restored", "id", plan.ID, "phase", string(plan.Phase), "join", plan.Join, "leave", plan.Leave)
+	}
 	return c, nil
 }
 

@@ -1,9 +1,14 @@
 package proxy
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -63,7 +68,17 @@ func (s *Server) SetScalePlan(p *ScalePlan) error {
 	c := s.cluster
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	old, cur, err := c.rebuild(c.members, cp)
+	// the ring the plan makes must build before the plan is saved, and
+	// the plan saved before it is in force
+	nodes, opts := c.ringNodes(c.members, cp)
+	_, err := ring.NewTopology(c.self.Name, nodes, opts)
+	if err == nil {
+		err = c.savePlan(cp)
+	}
+	var old, cur *ring.Topology
+	if err == nil {
+		old, cur, err = c.rebuild(c.members, cp)
+	}
 	switch {
 	case err != nil && cp == nil:
 		return fmt.Errorf("removing the scale plan refused: %w", err)
@@ -212,4 +227,84 @@ func (c *cluster) isSelfName(name string) bool {
 		}
 	}
 	return false
+}
+
+// scalePlanFile, in hints_dir, holds the plan installed on a node that has
+// a hints_dir, so that a node restarted during a move takes its part again
+// before it serves: without the plan, the writes it coordinates would skip
+// the other side of the move, and the copy may already have passed their
+// keys. A node without a hints_dir keeps its plan in memory only.
+const scalePlanFile = "scale-plan.json"
+
+// savePlan writes p (nil: removes the file) where loadPlan finds it: a
+// temporary file, synced, renamed over the old one, the directory synced.
+func (c *cluster) savePlan(p *ScalePlan) error {
+	dir := c.opts.HintsDir
+	if dir == "" {
+		return nil
+	}
+	path := filepath.Join(dir, scalePlanFile)
+	if p == nil {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("hints_dir: removing the saved plan: %w", err)
+		}
+		return nil
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("hints_dir %s: %w", dir, err)
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err == nil {
+		_, err = f.Write(b)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		if d, derr := os.Open(dir); derr == nil {
+			err = d.Sync()
+			d.Close()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("hints_dir: saving the plan to %s: %w", path, err)
+	}
+	return nil
+}
+
+// loadPlan reads the plan savePlan saved, or returns nil when there is
+// none.
+func (c *cluster) loadPlan() (*ScalePlan, error) {
+	if c.opts.HintsDir == "" {
+		return nil, nil
+	}
+	path := filepath.Join(c.opts.HintsDir, scalePlanFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var p ScalePlan
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := p.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &p, nil
 }

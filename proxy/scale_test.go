@@ -2,6 +2,8 @@ package proxy_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -425,4 +427,46 @@ func TestAPlanNamesAnUnspecifiedListenerByItsAddress(t *testing.T) {
 		}
 		require.Equal(t, want, s.Topology().Local().State, "plan joining %s", tc.name)
 	}
+}
+
+// A node with a hints_dir keeps its plan across a restart, so that a node
+// restarted during a move takes its part again before it serves; removing
+// the plan removes the file, and a damaged file is reported and skipped.
+func TestAPlanSurvivesARestartInHintsDir(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Proto: msg.Redis, Datastore: "127.0.0.1:1", DynListen: "127.0.0.1:8101", DC: "dc1", Rack: "r1",
+		Tokens: []ring.Token{100}, HintsDir: dir, HintsFsync: hints.FsyncNever, Peers: []Peer{
+			{Name: "127.0.0.2:8101", Addr: "127.0.0.2:8101", DC: "dc1", Rack: "r1", Tokens: []ring.Token{0}},
+			{Name: "127.0.0.3:8101", Addr: "127.0.0.3:8101", DC: "dc1", Rack: "r2", Tokens: []ring.Token{0}},
+		}}
+	start := func() *Server {
+		s, err := New(opts)
+		require.NoError(t, err)
+		return s
+	}
+	stateOf := func(s *Server, name string) ring.NodeState { return s.Topology().NodeByName(name).State }
+
+	s := start()
+	plan := &ScalePlan{ID: "m1", Join: []string{"127.0.0.2:8101"}, Phase: ScaleSwitched}
+	require.NoError(t, s.SetScalePlan(plan))
+	// restarted: the plan is in force before anything is served
+	s = start()
+	require.Equal(t, plan, s.ScalePlan())
+	require.Equal(t, ring.StateJoining, stateOf(s, "127.0.0.2:8101"))
+	require.True(t, s.Topology().Switched())
+
+	// a refused plan leaves the saved one alone
+	require.Error(t, s.SetScalePlan(&ScalePlan{ID: "m2", Leave: []string{"127.0.0.3:8101"}, Phase: ScaleDual}))
+	require.Equal(t, plan, start().ScalePlan())
+
+	require.NoError(t, s.SetScalePlan(nil))
+	s = start()
+	require.Nil(t, s.ScalePlan())
+	require.Equal(t, ring.StateNormal, stateOf(s, "127.0.0.2:8101"))
+
+	// damaged: the node starts without a plan
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "scale-plan.json"), []byte(`{"id":"m3","phase":"sideways"}`), 0o600))
+	s = start()
+	require.Nil(t, s.ScalePlan())
+	require.Equal(t, ring.StateNormal, stateOf(s, "127.0.0.2:8101"))
 }
