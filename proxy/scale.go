@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dynomite-go/dynomite/proxy/atomicfile"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
@@ -236,8 +237,8 @@ func (c *cluster) isSelfName(name string) bool {
 // keys. A node without a hints_dir keeps its plan in memory only.
 const scalePlanFile = "scale-plan.json"
 
-// savePlan writes p (nil: removes the file) where loadPlan finds it: a
-// temporary file, synced, renamed over the old one, the directory synced.
+// savePlan writes p (nil: removes the file) where loadPlan finds it,
+// atomically.
 func (c *cluster) savePlan(p *ScalePlan) error {
 	dir := c.opts.HintsDir
 	if dir == "" {
@@ -257,26 +258,7 @@ func (c *cluster) savePlan(p *ScalePlan) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("hints_dir %s: %w", dir, err)
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err == nil {
-		_, err = f.Write(b)
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		if d, derr := os.Open(dir); derr == nil {
-			err = d.Sync()
-			d.Close()
-		}
-	}
+	err = atomicfile.Write(path, b, 0o640)
 	if err != nil {
 		return fmt.Errorf("hints_dir: saving the plan to %s: %w", path, err)
 	}

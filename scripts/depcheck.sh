@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Package dependency rules: leaves import nothing from the repo except
-# proxy/msg (consistency, drain and tlsconf are leaves too; config imports
+# proxy/msg (consistency, drain, tlsconf and atomicfile are leaves too; config imports
 # only the consistency levels it reads and msg.Proto, which data_store
 # holds); dnode (the peer codec and listener) imports msg and leaves; admin
 # (the stats endpoints) imports leaves, never the proxy root, which
@@ -22,7 +22,7 @@ check() { # pkg allowed-regex
   done < <(go list -f '{{join .Imports "\n"}}' "$pkg")
 }
 leaves='config|consistency|ring|tlsconf|drain'
-for leaf in consistency ring tlsconf drain msg pubsub; do check $mod/proxy/$leaf '^$'; done
+for leaf in consistency ring tlsconf drain msg pubsub atomicfile; do check $mod/proxy/$leaf '^$'; done
 check $mod/proxy/config "^$mod/proxy/(consistency|msg)\$"
 for leaf in resp memcache; do check $mod/proxy/$leaf "^$mod/proxy/msg\$"; done
 check $mod/proxy/backend "^$mod/proxy/msg\$"

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"time"
 
+	"github.com/dynomite-go/dynomite/proxy/atomicfile"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
 
@@ -307,8 +307,7 @@ func (s *Stream) load() (bool, error) {
 	return ck.Finished, nil
 }
 
-// save writes the checkpoint atomically: a temporary file in the same
-// directory, synced, then renamed over the old one, so a crash leaves
+// save writes the checkpoint atomically (proxy/atomicfile): a crash leaves
 // either the old or the new checkpoint, never a torn one.
 func (s *Stream) save() error {
 	if s.opts.Checkpoint == "" {
@@ -320,22 +319,7 @@ func (s *Stream) save() error {
 	if err != nil {
 		return fmt.Errorf("stream: encoding checkpoint: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(s.opts.Checkpoint), filepath.Base(s.opts.Checkpoint)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("stream: writing checkpoint: %w", err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), s.opts.Checkpoint)
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := atomicfile.Write(s.opts.Checkpoint, b, 0o600); err != nil {
 		return fmt.Errorf("stream: writing checkpoint %s: %w", s.opts.Checkpoint, err)
 	}
 	return nil
