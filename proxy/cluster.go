@@ -213,19 +213,32 @@ func (s *Server) UpdatePeers(peers []Peer) error {
 	return nil
 }
 
-// rebuild builds the ring from this node, members and plan, and swaps it in
-// with a pool per peer: the current pool of a peer whose name, address,
-// datacenter and rack did not change (its state in a move does not
-// matter), a new one otherwise; the pools of peers no longer in the ring
-// are retired. It returns the ring it replaced (nil the first time) and the
-// new one, or an error and changes nothing. Called with c.mu held, or from
-// newCluster before anyone can see c.
+// rebuild builds the ring from this node, members and plan (buildRing) and
+// swaps it in (swapIn). It returns the ring it replaced (nil the first
+// time) and the new one, or an error and changes nothing. Called with c.mu
+// held, or from newCluster before anyone can see c.
 func (c *cluster) rebuild(members []Peer, plan *ScalePlan) (old, cur *ring.Topology, err error) {
-	nodes, opts := c.ringNodes(members, plan)
-	topo, err := ring.NewTopology(c.self.Name, nodes, opts)
+	topo, err := c.buildRing(members, plan)
 	if err != nil {
 		return nil, nil, err
 	}
+	old, cur = c.swapIn(topo, members, plan)
+	return old, cur, nil
+}
+
+// buildRing is the ring of this node and members under plan.
+func (c *cluster) buildRing(members []Peer, plan *ScalePlan) (*ring.Topology, error) {
+	nodes, opts := c.ringNodes(members, plan)
+	return ring.NewTopology(c.self.Name, nodes, opts)
+}
+
+// swapIn makes topo, built by buildRing from members and plan, the ring in
+// force, with a pool per peer: the current pool of a peer whose name,
+// address, datacenter and rack did not change (its state in a move does
+// not matter), a new one otherwise; the pools of peers no longer in the
+// ring are retired. It returns the ring it replaced (nil the first time).
+// Called as rebuild is.
+func (c *cluster) swapIn(topo *ring.Topology, members []Peer, plan *ScalePlan) (old, cur *ring.Topology) {
 	prev := c.state.Load()
 	oldByKey := map[string]int{}
 	for i, k := range c.keys {
@@ -262,7 +275,7 @@ func (c *cluster) rebuild(members []Peer, plan *ScalePlan) (old, cur *ring.Topol
 	c.members = slices.Clone(members)
 	c.plan = plan
 	if prev == nil {
-		return nil, topo, nil
+		return nil, topo
 	}
 	for j, p := range prev.pools {
 		if p == nil || reused[j] {
@@ -272,7 +285,7 @@ func (c *cluster) rebuild(members []Peer, plan *ScalePlan) (old, cur *ring.Topol
 		c.log.Info("peer removed", "peer", n.Name, "addr", n.Addr, "dc", n.DC, "rack", n.Rack)
 		c.retire(p)
 	}
-	return prev.topo, topo, nil
+	return prev.topo, topo
 }
 
 // retire closes a removed peer's pool after the grace period (or at

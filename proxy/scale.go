@@ -71,14 +71,13 @@ func (s *Server) SetScalePlan(p *ScalePlan) error {
 	defer c.mu.Unlock()
 	// the ring the plan makes must build before the plan is saved, and
 	// the plan saved before it is in force
-	nodes, opts := c.ringNodes(c.members, cp)
-	_, err := ring.NewTopology(c.self.Name, nodes, opts)
+	topo, err := c.buildRing(c.members, cp)
 	if err == nil {
 		err = c.savePlan(cp)
 	}
 	var old, cur *ring.Topology
 	if err == nil {
-		old, cur, err = c.rebuild(c.members, cp)
+		old, cur = c.swapIn(topo, c.members, cp)
 	}
 	switch {
 	case err != nil && cp == nil:
