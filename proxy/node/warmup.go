@@ -197,13 +197,9 @@ func (w *warmer) warmUp(ctx context.Context, job *jobs.Job) {
 		}
 		w.log.Error("warm-up attempt failed; the node keeps its reads elsewhere and tries again", "err", err, "retry_in", backoff)
 		job.Retry(err)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			job.Finish(ctx.Err())
+		if err := sleepCtx(ctx, backoff); err != nil {
+			job.Finish(err)
 			return
-		case <-t.C:
 		}
 		backoff = min(2*backoff, warmupBackoffMax)
 	}
@@ -296,12 +292,8 @@ func (w *warmer) pickRack(ctx context.Context) ([]ring.Node, string, error) {
 		if time.Now().After(deadline) {
 			return nil, "", fmt.Errorf("no replica to copy from: %s", why)
 		}
-		t := time.NewTimer(200 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, "", ctx.Err()
-		case <-t.C:
+		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+			return nil, "", err
 		}
 	}
 }
