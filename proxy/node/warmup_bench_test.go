@@ -102,12 +102,12 @@ func readLatencies(b *testing.B, addr string, n int, run func(stop chan<- struct
 	require.NoError(b, err)
 	defer nc.Close()
 	stop := make(chan struct{})
-	got := make(chan []time.Duration)
+	var lat []time.Duration
+	var failed error
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		w, r := bufio.NewWriter(nc), bufio.NewReader(nc)
-		var lat []time.Duration
-		var failed error
-		defer func() { got <- lat; b.Cleanup(func() { require.NoError(b, failed) }) }()
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
@@ -137,7 +137,9 @@ func readLatencies(b *testing.B, addr string, n int, run func(stop chan<- struct
 		}
 	}()
 	run(stop)
-	return <-got
+	<-done
+	require.NoError(b, failed)
+	return lat
 }
 
 // p99 is the 99th percentile of lat (sorted in place).
