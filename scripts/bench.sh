@@ -496,6 +496,16 @@ vs_ours() { # dir baseline-target=our-target...: dir/vs_ours.md, each baseline r
 }
 
 BL_DESC=""; for l in "${BL_LABEL[@]+"${BL_LABEL[@]}"}"; do BL_DESC+=", $l"; done
+# bl_names: the baselines' proxybench target names, comma-separated, for -O: a
+# baseline that fails the set/get probe (upstream's C binary crashes on a memcached
+# get, say) is left out of the section rather than ending it
+bl_names() { local t out=""; for t in ${BL_TARGETS[@]+"${BL_TARGETS[@]}"}; do out+="${out:+,}${t%%=*}"; done; echo "$out"; }
+# dropped_note section: one line per target proxybench left out (header.txt's "# dropped")
+DROPPED_NOTES=()
+dropped_note() {
+  local l
+  while IFS= read -r l; do DROPPED_NOTES+=("$1: ${l#\# dropped target }"); done < <(grep '^# dropped target ' "$RESULTS/$1/header.txt" 2>/dev/null)
+}
 start_baselines() { # section backend-port backend-pid data_store -> BL_TARGETS (proxybench
   # targets), BL_PAIRS ("baseline-target=our-target" for vs_ours); adds the PIDs to stack
   local i
@@ -517,13 +527,14 @@ if [ "$SKIP_REDIS" != 1 ]; then
   # which sets DYN_PORT, DYN_PID and DYN_STATS again
   OUR_PORT=$DYN_PORT; OUR_PID=$DYN_PID; OUR_STATS=$DYN_STATS
   start_baselines redis "$REDIS_PORT" "$REDIS_PID" 0
-  run_child "${PB[@]}" "${PB_ARGS[@]}" -m redis -P "$PIPELINES" -t "$TESTS" -o "$RESULTS/redis" \
+  run_child "${PB[@]}" "${PB_ARGS[@]}" -m redis -P "$PIPELINES" -t "$TESTS" -o "$RESULTS/redis" -O "$(bl_names)" \
     -G proxy,datastore -F "dynomite=$OUR_STATS=$DYNOMITE" \
     "redis=127.0.0.1:$REDIS_PORT@$REDIS_PID" \
     "twemproxy=127.0.0.1:$TW_PORT@$TW_PID/$REDIS_PID" \
     "dynomite=127.0.0.1:$OUR_PORT@$OUR_PID/$REDIS_PID" \
     ${BL_TARGETS[@]+"${BL_TARGETS[@]}"}
   rc=$?
+  dropped_note redis
   stop_pids "${stack[@]}"
   if [ "$rc" = 0 ] && [ -s "$RESULTS/redis/summary.md" ]; then
     DONE+=("redis")
@@ -542,13 +553,14 @@ if [ "$SKIP_MEMCACHE" != 1 ]; then
   # which sets DYN_PORT, DYN_PID and DYN_STATS again
   OUR_PORT=$DYN_PORT; OUR_PID=$DYN_PID; OUR_STATS=$DYN_STATS
   start_baselines memcache "$MC_PORT" "$MC_PID" 1
-  run_child "${PB[@]}" "${PB_ARGS[@]}" -m memcache -o "$RESULTS/memcache" -F "dynomite=$OUR_STATS=$DYNOMITE" \
+  run_child "${PB[@]}" "${PB_ARGS[@]}" -m memcache -o "$RESULTS/memcache" -O "$(bl_names)" -F "dynomite=$OUR_STATS=$DYNOMITE" \
     -G proxy,datastore \
     "memcached=127.0.0.1:$MC_PORT@$MC_PID" \
     "twemproxy=127.0.0.1:$TW_PORT@$TW_PID/$MC_PID" \
     "dynomite=127.0.0.1:$OUR_PORT@$OUR_PID/$MC_PID" \
     ${BL_TARGETS[@]+"${BL_TARGETS[@]}"}
   rc=$?
+  dropped_note memcache
   stop_pids "${stack[@]}"
   if [ "$rc" = 0 ] && [ -s "$RESULTS/memcache/summary.md" ]; then
     DONE+=("memcache")
@@ -655,13 +667,14 @@ if [ "$SKIP_CLUSTER" != 1 ]; then
       BL_PAIRS+=("${BL_LABEL[b]}.$lv=$lv"); KEYS_OF+=("$level (${BL_LABEL[b]}):$CL_RPORTS")
     done
   done
-  run_child "${PB[@]}" "${PB_ARGS[@]}" -m redis -P "$PIPELINES" -t "$TESTS" -o "$RESULTS/cluster" \
+  run_child "${PB[@]}" "${PB_ARGS[@]}" -m redis -P "$PIPELINES" -t "$TESTS" -o "$RESULTS/cluster" -O "$(bl_names)" \
     -G coordinator,replicas,redis -F "dc_one=$ONE_STATS=$DYNOMITE,dc_quorum=$Q_STATS=$DYNOMITE" \
     "redis=127.0.0.1:$DIRECT_PORT@$DIRECT_PID" \
     "dc_one=127.0.0.1:$ONE_PORT@$ONE_PIDS" \
     "dc_quorum=127.0.0.1:$Q_PORT@$Q_PIDS" \
     ${BL_TARGETS[@]+"${BL_TARGETS[@]}"}
   rc=$?
+  dropped_note cluster
   # Every rack holds a full copy: the key counts of a cluster's three Redis should agree.
   CLUSTER_KEYS=""
   for c in "${KEYS_OF[@]}"; do
@@ -785,6 +798,12 @@ baseline_table() { # section what-the-CPU-column-counts: the section's "vs ours"
         echo '```' ;;
     esac
   done
+  if [ ${#DROPPED_NOTES[@]} -gt 0 ]; then
+    echo
+    echo "## Baselines left out"
+    echo
+    for f in "${DROPPED_NOTES[@]}"; do echo "- $f"; done
+  fi
   if [ ${#FAILED[@]} -gt 0 ]; then
     echo
     echo "## FAILED sections"

@@ -51,6 +51,10 @@
 #   -G LIST  comma-separated names of the PID groups (summary header; default g1,g2,...)
 #   -o DIR   directory for raw outputs + results.tsv + summary.{txt,md} (default mktemp -d)
 #   -A       allow targets outside 127.0.0.0/8 (default: refuse them)
+#   -O LIST  optional targets: comma-separated names of targets that are dropped, with
+#            a warning and a "# dropped" line in header.txt, when they fail the set/get
+#            probe, instead of ending the benchmark (bench.sh passes its baselines:
+#            another build may not serve what ours does, or may crash on it)
 #   -F LIST  CPU profiles: comma-separated name=STATSADDR=BINARY for targets that are
 #            dynomite processes (STATSADDR their stats listener, BINARY the executable).
 #            After the measured repetitions, each such target gets one more run per
@@ -74,18 +78,18 @@ set -u
 
 N=200000; CLIENTS=50; PIPES="1,16"; TESTS="set,get"; REPS=3; KEYSPACE=100000
 VSIZE=3; GEN_CPU=""; RUN_TIMEOUT=120; PAUSE=1; MODE=redis; OUTDIR=""; ALLOW_REMOTE=0
-QUIET=0; QUIET_WAIT=60; RETRIES=2; TPIDS=""; BUDGET=0; GLABELS=""; PROFILES=""
+QUIET=0; QUIET_WAIT=60; RETRIES=2; TPIDS=""; BUDGET=0; GLABELS=""; PROFILES=""; OPTIONAL=""
 
 usage() { sed -n '3,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 die() { echo "proxybench: $*" >&2; exit 2; }
 
-while getopts ":n:c:P:t:r:k:d:C:T:s:m:o:Q:W:R:p:B:G:F:Ah" opt; do
+while getopts ":n:c:P:t:r:k:d:C:T:s:m:o:Q:W:R:p:B:G:F:O:Ah" opt; do
   case $opt in
     n) N=$OPTARG ;; c) CLIENTS=$OPTARG ;; P) PIPES=$OPTARG ;; t) TESTS=$OPTARG ;;
     r) REPS=$OPTARG ;; k) KEYSPACE=$OPTARG ;; d) VSIZE=$OPTARG ;; C) GEN_CPU=$OPTARG ;;
     T) RUN_TIMEOUT=$OPTARG ;; s) PAUSE=$OPTARG ;; m) MODE=$OPTARG ;; o) OUTDIR=$OPTARG ;;
     Q) QUIET=$OPTARG ;; W) QUIET_WAIT=$OPTARG ;; R) RETRIES=$OPTARG ;; p) TPIDS=$OPTARG ;;
-    B) BUDGET=$OPTARG ;; G) GLABELS=$OPTARG ;; F) PROFILES=$OPTARG ;;
+    B) BUDGET=$OPTARG ;; G) GLABELS=$OPTARG ;; F) PROFILES=$OPTARG ;; O) OPTIONAL=$OPTARG ;;
     A) ALLOW_REMOTE=1 ;; h) usage; exit 0 ;;
     :) die "option -$OPTARG needs a value" ;; *) die "unknown option -$OPTARG (see -h)" ;;
   esac
@@ -249,11 +253,25 @@ probe() { # $1 host $2 port -> 0 if a set+get round-trips through the endpoint
     [[ $got == *STORED*"VALUE $key"*"$val"*END* ]] || { echo "$got"; return 1; }
   fi
 }
+DROPPED=()
 for ((i = 0; i < NT; i++)); do
   if ! msg=$(probe "${HOSTS[i]}" "${PORTS[i]}"); then
-    die "target ${NAMES[i]}=${HOSTS[i]}:${PORTS[i]} failed the set/get probe ${msg:+($msg)}"
+    why="target ${NAMES[i]}=${HOSTS[i]}:${PORTS[i]} failed the set/get probe${msg:+ ($(tr '\n' ' ' <<<"$msg" | cut -c1-120))}"
+    [[ ,$OPTIONAL, == *",${NAMES[i]},"* ]] || die "$why"
+    echo "proxybench: WARNING: $why; it is optional (-O), so it is left out of this benchmark" >&2
+    DROPPED+=("${NAMES[i]}: failed the set/get probe${msg:+ ($(tr '\n' ' ' <<<"$msg" | cut -c1-120))}")
+    NAMES[i]=""
   fi
 done
+if [ ${#DROPPED[@]} -gt 0 ]; then
+  kn=(); kh=(); kp=(); kt=(); kg=()
+  for ((i = 0; i < NT; i++)); do
+    [ -n "${NAMES[i]}" ] || continue
+    kn+=("${NAMES[i]}"); kh+=("${HOSTS[i]}"); kp+=("${PORTS[i]}"); kt+=("${TP[i]}"); kg+=("${TG[i]}")
+  done
+  NAMES=("${kn[@]}"); HOSTS=("${kh[@]}"); PORTS=("${kp[@]}"); TP=("${kt[@]}"); TG=("${kg[@]}"); NT=${#NAMES[@]}
+  [ "$NT" -ge 1 ] || die "no target left after the probe"
+fi
 
 # ---- header --------------------------------------------------------------------------
 {
@@ -267,6 +285,7 @@ done
   for ((i = 0; i < NT; i++)); do
     echo "# target ${NAMES[i]} = ${HOSTS[i]}:${PORTS[i]} cpu_pids=${TP[i]:-none}${TG[i]:+ groups($GLABELS)=${TG[i]}}"
   done
+  for d in "${DROPPED[@]+"${DROPPED[@]}"}"; do echo "# dropped target $d"; done
 } | tee "$OUTDIR/header.txt"
 
 # ---- runs ----------------------------------------------------------------------------
