@@ -103,7 +103,15 @@ type session struct {
 	s        *Server
 	nc       net.Conn
 	id       uint
-	inflight chan *msg.Request
+	// inflight is the queue from the reader to the writer, made at the
+	// first request (with maxInflight, max_inflight_requests at accept)
+	inflight    chan *msg.Request
+	maxInflight int
+	// the writer goroutine's state and the sweep's activity flag
+	// (session_writer.go); writers counts the writers running
+	wstate  atomic.Int32
+	active  atomic.Bool
+	writers sync.WaitGroup
 	// consistency levels, snapshotted at accept (as upstream) and changed by
 	// DYNO_CONFIG:CONN_CONSISTENCY
 	rl, wl consistency.Level
@@ -130,28 +138,25 @@ type session struct {
 func (s *Server) serveClient(nc net.Conn, id uint) {
 	rl, wl := s.Consistency()
 	live := s.live.Load()
-	ss := &session{s: s, nc: nc, id: id, inflight: make(chan *msg.Request, live.MaxInflight), rl: rl, wl: wl, levelsSeq: live.levelsSeq,
+	ss := &session{s: s, nc: nc, id: id, maxInflight: live.MaxInflight, rl: rl, wl: wl, levelsSeq: live.levelsSeq,
 		// as in Redis, a connection made while no password was required
 		// stays authenticated when a reload sets requirepass
 		authed: !s.authRequired()}
 	ss.rs.push.ready = make(chan struct{}, 1)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		ss.writeLoop()
-	}()
+	// the writer starts with the first request (session_writer.go)
+	s.sessions.add(ss)
 	ss.readLoop()
-	wg.Wait()
+	ss.writers.Wait()
+	s.sessions.remove(ss)
 	ss.rs.close()
 	ss.pubsubEnd()
 	ss.trackingOff()
 }
 
 func (ss *session) readLoop() {
-	defer close(ss.inflight)
+	defer ss.enqueue(endMark)
 	s := ss.s
-	fr := msg.NewFrameReader(ss.nc, sessionReadBuf, s.live.Load().MaxRequestBytes)
+	fr := newSessionReader(ss.nc, s.live.Load().MaxRequestBytes)
 	var r *msg.Request
 	defer func() {
 		if r != nil {
@@ -199,7 +204,7 @@ func (ss *session) readLoop() {
 				need = 0
 				closeAfter := r.CloseAfter
 				r.Done()
-				ss.inflight <- r
+				ss.enqueue(r)
 				r = nil
 				if closeAfter {
 					return
@@ -207,14 +212,14 @@ func (ss *session) readLoop() {
 				continue
 			case actPending:
 				need = 0
-				ss.inflight <- r
+				ss.enqueue(r)
 				r = nil
 				continue
 			case actConfig:
 				need = 0
 				ss.setConnConsistency(r)
 				r.Done()
-				ss.inflight <- r
+				ss.enqueue(r)
 				r = nil
 				continue
 			case actForward:
@@ -225,7 +230,7 @@ func (ss *session) readLoop() {
 				ss.followLevels(live)
 				rl, wl := ss.levels()
 				s.dispatch(r, ss.id, rl, wl)
-				ss.inflight <- r
+				ss.enqueue(r)
 				r = nil
 				continue
 			}
@@ -257,7 +262,7 @@ func (ss *session) readLoop() {
 				r.SetReply(s.codec.errorReply(errRequestTooLarge))
 				r.CloseAfter = true
 				r.Done()
-				ss.inflight <- r
+				ss.enqueue(r)
 				r = nil
 			}
 			return
@@ -310,9 +315,9 @@ func (ss *session) armDeadline(partial bool) {
 func (ss *session) writeLoop() {
 	s := ss.s
 	var bw *bufio.Writer
-	broken := false
+	broken, retired := false, false
 	obs := s.opts.Observer
-	for r := range ss.requests(&bw, &broken) {
+	for r := range ss.requests(&bw, &broken, &retired) {
 		r.Wait()
 		if r.Start != 0 {
 			s.inFlight.Add(-1)
@@ -322,7 +327,7 @@ func (ss *session) writeLoop() {
 		}
 		if !broken && !r.NoReply && !quietHidden(r) {
 			if bw == nil {
-				bw = bufio.NewWriterSize(ss.nc, sessionWriteBuf)
+				bw = getWriter(ss.nc)
 			}
 			reply := r.Reply
 			if r.Err != nil {
@@ -338,9 +343,7 @@ func (ss *session) writeLoop() {
 		closeAfter := r.CloseAfter
 		s.reqs.Put(r)
 		if !broken && bw != nil && (len(ss.inflight) == 0 || closeAfter) {
-			if err := bw.Flush(); err != nil {
-				broken = true
-			}
+			ss.flush(&bw, &broken)
 		}
 		if closeAfter || broken {
 			// Stop the reader; keep draining so every request is recycled.
@@ -348,11 +351,30 @@ func (ss *session) writeLoop() {
 			broken = true
 		}
 	}
+	if retired {
+		return
+	}
+	if !broken && bw != nil {
+		ss.flush(&bw, &broken) // what preceded endMark
+	}
 	if s.conns.Draining() && !broken {
 		s.conns.CloseGently(ss.nc) // every reply is written: let the client read them
 		return
 	}
 	ss.nc.Close()
+}
+
+// flush writes what bw holds and, when nothing is queued, gives the
+// writer back to the pool: an idle connection keeps no write buffer.
+func (ss *session) flush(bw **bufio.Writer, broken *bool) {
+	if err := (*bw).Flush(); err != nil {
+		*broken = true
+		return
+	}
+	if len(ss.inflight) == 0 {
+		putWriter(*bw)
+		*bw = nil
+	}
 }
 
 // rebase re-points slices of orig (args parsed in the read buffer) at the
