@@ -125,6 +125,15 @@ type session struct {
 	deadline bool
 	// readStart: when the request being read began to arrive
 	readStart time.Time
+	// the reader's: its frame reader and raw socket (nil without one),
+	// the request being read and the bytes it needs (readSome)
+	fr   *msg.FrameReader
+	src  *rawSource
+	cur  *msg.Request
+	need int
+	// waited: readLoop read (or failed to: waitErr) since readSome returned
+	waited  bool
+	waitErr error
 	// resp3: the client switched to RESP3 (HELLO 3); replies to the
 	// requests it reads from then on are converted. Reader only.
 	resp3 bool
@@ -153,17 +162,36 @@ func (s *Server) serveClient(nc net.Conn, id uint) {
 	ss.trackingOff()
 }
 
+// readLoop reads and dispatches the client's requests until the
+// connection ends. With a raw socket (session_io.go) readSome returns
+// whenever the socket has nothing more, and the loop waits here, at the
+// bottom of the goroutine's stack: parked with a shallow stack, an idle
+// reader's goroutine gets its stack shrunk by the next collection.
 func (ss *session) readLoop() {
 	defer ss.enqueue(endMark)
+	ss.fr, ss.src = newSessionReader(ss.nc, ss.s.live.Load().MaxRequestBytes)
+	for ss.readSome() {
+		// the read that waits, from here
+		ss.src.block = true
+		ss.waitErr = ss.fr.Fill(ss.need)
+		ss.src.block, ss.waited = false, true
+	}
+	if ss.cur != nil {
+		ss.s.reqs.Put(ss.cur)
+		ss.cur = nil
+	}
+}
+
+// readSome reads until the connection ends (false) or, with a raw socket,
+// until the socket has nothing more to read (true: wait for it). The
+// request being read and the bytes it still needs are kept in the session
+// between calls.
+//
+//go:noinline
+func (ss *session) readSome() (wait bool) {
 	s := ss.s
-	fr := newSessionReader(ss.nc, s.live.Load().MaxRequestBytes)
-	var r *msg.Request
-	defer func() {
-		if r != nil {
-			s.reqs.Put(r)
-		}
-	}()
-	need := 0
+	fr, r, need := ss.fr, ss.cur, ss.need
+	defer func() { ss.cur, ss.need = r, need }()
 	for {
 		if fr.Buffered() > 0 {
 			if r == nil {
@@ -174,7 +202,7 @@ func (ss *session) readLoop() {
 				if !drain.Ended(err) {
 					s.log.Debug("client read failed", "client", ss.nc.RemoteAddr(), "err", err)
 				}
-				return
+				return false
 			}
 			if act != actMore {
 				ss.readStart = time.Time{} // the next request's clock starts with it
@@ -207,7 +235,7 @@ func (ss *session) readLoop() {
 				ss.enqueue(r)
 				r = nil
 				if closeAfter {
-					return
+					return false
 				}
 				continue
 			case actPending:
@@ -241,8 +269,17 @@ func (ss *session) readLoop() {
 		if s.conns.Draining() && fr.Buffered() == 0 {
 			return // a request boundary: the node is stopping, read no more
 		}
-		ss.armDeadline(fr.Buffered() > 0)
-		if err := fr.Fill(need); err != nil {
+		var err error
+		if ss.waited { // readLoop's read
+			err, ss.waited, ss.waitErr = ss.waitErr, false, nil
+		} else {
+			ss.armDeadline(fr.Buffered() > 0)
+			err = fr.Fill(need)
+		}
+		if err != nil {
+			if err == errWouldBlock {
+				return true
+			}
 			if s.conns.ReadOn(ss.nc, fr.Buffered() > 0, err) {
 				continue // stopping half-way through a request: read its end
 			}
@@ -265,7 +302,7 @@ func (ss *session) readLoop() {
 				ss.enqueue(r)
 				r = nil
 			}
-			return
+			return false
 		}
 	}
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -56,8 +57,19 @@ type rawSource struct {
 	fr  *msg.FrameReader
 	n   int
 	err error
-	fn  func(fd uintptr) bool
+	// block: wait for input on EAGAIN (the session's read at the bottom
+	// of its stack); otherwise ReadTo answers errWouldBlock. short: the
+	// last read did not fill the space it had, so the socket is most
+	// likely empty: the next ReadTo that may not block answers
+	// errWouldBlock without a system call, and the blocking one reads
+	// before it waits (a FIN that came with the last bytes is seen).
+	block, short bool
+	fn           func(fd uintptr) bool // read, the RawConn callback
 }
+
+// errWouldBlock: the socket has nothing to read now (rawSource.ReadTo);
+// the session reads again from the bottom of its stack, waiting (readLoop).
+var errWouldBlock = errors.New("proxy: client socket would block")
 
 func newRawSource(nc net.Conn) *rawSource {
 	sc, ok := nc.(syscall.Conn)
@@ -68,20 +80,25 @@ func newRawSource(nc net.Conn) *rawSource {
 	if err != nil {
 		return nil
 	}
-	rs := &rawSource{rc: rc}
+	rs := &rawSource{rc: rc, short: true} // nothing read yet: wait first
 	rs.fn = rs.read
 	return rs
 }
 
 func (rs *rawSource) read(fd uintptr) bool {
 	for {
-		n, err := syscall.Read(int(fd), rs.fr.Space())
+		space := rs.fr.Space()
+		n, err := syscall.Read(int(fd), space)
+		rs.short = n < len(space)
 		switch {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
-			rs.fr.Idle()
-			return false // wait for input, holding no buffer
+			rs.fr.Idle() // wait for input holding no buffer
+			if rs.block {
+				return false
+			}
+			rs.n, rs.err = 0, errWouldBlock
 		case err != nil:
 			rs.n, rs.err = 0, os.NewSyscallError("read", err)
 		case n == 0:
@@ -95,6 +112,10 @@ func (rs *rawSource) read(fd uintptr) bool {
 
 // ReadTo implements msg.Source.
 func (rs *rawSource) ReadTo(f *msg.FrameReader) (int, error) {
+	if rs.short && !rs.block {
+		rs.short = false
+		return 0, errWouldBlock
+	}
 	rs.fr = f
 	if err := rs.rc.Read(rs.fn); err != nil {
 		return 0, err // closed, or a deadline
@@ -104,9 +125,9 @@ func (rs *rawSource) ReadTo(f *msg.FrameReader) (int, error) {
 
 // newSessionReader is the session's frame reader: lending over a rawSource
 // when the connection has a file descriptor, otherwise buffered as before.
-func newSessionReader(nc net.Conn, limit int) *msg.FrameReader {
+func newSessionReader(nc net.Conn, limit int) (*msg.FrameReader, *rawSource) {
 	if src := newRawSource(nc); src != nil {
-		return msg.NewLendingFrameReader(src, &readBufs, limit)
+		return msg.NewLendingFrameReader(src, &readBufs, limit), src
 	}
-	return msg.NewFrameReader(nc, sessionReadBuf, limit)
+	return msg.NewFrameReader(nc, sessionReadBuf, limit), nil
 }

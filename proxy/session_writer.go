@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -107,7 +108,18 @@ func (ss *session) retire(bw *bufio.Writer, broken bool) (next *msg.Request, gon
 type sessionSet struct {
 	mu sync.Mutex
 	m  map[*session]struct{}
+	// asked: writers the last sweep asked to retire
+	asked int
 }
+
+// returnAfter is how many writers one sweep must have retired for the
+// next to give the memory back to the system at once: their stacks, and
+// the buffers of connections that went idle together, are free only after
+// a collection, and the runtime keeps free memory mapped for a heap twice
+// the size of the live one (GOGC) until a collection or a scavenge says
+// otherwise. A few thousand connections going idle at once (a client pool
+// after a burst) are worth one collection; a trickle is not.
+const returnAfter = 1024
 
 func (s *sessionSet) add(ss *session) {
 	s.mu.Lock()
@@ -126,18 +138,21 @@ func (s *sessionSet) remove(ss *session) {
 
 // sweep asks the writers of the sessions idle since the last sweep to
 // retire.
-func (s *sessionSet) sweep() {
+func (s *sessionSet) sweep() (retired int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	retired, s.asked = s.asked, 0
 	for ss := range s.m {
 		if ss.active.Swap(false) || ss.wstate.Load() != writerRunning || ss.ps.Load() != nil || ss.rs.push.on.Load() {
 			continue
 		}
 		select {
 		case ss.inflight <- retireMark:
+			s.asked++
 		default: // full: not idle
 		}
 	}
+	return retired
 }
 
 // sweepWriters runs the sweep every writerIdleSweep until stop is closed.
@@ -149,7 +164,9 @@ func (s *Server) sweepWriters(stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			s.sessions.sweep()
+			if s.sessions.sweep() >= returnAfter {
+				debug.FreeOSMemory()
+			}
 		}
 	}
 }
