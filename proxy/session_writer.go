@@ -38,8 +38,15 @@ const (
 )
 
 // writerIdleSweep is the sweep period: a writer ends between one and two
-// of them after its connection's last request.
-const writerIdleSweep = time.Second
+// of them after its connection's last request. Short, because what counts
+// is how many writers are alive at once when many connections are used
+// once each (a pool warming up, scripts/idleconns): each keeps its stack
+// until it ends. A sweep costs tens of nanoseconds a session; a client
+// sending at least a request every writerIdleSweep keeps its writer.
+const writerIdleSweep = 200 * time.Millisecond
+
+// returnEvery bounds how often a sweep gives memory back (returnAfter).
+const returnEvery = 30 * time.Second
 
 // retireMark (from the sweep) asks the writer to end if it is idle;
 // endMark (from the reader, last) ends the session's writer. Neither is a
@@ -159,13 +166,15 @@ func (s *sessionSet) sweep() (retired int) {
 func (s *Server) sweepWriters(stop <-chan struct{}) {
 	t := time.NewTicker(writerIdleSweep)
 	defer t.Stop()
+	var returned time.Time
 	for {
 		select {
 		case <-stop:
 			return
-		case <-t.C:
-			if s.sessions.sweep() >= returnAfter {
+		case now := <-t.C:
+			if s.sessions.sweep() >= returnAfter && now.Sub(returned) >= returnEvery {
 				debug.FreeOSMemory()
+				returned = now
 			}
 		}
 	}
