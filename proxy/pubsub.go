@@ -465,7 +465,20 @@ func (ss *session) requests(bw **bufio.Writer, broken, retired *bool) iter.Seq[*
 				wake chan struct{} // nil (never ready) while not subscribed
 			)
 			p := ss.ps.Load()
-			if p == nil && !ss.rs.push.on.Load() {
+			if ss.retireNow {
+				// a sparse connection's writer ends after each reply
+				// (session_writer.go)
+				ss.retireNow = false
+				next, gone := ss.retire(*bw, *broken)
+				if gone {
+					*retired = true
+					return
+				}
+				r, ok = next, true
+			}
+			if r != nil {
+				// the request retire found
+			} else if p == nil && !ss.rs.push.on.Load() {
 				// neither subscribed nor tracking: nothing but requests
 				// can wake the writer, and a receive from one channel
 				// costs a fraction of a select over three (runtime

@@ -100,18 +100,23 @@ const (
 // dispatches requests, and a writer goroutine that writes replies in request
 // order (as codis' proxy/session.go does).
 type session struct {
-	s        *Server
-	nc       net.Conn
-	id       uint
+	s  *Server
+	nc net.Conn
+	id uint
 	// inflight is the queue from the reader to the writer, made at the
 	// first request (with maxInflight, max_inflight_requests at accept)
 	inflight    chan *msg.Request
 	maxInflight int
 	// the writer goroutine's state and the sweep's activity flag
 	// (session_writer.go); writers counts the writers running
-	wstate  atomic.Int32
-	active  atomic.Bool
-	writers sync.WaitGroup
+	// prevStart: the Start of the last forwarded request the writer
+	// answered (at first the accept); retireNow: the writer's next step
+	// is to retire if it can (both the writer's)
+	prevStart int64
+	retireNow bool
+	wstate    atomic.Int32
+	active    atomic.Bool
+	writers   sync.WaitGroup
 	// consistency levels, snapshotted at accept (as upstream) and changed by
 	// DYNO_CONFIG:CONN_CONSISTENCY
 	rl, wl consistency.Level
@@ -153,6 +158,7 @@ func (s *Server) serveClient(nc net.Conn, id uint) {
 		authed: !s.authRequired()}
 	ss.rs.push.ready = make(chan struct{}, 1)
 	// the writer starts with the first request (session_writer.go)
+	ss.prevStart = msg.Now()
 	s.sessions.add(ss)
 	ss.readLoop()
 	ss.writers.Wait()
@@ -377,10 +383,16 @@ func (ss *session) writeLoop() {
 			}
 		}
 		ss.wroteReply(bw, &broken)
-		closeAfter := r.CloseAfter
+		closeAfter, start := r.CloseAfter, r.Start
 		s.reqs.Put(r)
 		if !broken && bw != nil && (len(ss.inflight) == 0 || closeAfter) {
 			ss.flush(&bw, &broken)
+		}
+		if start != 0 {
+			// a request long after the one before: retire once the
+			// queue is empty (session_writer.go)
+			ss.retireNow = bw == nil && start-ss.prevStart > int64(sparseGap)
+			ss.prevStart = start
 		}
 		if closeAfter || broken {
 			// Stop the reader; keep draining so every request is recycled.

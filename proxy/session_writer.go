@@ -45,6 +45,16 @@ const (
 // sending at least a request every writerIdleSweep keeps its writer.
 const writerIdleSweep = 200 * time.Millisecond
 
+// sparseGap: a forwarded request that comes more than sparseGap after the
+// previous one (or after the accept) marks a connection used now and then:
+// its writer retires as soon as the reply is flushed and nothing else is
+// queued, without waiting for the sweep. Such a connection pays a
+// goroutine start per request, at most one every sparseGap; a busy one
+// keeps its writer. A pool of connections each used once in a while
+// (scripts/idleconns) then has a handful of writers alive, not one per
+// connection.
+const sparseGap = writerIdleSweep
+
 // returnEvery bounds how often a sweep gives memory back (returnAfter).
 const returnEvery = 30 * time.Second
 
