@@ -170,9 +170,11 @@ func (s *Server) serveClient(nc net.Conn, id uint) {
 
 // readLoop reads and dispatches the client's requests until the
 // connection ends. With a raw socket (session_io.go) readSome returns
-// whenever the socket has nothing more, and the loop waits here, at the
-// bottom of the goroutine's stack: parked with a shallow stack, an idle
-// reader's goroutine gets its stack shrunk by the next collection.
+// whenever the socket has nothing more, and the loop waits here, near the
+// bottom of the goroutine's stack: a connection that never sent a request
+// keeps the 2 KiB stack a goroutine starts with (the request path needs
+// more, and the runtime never shrinks a 4 KiB stack back: runtime/stack.go
+// shrinkstack counts the nosplit reserve as used).
 func (ss *session) readLoop() {
 	defer ss.enqueue(endMark)
 	ss.fr, ss.src = newSessionReader(ss.nc, ss.s.live.Load().MaxRequestBytes)

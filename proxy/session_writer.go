@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -37,13 +36,10 @@ const (
 	writerRetiring
 )
 
-// writerIdleSweep is the sweep period: a writer ends between one and two
-// of them after its connection's last request. Short, because what counts
-// is how many writers are alive at once when many connections are used
-// once each (a pool warming up, scripts/idleconns): each keeps its stack
-// until it ends. A sweep costs tens of nanoseconds a session; a client
-// sending at least a request every writerIdleSweep keeps its writer.
-const writerIdleSweep = 200 * time.Millisecond
+// writerIdleSweep is the sweep period: a busy connection's writer ends
+// between one and two of them after the connection's last request. A
+// sweep costs tens of nanoseconds a session.
+const writerIdleSweep = time.Second
 
 // sparseGap: a forwarded request that comes more than sparseGap after the
 // previous one (or after the accept) marks a connection used now and then:
@@ -52,11 +48,8 @@ const writerIdleSweep = 200 * time.Millisecond
 // goroutine start per request, at most one every sparseGap; a busy one
 // keeps its writer. A pool of connections each used once in a while
 // (scripts/idleconns) then has a handful of writers alive, not one per
-// connection.
-const sparseGap = writerIdleSweep
-
-// returnEvery bounds how often a sweep gives memory back (returnAfter).
-const returnEvery = 30 * time.Second
+// connection: each would keep its stack until the sweep.
+const sparseGap = 200 * time.Millisecond
 
 // retireMark (from the sweep) asks the writer to end if it is idle;
 // endMark (from the reader, last) ends the session's writer. Neither is a
@@ -125,18 +118,7 @@ func (ss *session) retire(bw *bufio.Writer, broken bool) (next *msg.Request, gon
 type sessionSet struct {
 	mu sync.Mutex
 	m  map[*session]struct{}
-	// asked: writers the last sweep asked to retire
-	asked int
 }
-
-// returnAfter is how many writers one sweep must have retired for the
-// next to give the memory back to the system at once: their stacks, and
-// the buffers of connections that went idle together, are free only after
-// a collection, and the runtime keeps free memory mapped for a heap twice
-// the size of the live one (GOGC) until a collection or a scavenge says
-// otherwise. A few thousand connections going idle at once (a client pool
-// after a burst) are worth one collection; a trickle is not.
-const returnAfter = 1024
 
 func (s *sessionSet) add(ss *session) {
 	s.mu.Lock()
@@ -155,37 +137,30 @@ func (s *sessionSet) remove(ss *session) {
 
 // sweep asks the writers of the sessions idle since the last sweep to
 // retire.
-func (s *sessionSet) sweep() (retired int) {
+func (s *sessionSet) sweep() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	retired, s.asked = s.asked, 0
 	for ss := range s.m {
 		if ss.active.Swap(false) || ss.wstate.Load() != writerRunning || ss.ps.Load() != nil || ss.rs.push.on.Load() {
 			continue
 		}
 		select {
 		case ss.inflight <- retireMark:
-			s.asked++
 		default: // full: not idle
 		}
 	}
-	return retired
 }
 
 // sweepWriters runs the sweep every writerIdleSweep until stop is closed.
 func (s *Server) sweepWriters(stop <-chan struct{}) {
 	t := time.NewTicker(writerIdleSweep)
 	defer t.Stop()
-	var returned time.Time
 	for {
 		select {
 		case <-stop:
 			return
-		case now := <-t.C:
-			if s.sessions.sweep() >= returnAfter && now.Sub(returned) >= returnEvery {
-				debug.FreeOSMemory()
-				returned = now
-			}
+		case <-t.C:
+			s.sessions.sweep()
 		}
 	}
 }
