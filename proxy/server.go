@@ -19,7 +19,6 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/hints"
 	"github.com/dynomite-go/dynomite/proxy/hlc"
 	"github.com/dynomite-go/dynomite/proxy/msg"
-	"github.com/dynomite-go/dynomite/proxy/netio"
 	"github.com/dynomite-go/dynomite/proxy/pubsub"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
@@ -148,9 +147,6 @@ type Server struct {
 	peers   *dnode.Server // the peer listener (dyn_listen), nil without one
 	cluster *cluster
 	baseCtx context.Context
-	// hangups reads the client sockets (proxy/netio); nil: net.Conn reads
-	// them (a server that does not Serve, or no epoll)
-	hangups *netio.Hangups
 	// conns holds every open connection, client and peer: they drain
 	// together when the node stops
 	conns  drain.Group
@@ -332,13 +328,6 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	s.baseCtx = context.WithoutCancel(ctx)
-	if h, err := netio.NewHangups(); err != nil {
-		// clients are then read as net.Conn reads them
-		s.log.Warn("client sockets read with net.Conn", "err", err)
-	} else {
-		s.hangups = h
-		defer h.Close() // after shutdown: every session has ended
-	}
 	s.backend.Start(s.baseCtx)
 	s.cluster.start(s.baseCtx)
 	s.log.Info("serving", "listen", s.ln.Addr().String(), "datastore", s.opts.Datastore, "proto", s.opts.Proto.String(),

@@ -12,7 +12,6 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/consistency"
 	"github.com/dynomite-go/dynomite/proxy/drain"
 	"github.com/dynomite-go/dynomite/proxy/msg"
-	"github.com/dynomite-go/dynomite/proxy/netio"
 )
 
 // action is what a codec decided about the bytes at the head of a client's
@@ -142,19 +141,17 @@ func (s *Server) serveClient(nc net.Conn, id uint) {
 		defer wg.Done()
 		ss.writeLoop()
 	}()
-	rd := s.hangups.Reader(nc)
-	ss.readLoop(rd)
-	rd.Release()
+	ss.readLoop()
 	wg.Wait()
 	ss.rs.close()
 	ss.pubsubEnd()
 	ss.trackingOff()
 }
 
-func (ss *session) readLoop(rd *netio.Reader) {
+func (ss *session) readLoop() {
 	defer close(ss.inflight)
 	s := ss.s
-	fr := msg.NewFrameReader(rd, sessionReadBuf, s.live.Load().MaxRequestBytes)
+	fr := msg.NewFrameReader(ss.nc, sessionReadBuf, s.live.Load().MaxRequestBytes)
 	var r *msg.Request
 	defer func() {
 		if r != nil {

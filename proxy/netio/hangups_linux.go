@@ -3,10 +3,8 @@ package netio
 import (
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"syscall"
-	"time"
 )
 
 // Hangups watches connections for their peer's shutdown (see the package
@@ -18,7 +16,7 @@ type Hangups struct {
 	wake int
 
 	mu      sync.Mutex
-	readers map[uint64]*Reader
+	watched map[uint64]func()
 	gen     uint32
 	closed  bool
 	done    chan struct{}
@@ -41,31 +39,25 @@ func NewHangups() (*Hangups, error) {
 		_ = syscall.Close(int(wake))
 		return nil, fmt.Errorf("netio: epoll_ctl of the wake-up eventfd: %w", err)
 	}
-	h := &Hangups{epfd: epfd, wake: int(wake), readers: make(map[uint64]*Reader), done: make(chan struct{})}
+	h := &Hangups{epfd: epfd, wake: int(wake), watched: make(map[uint64]func()), done: make(chan struct{})}
 	go h.watch()
 	return h, nil
 }
 
-// Reader returns a reader of nc, registered for its peer's shutdown. A
-// nil h, a connection without a file descriptor or a failed registration
-// give a reader that reads through nc.Read.
-func (h *Hangups) Reader(nc net.Conn) *Reader {
-	r := &Reader{nc: nc}
+// Watch registers rc's socket: hup runs, on the watcher's goroutine, once
+// the peer has shut its side down (at once if it already has). It reports
+// false, having registered nothing, when h is nil or closed or the
+// registration fails. Forget(key) ends the registration's bookkeeping;
+// the kernel's ends with the socket (epoll(7): closing the descriptor
+// removes it from every epoll set).
+func (h *Hangups) Watch(rc syscall.RawConn, hup func()) (key uint64, ok bool) {
 	if h == nil {
-		return r
-	}
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return r
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return r
+		return 0, false
 	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		return r
+		return 0, false
 	}
 	h.gen++
 	if h.gen == 0 {
@@ -73,32 +65,34 @@ func (h *Hangups) Reader(nc net.Conn) *Reader {
 	}
 	gen := h.gen
 	h.mu.Unlock()
-
-	var key uint64
 	var cerr error
-	if err := rc.Control(func(fd uintptr) {
+	err := rc.Control(func(fd uintptr) {
+		// the generation tells a closed connection's late event from the
+		// connection that has its descriptor number since
 		key = uint64(fd)<<32 | uint64(gen)
-		// EPOLLRDHUP alone: no event for data, one when the peer shuts
-		// down (or at once when it already has); EPOLLONESHOT: never
-		// again after it. The registration ends by itself when the
-		// socket is closed (epoll(7)), so Release need not touch it.
-		ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(fd), Pad: int32(gen)}
 		h.mu.Lock()
-		h.readers[key] = r
+		h.watched[key] = hup
 		h.mu.Unlock()
+		// EPOLLRDHUP alone: no event for data; EPOLLONESHOT: none after
+		// the first
+		ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(fd), Pad: int32(gen)}
 		cerr = syscall.EpollCtl(h.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
-	}); err != nil || cerr != nil {
-		h.forget(key)
-		return r
+	})
+	if err != nil || cerr != nil {
+		h.Forget(key)
+		return 0, false
 	}
-	r.rc, r.h, r.key = rc, h, key
-	r.cb = r.read
-	return r
+	return key, true
 }
 
-func (h *Hangups) forget(key uint64) {
+// Forget drops a registration made by Watch; its callback is not run after
+// Forget returns.
+func (h *Hangups) Forget(key uint64) {
+	if h == nil || key == 0 {
+		return
+	}
 	h.mu.Lock()
-	delete(h.readers, key)
+	delete(h.watched, key)
 	h.mu.Unlock()
 }
 
@@ -118,25 +112,23 @@ func (h *Hangups) watch() {
 			if int(ev.Fd) == h.wake {
 				return
 			}
-			// the generation tells a closed connection's stale event from
-			// the connection that now has its descriptor number
 			key := uint64(uint32(ev.Fd))<<32 | uint64(uint32(ev.Pad))
+			// under mu, so that no callback runs after its Forget
 			h.mu.Lock()
-			r := h.readers[key]
-			h.mu.Unlock()
-			if r != nil {
-				r.hup.Store(true)
-				// ends a wait in progress (Read then reads to the end);
-				// a wait not begun yet sees hup
-				_ = r.nc.SetReadDeadline(time.Unix(1, 0))
+			if hup := h.watched[key]; hup != nil {
+				delete(h.watched, key)
+				hup()
 			}
+			h.mu.Unlock()
 		}
 	}
 }
 
-// Close stops the watcher. Readers made before keep working; those still
-// waiting are no longer woken by a hangup.
+// Close stops the watcher; callbacks are not run after it returns.
 func (h *Hangups) Close() error {
+	if h == nil {
+		return nil
+	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -144,7 +136,7 @@ func (h *Hangups) Close() error {
 	}
 	h.closed = true
 	h.mu.Unlock()
-	one := [8]byte{1}
+	one := [8]byte{1} // eventfd(2): an 8-byte counter, host order
 	_, _ = syscall.Write(h.wake, one[:])
 	<-h.done
 	_ = syscall.Close(h.wake)

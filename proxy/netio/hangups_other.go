@@ -2,20 +2,19 @@
 
 package netio
 
-import "net"
+import "syscall"
 
-// Hangups is Linux's; elsewhere readers read through net.Conn.Read.
+// Hangups is Linux's (epoll); elsewhere Watch reports false.
 type Hangups struct{}
 
-// NewHangups returns a Hangups whose readers read through net.Conn.Read.
+// NewHangups returns a Hangups that watches nothing.
 func NewHangups() (*Hangups, error) { return &Hangups{}, nil }
 
-// Reader returns a reader of nc that reads through nc.Read.
-func (h *Hangups) Reader(nc net.Conn) *Reader { return &Reader{nc: nc} }
+// Watch reports false: read as net.Conn.Read does.
+func (h *Hangups) Watch(syscall.RawConn, func()) (uint64, bool) { return 0, false }
 
-func (h *Hangups) forget(uint64) {}
+// Forget does nothing.
+func (h *Hangups) Forget(uint64) {}
 
 // Close does nothing.
 func (h *Hangups) Close() error { return nil }
-
-func (r *Reader) read(uintptr) bool { return true }
