@@ -65,3 +65,27 @@ func FlatReplyRoundTrip(b []byte) ([]byte, bool) {
 	}
 	return out, true
 }
+
+// SessionWriters counts the client sessions and those of them with a
+// writer goroutine (running or retiring).
+func (s *Server) SessionWriters() (writers, sessions int) {
+	s.sessions.mu.Lock()
+	defer s.sessions.mu.Unlock()
+	for ss := range s.sessions.m {
+		if ss.wstate.Load() != writerGone {
+			writers++
+		}
+	}
+	return writers, len(s.sessions.m)
+}
+
+// RetireIdleWriters is a sweep that takes every session for idle: each
+// running writer with nothing queued gets retireMark now.
+func (s *Server) RetireIdleWriters() {
+	s.sessions.mu.Lock()
+	for ss := range s.sessions.m {
+		ss.active.Store(false)
+	}
+	s.sessions.mu.Unlock()
+	s.sessions.sweep()
+}

@@ -456,7 +456,7 @@ func abort(nc net.Conn) {
 // writes delivered messages as they come, and applies the registry
 // changes of (un)subscriptions when their replies are next (see Order
 // above). bw and broken are the writer's.
-func (ss *session) requests(bw **bufio.Writer, broken *bool) iter.Seq[*msg.Request] {
+func (ss *session) requests(bw **bufio.Writer, broken, retired *bool) iter.Seq[*msg.Request] {
 	return func(yield func(*msg.Request) bool) {
 		for {
 			var (
@@ -465,7 +465,20 @@ func (ss *session) requests(bw **bufio.Writer, broken *bool) iter.Seq[*msg.Reque
 				wake chan struct{} // nil (never ready) while not subscribed
 			)
 			p := ss.ps.Load()
-			if p == nil && !ss.rs.push.on.Load() {
+			if ss.retireNow {
+				// a sparse connection's writer ends after each reply
+				// (session_writer.go)
+				ss.retireNow = false
+				next, gone := ss.retire(*bw, *broken)
+				if gone {
+					*retired = true
+					return
+				}
+				r, ok = next, true
+			}
+			if r != nil {
+				// the request retire found
+			} else if p == nil && !ss.rs.push.on.Load() {
 				// neither subscribed nor tracking: nothing but requests
 				// can wake the writer, and a receive from one channel
 				// costs a fraction of a select over three (runtime
@@ -482,9 +495,7 @@ func (ss *session) requests(bw **bufio.Writer, broken *bool) iter.Seq[*msg.Reque
 				case <-wake:
 					ss.writeMessages(p, bw, broken)
 					if !*broken && *bw != nil && len(ss.inflight) == 0 {
-						if err := (*bw).Flush(); err != nil {
-							*broken = true
-						}
+						ss.flush(bw, broken)
 					}
 					continue
 				case <-ss.rs.push.ready:
@@ -492,7 +503,21 @@ func (ss *session) requests(bw **bufio.Writer, broken *bool) iter.Seq[*msg.Reque
 					continue
 				}
 			}
-			if !ok {
+			if r == retireMark {
+				if !*broken && *bw != nil && len(ss.inflight) == 0 {
+					ss.flush(bw, broken) // a mark queued after a reply held its flush back
+				}
+				next, gone := ss.retire(*bw, *broken)
+				if gone {
+					*retired = true
+					return
+				}
+				if next == nil || next == retireMark {
+					continue
+				}
+				r = next
+			}
+			if !ok || r == endMark {
 				return
 			}
 			if p := ss.ps.Load(); p != nil {
@@ -552,7 +577,7 @@ func (ss *session) writeMessages(p *psConn, bw **bufio.Writer, broken *bool) {
 	p.mu.Unlock()
 	if len(out) > 0 && !*broken {
 		if *bw == nil {
-			*bw = bufio.NewWriterSize(ss.nc, sessionWriteBuf)
+			*bw = getWriter(ss.nc)
 		}
 		if _, err := (*bw).Write(out); err != nil {
 			*broken = true

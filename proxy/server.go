@@ -182,6 +182,10 @@ type Server struct {
 
 	// tracking is the client-side caching table (tracking.go)
 	tracking tracker
+
+	// sessions: the client sessions, whose idle writers a sweep retires
+	// (session_writer.go)
+	sessions sessionSet
 }
 
 // New builds a node from opts. Nothing is opened until Listen/Serve.
@@ -338,6 +342,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.peers != nil {
 		accepting.Go(s.peers.Serve)
 	}
+	stopSweep := make(chan struct{})
+	var sweeping sync.WaitGroup
+	sweeping.Go(func() { s.sweepWriters(stopSweep) })
 	acceptDone := make(chan error, 1)
 	go func() { acceptDone <- s.acceptLoop(s.ln) }()
 	if s.tlsLn != nil {
@@ -355,6 +362,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	accepting.Wait()
 	s.shutdown()
+	close(stopSweep)
+	sweeping.Wait()
 	return err
 }
 

@@ -100,10 +100,23 @@ const (
 // dispatches requests, and a writer goroutine that writes replies in request
 // order (as codis' proxy/session.go does).
 type session struct {
-	s        *Server
-	nc       net.Conn
-	id       uint
-	inflight chan *msg.Request
+	s  *Server
+	nc net.Conn
+	id uint
+	// inflight is the queue from the reader to the writer, made at the
+	// first request (with maxInflight, max_inflight_requests at accept)
+	inflight    chan *msg.Request
+	maxInflight int
+	// the writer goroutine's state and the sweep's activity flag
+	// (session_writer.go); writers counts the writers running
+	// prevStart: the Start of the last forwarded request the writer
+	// answered (at first the accept); retireNow: the writer's next step
+	// is to retire if it can (both the writer's)
+	prevStart int64
+	retireNow bool
+	wstate    atomic.Int32
+	active    atomic.Bool
+	writers   sync.WaitGroup
 	// consistency levels, snapshotted at accept (as upstream) and changed by
 	// DYNO_CONFIG:CONN_CONSISTENCY
 	rl, wl consistency.Level
@@ -117,6 +130,15 @@ type session struct {
 	deadline bool
 	// readStart: when the request being read began to arrive
 	readStart time.Time
+	// the reader's: its frame reader and raw socket (nil without one),
+	// the request being read and the bytes it needs (readSome)
+	fr   *msg.FrameReader
+	src  *rawSource
+	cur  *msg.Request
+	need int
+	// waited: readLoop read (or failed to: waitErr) since readSome returned
+	waited  bool
+	waitErr error
 	// resp3: the client switched to RESP3 (HELLO 3); replies to the
 	// requests it reads from then on are converted. Reader only.
 	resp3 bool
@@ -130,35 +152,54 @@ type session struct {
 func (s *Server) serveClient(nc net.Conn, id uint) {
 	rl, wl := s.Consistency()
 	live := s.live.Load()
-	ss := &session{s: s, nc: nc, id: id, inflight: make(chan *msg.Request, live.MaxInflight), rl: rl, wl: wl, levelsSeq: live.levelsSeq,
+	ss := &session{s: s, nc: nc, id: id, maxInflight: live.MaxInflight, rl: rl, wl: wl, levelsSeq: live.levelsSeq,
 		// as in Redis, a connection made while no password was required
 		// stays authenticated when a reload sets requirepass
 		authed: !s.authRequired()}
 	ss.rs.push.ready = make(chan struct{}, 1)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		ss.writeLoop()
-	}()
+	// the writer starts with the first request (session_writer.go)
+	ss.prevStart = msg.Now()
+	s.sessions.add(ss)
 	ss.readLoop()
-	wg.Wait()
+	ss.writers.Wait()
+	s.sessions.remove(ss)
 	ss.rs.close()
 	ss.pubsubEnd()
 	ss.trackingOff()
 }
 
+// readLoop reads and dispatches the client's requests until the
+// connection ends. With a raw socket (session_io.go) readSome returns
+// whenever the socket has nothing more, and the loop waits here, near the
+// bottom of the goroutine's stack: a connection that never sent a request
+// keeps the 2 KiB stack a goroutine starts with (the request path needs
+// more, and the runtime never shrinks a 4 KiB stack back: runtime/stack.go
+// shrinkstack counts the nosplit reserve as used).
 func (ss *session) readLoop() {
-	defer close(ss.inflight)
+	defer ss.enqueue(endMark)
+	ss.fr, ss.src = newSessionReader(ss.nc, ss.s.live.Load().MaxRequestBytes)
+	for ss.readSome() {
+		// the read that waits, from here
+		ss.src.block = true
+		ss.waitErr = ss.fr.Fill(ss.need)
+		ss.src.block, ss.waited = false, true
+	}
+	if ss.cur != nil {
+		ss.s.reqs.Put(ss.cur)
+		ss.cur = nil
+	}
+}
+
+// readSome reads until the connection ends (false) or, with a raw socket,
+// until the socket has nothing more to read (true: wait for it). The
+// request being read and the bytes it still needs are kept in the session
+// between calls.
+//
+//go:noinline
+func (ss *session) readSome() (wait bool) {
 	s := ss.s
-	fr := msg.NewFrameReader(ss.nc, sessionReadBuf, s.live.Load().MaxRequestBytes)
-	var r *msg.Request
-	defer func() {
-		if r != nil {
-			s.reqs.Put(r)
-		}
-	}()
-	need := 0
+	fr, r, need := ss.fr, ss.cur, ss.need
+	defer func() { ss.cur, ss.need = r, need }()
 	for {
 		if fr.Buffered() > 0 {
 			if r == nil {
@@ -169,7 +210,7 @@ func (ss *session) readLoop() {
 				if !drain.Ended(err) {
 					s.log.Debug("client read failed", "client", ss.nc.RemoteAddr(), "err", err)
 				}
-				return
+				return false
 			}
 			if act != actMore {
 				ss.readStart = time.Time{} // the next request's clock starts with it
@@ -199,22 +240,22 @@ func (ss *session) readLoop() {
 				need = 0
 				closeAfter := r.CloseAfter
 				r.Done()
-				ss.inflight <- r
+				ss.enqueue(r)
 				r = nil
 				if closeAfter {
-					return
+					return false
 				}
 				continue
 			case actPending:
 				need = 0
-				ss.inflight <- r
+				ss.enqueue(r)
 				r = nil
 				continue
 			case actConfig:
 				need = 0
 				ss.setConnConsistency(r)
 				r.Done()
-				ss.inflight <- r
+				ss.enqueue(r)
 				r = nil
 				continue
 			case actForward:
@@ -225,7 +266,7 @@ func (ss *session) readLoop() {
 				ss.followLevels(live)
 				rl, wl := ss.levels()
 				s.dispatch(r, ss.id, rl, wl)
-				ss.inflight <- r
+				ss.enqueue(r)
 				r = nil
 				continue
 			}
@@ -236,8 +277,17 @@ func (ss *session) readLoop() {
 		if s.conns.Draining() && fr.Buffered() == 0 {
 			return // a request boundary: the node is stopping, read no more
 		}
-		ss.armDeadline(fr.Buffered() > 0)
-		if err := fr.Fill(need); err != nil {
+		var err error
+		if ss.waited { // readLoop's read
+			err, ss.waited, ss.waitErr = ss.waitErr, false, nil
+		} else {
+			ss.armDeadline(fr.Buffered() > 0)
+			err = fr.Fill(need)
+		}
+		if err != nil {
+			if err == errWouldBlock {
+				return true
+			}
 			if s.conns.ReadOn(ss.nc, fr.Buffered() > 0, err) {
 				continue // stopping half-way through a request: read its end
 			}
@@ -257,10 +307,10 @@ func (ss *session) readLoop() {
 				r.SetReply(s.codec.errorReply(errRequestTooLarge))
 				r.CloseAfter = true
 				r.Done()
-				ss.inflight <- r
+				ss.enqueue(r)
 				r = nil
 			}
-			return
+			return false
 		}
 	}
 }
@@ -310,9 +360,9 @@ func (ss *session) armDeadline(partial bool) {
 func (ss *session) writeLoop() {
 	s := ss.s
 	var bw *bufio.Writer
-	broken := false
+	broken, retired := false, false
 	obs := s.opts.Observer
-	for r := range ss.requests(&bw, &broken) {
+	for r := range ss.requests(&bw, &broken, &retired) {
 		r.Wait()
 		if r.Start != 0 {
 			s.inFlight.Add(-1)
@@ -322,7 +372,7 @@ func (ss *session) writeLoop() {
 		}
 		if !broken && !r.NoReply && !quietHidden(r) {
 			if bw == nil {
-				bw = bufio.NewWriterSize(ss.nc, sessionWriteBuf)
+				bw = getWriter(ss.nc)
 			}
 			reply := r.Reply
 			if r.Err != nil {
@@ -335,12 +385,16 @@ func (ss *session) writeLoop() {
 			}
 		}
 		ss.wroteReply(bw, &broken)
-		closeAfter := r.CloseAfter
+		closeAfter, start := r.CloseAfter, r.Start
 		s.reqs.Put(r)
 		if !broken && bw != nil && (len(ss.inflight) == 0 || closeAfter) {
-			if err := bw.Flush(); err != nil {
-				broken = true
-			}
+			ss.flush(&bw, &broken)
+		}
+		if start != 0 {
+			// a request long after the one before: retire once the
+			// queue is empty (session_writer.go)
+			ss.retireNow = bw == nil && start-ss.prevStart > int64(sparseGap)
+			ss.prevStart = start
 		}
 		if closeAfter || broken {
 			// Stop the reader; keep draining so every request is recycled.
@@ -348,11 +402,30 @@ func (ss *session) writeLoop() {
 			broken = true
 		}
 	}
+	if retired {
+		return
+	}
+	if !broken && bw != nil {
+		ss.flush(&bw, &broken) // what preceded endMark
+	}
 	if s.conns.Draining() && !broken {
 		s.conns.CloseGently(ss.nc) // every reply is written: let the client read them
 		return
 	}
 	ss.nc.Close()
+}
+
+// flush writes what bw holds and, when nothing is queued, gives the
+// writer back to the pool: an idle connection keeps no write buffer.
+func (ss *session) flush(bw **bufio.Writer, broken *bool) {
+	if err := (*bw).Flush(); err != nil {
+		*broken = true
+		return
+	}
+	if len(ss.inflight) == 0 {
+		putWriter(*bw)
+		*bw = nil
+	}
 }
 
 // rebase re-points slices of orig (args parsed in the read buffer) at the

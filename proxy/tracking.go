@@ -136,10 +136,14 @@ func (ss *session) writePushes(bw **bufio.Writer, broken *bool) {
 		return
 	}
 	if *bw == nil {
-		*bw = bufio.NewWriterSize(ss.nc, sessionWriteBuf)
+		*bw = getWriter(ss.nc)
 	}
-	if ss.rs.push.writeDue(*bw) != nil || (*bw).Flush() != nil {
+	if ss.rs.push.writeDue(*bw) != nil {
 		*broken = true
+	} else {
+		ss.flush(bw, broken)
+	}
+	if *broken {
 		_ = ss.nc.SetReadDeadline(time.Unix(1, 0))
 	}
 }

@@ -48,7 +48,7 @@
 #   ONLY=cluster      run only these sections (comma-separated: redis,memcache,idle,gobench,
 #                     cluster); SECTIONS=... is the same. The SKIP_* variables still apply.
 #   IDLE_CONNS=10000  connections opened by the idle-connection test
-#   IDLE_LIMIT_KIB=24 per-connection goal for dynomite (reported, does not fail the run)
+#   IDLE_LIMIT_KIB=8  per-connection goal for dynomite (reported, does not fail the run)
 #   GOBENCHTIME=1s    go test -benchtime
 #   SERVER_CPU=0 GEN_CPU=1   CPUs for the servers/proxies and for the load generator
 #   NOISE=30          % machine busy above which a run is waited for / retried
@@ -89,7 +89,7 @@ if [ "${QUICK:-0}" = 1 ]; then
 fi
 N=${N:-200000}; CLIENTS=${CLIENTS:-50}; REPS=${REPS:-3}
 PIPELINES=${PIPELINES:-1,16}; TESTS=${TESTS:-set,get}
-IDLE_CONNS=${IDLE_CONNS:-10000}; IDLE_LIMIT_KIB=${IDLE_LIMIT_KIB:-24}; GOBENCHTIME=${GOBENCHTIME:-1s}
+IDLE_CONNS=${IDLE_CONNS:-10000}; IDLE_LIMIT_KIB=${IDLE_LIMIT_KIB:-8}; GOBENCHTIME=${GOBENCHTIME:-1s}
 SERVER_CPU=${SERVER_CPU:-0}; GEN_CPU=${GEN_CPU:-1}; NICE=${NICE:-0}; RT=${RT:-0}
 NOISE=${NOISE:-30}; NOISE_WAIT=${NOISE_WAIT:-10}; NOISE_RETRIES=${NOISE_RETRIES:-1}; NOISE_BUDGET=${NOISE_BUDGET:-300}
 DYNOMITE=${DYNOMITE:-bin/dynomite}

@@ -3,6 +3,7 @@ package msg
 import (
 	"errors"
 	"io"
+	"sync"
 )
 
 // FrameReader buffers a byte stream for incremental parsers that find frame
@@ -13,7 +14,11 @@ import (
 //
 // The zero value is not usable; call [NewFrameReader].
 type FrameReader struct {
-	rd      io.Reader
+	rd io.Reader
+	// src, when set, reads instead of rd, and the buffer is lent by pool:
+	// see [NewLendingFrameReader]
+	src     Source
+	pool    *BufPool
 	buf     []byte
 	r, w    int
 	max     int
@@ -35,6 +40,57 @@ func NewFrameReader(rd io.Reader, size, max int) *FrameReader {
 		max = size
 	}
 	return &FrameReader{rd: rd, buf: make([]byte, size), max: max, initial: size}
+}
+
+// A Source fills a [FrameReader] from a connection, asking for the buffer
+// ([FrameReader.Space]) only once bytes have arrived, and giving it back
+// ([FrameReader.Idle]) before it waits for more: a reader waiting on an idle
+// connection then holds no buffer (session.go's rawSource does this with
+// syscall.RawConn). ReadTo reads once: it returns the bytes added, or the
+// error (io.EOF at the end of the stream).
+type Source interface {
+	ReadTo(f *FrameReader) (int, error)
+}
+
+// PoolBufSize is the size of the buffers a [BufPool] lends.
+const PoolBufSize = 4 << 10
+
+// BufPool lends PoolBufSize-byte buffers to the frame readers of idle
+// connections (a sync.Pool of arrays: putting one back allocates nothing).
+type BufPool struct{ p sync.Pool }
+
+func (bp *BufPool) get() []byte {
+	if b, ok := bp.p.Get().(*[PoolBufSize]byte); ok {
+		return b[:]
+	}
+	return make([]byte, PoolBufSize)
+}
+
+func (bp *BufPool) put(b []byte) { bp.p.Put((*[PoolBufSize]byte)(b)) }
+
+// NewLendingFrameReader reads from src into buffers lent by pool while
+// bytes are buffered; limit is max of [NewFrameReader], the initial size is
+// PoolBufSize.
+func NewLendingFrameReader(src Source, pool *BufPool, limit int) *FrameReader {
+	return &FrameReader{src: src, pool: pool, max: max(limit, PoolBufSize), initial: PoolBufSize}
+}
+
+// Space is the free space at the end of the buffer, taking a buffer from
+// the pool when the reader has none. For a [Source] only.
+func (f *FrameReader) Space() []byte {
+	if f.buf == nil {
+		f.buf = f.pool.get()
+	}
+	return f.buf[f.w:]
+}
+
+// Idle gives a lent buffer back to the pool when it holds nothing (the
+// Source is about to wait). For a [Source] only.
+func (f *FrameReader) Idle() {
+	if f.r == f.w && f.buf != nil && len(f.buf) == PoolBufSize && cap(f.buf) == PoolBufSize {
+		f.pool.put(f.buf)
+		f.buf, f.r, f.w = nil, 0, 0
+	}
 }
 
 // Bytes returns the buffered, unconsumed bytes. The slice is valid until the
@@ -59,14 +115,26 @@ func (f *FrameReader) Fill(need int) error {
 	if need > f.max {
 		return ErrFrameTooLarge
 	}
-	f.compact()
-	f.grow(need)
+	if f.buf != nil || need > f.initial {
+		// (a lending reader with no buffer takes one once bytes are there)
+		if f.buf == nil {
+			f.buf = f.pool.get()
+		}
+		f.compact()
+		f.grow(need)
+	}
 	for {
-		if f.w == len(f.buf) { // a skip moved r, or the frame outgrew the buffer
+		if f.buf != nil && f.w == len(f.buf) { // a skip moved r, or the frame outgrew the buffer
 			f.compact()
 			f.grow(need)
 		}
-		n, err := f.rd.Read(f.buf[f.w:])
+		var n int
+		var err error
+		if f.src != nil {
+			n, err = f.src.ReadTo(f)
+		} else {
+			n, err = f.rd.Read(f.buf[f.w:])
+		}
 		f.w += n
 		if f.skip > 0 {
 			k := min(f.skip, f.w-f.r)
