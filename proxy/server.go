@@ -19,6 +19,7 @@ import (
 	"github.com/dynomite-go/dynomite/proxy/hints"
 	"github.com/dynomite-go/dynomite/proxy/hlc"
 	"github.com/dynomite-go/dynomite/proxy/msg"
+	"github.com/dynomite-go/dynomite/proxy/netio"
 	"github.com/dynomite-go/dynomite/proxy/pubsub"
 	"github.com/dynomite-go/dynomite/proxy/ring"
 )
@@ -147,6 +148,9 @@ type Server struct {
 	peers   *dnode.Server // the peer listener (dyn_listen), nil without one
 	cluster *cluster
 	baseCtx context.Context
+	// hangups watches the client sockets for their peer's shutdown
+	// (session_lazy.go); nil: sessions read as net.Conn.Read does
+	hangups *netio.Hangups
 	// conns holds every open connection, client and peer: they drain
 	// together when the node stops
 	conns  drain.Group
@@ -332,6 +336,13 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	s.baseCtx = context.WithoutCancel(ctx)
+	if h, err := netio.NewHangups(); err != nil {
+		// the sessions then read as net.Conn.Read does (session_lazy.go)
+		s.log.Warn("client sockets read as net.Conn reads them", "err", err)
+	} else {
+		s.hangups = h
+		defer h.Close() // after shutdown: every session has ended
+	}
 	s.backend.Start(s.baseCtx)
 	s.cluster.start(s.baseCtx)
 	s.log.Info("serving", "listen", s.ln.Addr().String(), "datastore", s.opts.Datastore, "proto", s.opts.Proto.String(),

@@ -178,15 +178,27 @@ func (s *Server) serveClient(nc net.Conn, id uint) {
 func (ss *session) readLoop() {
 	defer ss.enqueue(endMark)
 	ss.fr, ss.src = newSessionReader(ss.nc, ss.s.live.Load().MaxRequestBytes)
+	if ss.src != nil && ss.watchHangup() {
+		ss.readLazy()
+		ss.s.hangups.Forget(ss.src.key)
+	} else {
+		ss.readWaiting()
+	}
+	if ss.cur != nil {
+		ss.s.reqs.Put(ss.cur)
+		ss.cur = nil
+	}
+}
+
+// readWaiting is readLoop's loop when the session cannot wait after a
+// short read (no raw socket, or no hangup watch): net.Conn.Read's system
+// calls.
+func (ss *session) readWaiting() {
 	for ss.readSome() {
 		// the read that waits, from here
 		ss.src.block = true
 		ss.waitErr = ss.fr.Fill(ss.need)
 		ss.src.block, ss.waited = false, true
-	}
-	if ss.cur != nil {
-		ss.s.reqs.Put(ss.cur)
-		ss.cur = nil
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/dynomite-go/dynomite/proxy/msg"
@@ -65,6 +66,19 @@ type rawSource struct {
 	// before it waits (a FIN that came with the last bytes is seen).
 	block, short bool
 	fn           func(fd uintptr) bool // read, the RawConn callback
+
+	// Waiting after a short read (readLazy, session_lazy.go): fd is the
+	// socket while the session runs inside its RawConn.Read callback
+	// (inWait; ReadTo then reads fd itself), eagain that the last read
+	// found nothing, hup that the peer has shut its side down (set by the
+	// server's netio.Hangups watcher), key the watch, done and hupNow how
+	// the callback ended.
+	fd             int
+	inWait, eagain bool
+	done, hupNow   bool
+	hup            atomic.Bool
+	key            uint64
+	loop           func(fd uintptr) bool
 }
 
 // errWouldBlock: the socket has nothing to read now (rawSource.ReadTo);
@@ -90,6 +104,7 @@ func (rs *rawSource) read(fd uintptr) bool {
 		space := rs.fr.Space()
 		n, err := syscall.Read(int(fd), space)
 		rs.short = n < len(space)
+		rs.eagain = err == syscall.EAGAIN
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -114,9 +129,18 @@ func (rs *rawSource) read(fd uintptr) bool {
 func (rs *rawSource) ReadTo(f *msg.FrameReader) (int, error) {
 	if rs.short && !rs.block {
 		rs.short = false
+		if rs.inWait {
+			f.Idle() // readLazy waits next, holding no buffer
+		}
 		return 0, errWouldBlock
 	}
 	rs.fr = f
+	if rs.inWait {
+		// inside the RawConn.Read callback: read the socket itself
+		// (RawConn.Read does not nest)
+		rs.read(uintptr(rs.fd))
+		return rs.n, rs.err
+	}
 	if err := rs.rc.Read(rs.fn); err != nil {
 		return 0, err // closed, or a deadline
 	}
