@@ -179,6 +179,12 @@ func (ss *session) readLoop() {
 	defer ss.enqueue(endMark)
 	ss.fr, ss.src = newSessionReader(ss.nc, ss.s.live.Load().MaxRequestBytes)
 	if ss.src != nil && ss.watchHangup() {
+		// the first wait as readWaiting's, at the bottom of the stack: a
+		// connection that never sends a request keeps a 2 KiB stack
+		ss.armDeadline(false)
+		ss.src.block = true
+		ss.waitErr = ss.fr.Fill(0)
+		ss.src.block, ss.waited = false, true
 		ss.readLazy()
 		ss.s.hangups.Forget(ss.src.key)
 	} else {

@@ -88,6 +88,11 @@ func (ss *session) readLazy() {
 // all in the socket, then the end, so nothing waits.
 func (ss *session) readHungUp() {
 	src := ss.src
+	if ss.waited && errors.Is(ss.waitErr, os.ErrDeadlineExceeded) {
+		// the watcher's deadline ended readLoop's first wait: not a
+		// timeout
+		ss.waited, ss.waitErr = false, nil
+	}
 	_ = src.rc.Control(func(fd uintptr) {
 		src.fd, src.inWait = int(fd), true
 		defer func() { src.inWait = false }()
