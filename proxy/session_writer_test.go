@@ -9,20 +9,27 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/dynomite-go/dynomite/proxy"
 	"github.com/dynomite-go/dynomite/proxy/proxytest"
 )
+
+// writerTestNode starts a one-node cluster and makes one request through
+// it, so that the node's own goroutines (its datastore connection too) are
+// there before the test's leak check starts; before is the number of
+// sessions then.
+func writerTestNode(t *testing.T) (srv *proxy.Server, addr string, before int) {
+	tc := fakeCluster(t, []string{"dc1/r1/0"}, nil)
+	srv = tc.Nodes[0].Server
+	require.Equal(t, "+OK\r\n", tc.Client(0, "").Do("SET", "warm", "up"))
+	_, before = srv.SessionWriters()
+	return srv, srv.Addr().String(), before
+}
 
 // An idle connection keeps no writer goroutine (session_writer.go): the
 // sweep retires it, and the next requests start one that answers them in
 // order, pipelined or not.
 func TestIdleSessionWriterRetiresAndComesBack(t *testing.T) {
-	tc := fakeCluster(t, []string{"dc1/r1/0"}, nil)
-	srv := tc.Nodes[0].Server
-	addr := srv.Addr().String()
-	// the node's own goroutines (its datastore connection too) are there
-	// before; every session's must be gone at the end
-	require.Equal(t, "+OK\r\n", tc.Client(0, "").Do("SET", "warm", "up"))
-	_, before := srv.SessionWriters()
+	srv, addr, before := writerTestNode(t)
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 
 	const conns = 8
@@ -69,13 +76,7 @@ func TestIdleSessionWriterRetiresAndComesBack(t *testing.T) {
 // the interleaving, every request gets its reply, in order, and no writer
 // is left behind (run with -race).
 func TestWriterRetireRace(t *testing.T) {
-	tc := fakeCluster(t, []string{"dc1/r1/0"}, nil)
-	srv := tc.Nodes[0].Server
-	addr := srv.Addr().String()
-	// the node's own goroutines (its datastore connection too) are there
-	// before; every session's must be gone at the end
-	require.Equal(t, "+OK\r\n", tc.Client(0, "").Do("SET", "warm", "up"))
-	_, before := srv.SessionWriters()
+	srv, addr, before := writerTestNode(t)
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 
 	stop := make(chan struct{})
