@@ -273,7 +273,10 @@ run_child() { # cmd...: run in the background and wait for it, so that a signal 
 
 start() { # name cmd... -> starts pinned to SERVER_CPU, logs to logs/name.log; sets LAST_PID
   local name=$1; shift
-  "${SPIN[@]}" "$@" >"$TMP/logs/$name.log" 2>&1 &
+  # from the temporary directory (every path given is absolute): whatever a
+  # server leaves in its working directory (a baseline's core dump, say)
+  # goes with it, not into the checkout
+  (cd "$TMP" && exec "${SPIN[@]}" "$@") >"$TMP/logs/$name.log" 2>&1 &
   LAST_PID=$!
   PIDS+=("$LAST_PID")
 }
