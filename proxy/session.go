@@ -182,9 +182,7 @@ func (ss *session) readLoop() {
 		// the first wait as readWaiting's, at the bottom of the stack: a
 		// connection that never sends a request keeps a 2 KiB stack
 		ss.armDeadline(false)
-		ss.src.block = true
-		ss.waitErr = ss.fr.Fill(0)
-		ss.src.block, ss.waited = false, true
+		ss.waitForInput()
 		ss.readLazy()
 		ss.s.hangups.Forget(ss.src.key)
 	} else {
@@ -201,11 +199,17 @@ func (ss *session) readLoop() {
 // calls.
 func (ss *session) readWaiting() {
 	for ss.readSome() {
-		// the read that waits, from here
-		ss.src.block = true
-		ss.waitErr = ss.fr.Fill(ss.need)
-		ss.src.block, ss.waited = false, true
+		ss.waitForInput()
 	}
+}
+
+// waitForInput is the read that waits, from near the bottom of the
+// reader's stack; readSome takes its outcome (waited, waitErr) where it
+// would have read.
+func (ss *session) waitForInput() {
+	ss.src.block = true
+	ss.waitErr = ss.fr.Fill(ss.need)
+	ss.src.block, ss.waited = false, true
 }
 
 // readSome reads until the connection ends (false) or, with a raw socket,

@@ -49,10 +49,12 @@ func putWriter(bw *bufio.Writer) {
 // rawSource reads a plain socket for a lending msg.FrameReader: it reads
 // with read(2) in a syscall.RawConn callback, into a buffer the frame reader
 // takes only when the call is made, and on EAGAIN gives an empty buffer
-// back before the poller waits. The system calls are those of net.Conn's
-// Read (read, EAGAIN, wait, read), and deadlines apply as for Read
-// (internal/poll's RawRead waits through the same pollDesc). The callback
-// is built once per session: a RawConn.Read allocates nothing.
+// back before the poller waits. Deadlines apply as for net.Conn's Read
+// (internal/poll's RawRead waits through the same pollDesc). On its own its
+// system calls are Read's (read, EAGAIN, wait, read); run from readLazy's
+// callback (session_lazy.go), a short read is followed by the wait without
+// the EAGAIN read. The callback is built once per session: a RawConn.Read
+// allocates nothing.
 type rawSource struct {
 	rc  syscall.RawConn
 	fr  *msg.FrameReader
@@ -69,16 +71,16 @@ type rawSource struct {
 
 	// Waiting after a short read (readLazy, session_lazy.go): fd is the
 	// socket while the session runs inside its RawConn.Read callback
-	// (inWait; ReadTo then reads fd itself), eagain that the last read
-	// found nothing, hup that the peer has shut its side down (set by the
-	// server's netio.Hangups watcher), key the watch, done and hupNow how
-	// the callback ended.
-	fd             int
-	inWait, eagain bool
-	done, hupNow   bool
-	hup            atomic.Bool
-	key            uint64
-	loop           func(fd uintptr) bool
+	// (inWait; ReadTo then reads fd itself), hup that the peer has shut
+	// its side down (set by the server's netio.Hangups watcher: from then
+	// on every ReadTo reads), key the watch, done that the callback ended
+	// with the connection.
+	fd     int
+	inWait bool
+	done   bool
+	hup    atomic.Bool
+	key    uint64
+	loop   func(fd uintptr) bool
 }
 
 // errWouldBlock: the socket has nothing to read now (rawSource.ReadTo);
@@ -104,7 +106,6 @@ func (rs *rawSource) read(fd uintptr) bool {
 		space := rs.fr.Space()
 		n, err := syscall.Read(int(fd), space)
 		rs.short = n < len(space)
-		rs.eagain = err == syscall.EAGAIN
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -127,7 +128,7 @@ func (rs *rawSource) read(fd uintptr) bool {
 
 // ReadTo implements msg.Source.
 func (rs *rawSource) ReadTo(f *msg.FrameReader) (int, error) {
-	if rs.short && !rs.block {
+	if rs.short && !rs.block && !rs.hup.Load() {
 		rs.short = false
 		if rs.inWait {
 			f.Idle() // readLazy waits next, holding no buffer

@@ -53,11 +53,10 @@ func (ss *session) watchHangup() bool {
 		switch {
 		case !wait:
 			src.done = true
-		case src.hup.Load():
-			src.hupNow = true // do not wait: the end is there to read
-		default:
+		case !src.hup.Load():
 			return false // wait for input (RawRead's waitRead)
 		}
+		// done, or the peer hung up: do not wait, the end is there to read
 		return true
 	}
 	return true
@@ -66,12 +65,14 @@ func (ss *session) watchHangup() bool {
 func (ss *session) readLazy() {
 	src := ss.src
 	for {
-		src.done, src.hupNow = false, false
+		src.done = false
 		err := src.rc.Read(src.loop)
 		switch {
 		case src.done:
 			return
-		case src.hupNow || src.hup.Load() && errors.Is(err, os.ErrDeadlineExceeded):
+		case err == nil || src.hup.Load() && errors.Is(err, os.ErrDeadlineExceeded):
+			// the callback stopped for a hangup, or the watcher's
+			// deadline ended the wait
 			ss.readHungUp()
 			return
 		}
@@ -95,14 +96,10 @@ func (ss *session) readHungUp() {
 	}
 	_ = src.rc.Control(func(fd uintptr) {
 		src.fd, src.inWait = int(fd), true
-		defer func() { src.inWait = false }()
-		for {
-			src.short, src.eagain = false, false
-			if !ss.readSome() || src.eagain {
-				// the end, or (never after a FIN) nothing more: either
-				// way nothing more will come
-				return
-			}
-		}
+		// with hup set every read is made: readSome ends at the end of
+		// the stream, or (never after a FIN) when a read finds nothing,
+		// and either way nothing more will come
+		ss.readSome()
+		src.inWait = false
 	})
 }
